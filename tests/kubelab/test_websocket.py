@@ -1,0 +1,87 @@
+"""The websocket entry through the real ASGI stack and the Redis channel layer."""
+
+import pytest
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from kubelab.asgi import application
+from kubelab.events import user_events_group
+
+ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+
+
+def session_cookie_for(username: str) -> tuple[int, bytes]:
+    user = get_user_model().objects.create_user(username=username, password="pw-123456789")
+    client = Client()
+    client.force_login(user)
+    return user.pk, f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def communicator(*headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
+    return WebsocketCommunicator(
+        application, "/ws/events/", headers=[(b"host", b"127.0.0.1"), *headers]
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_authenticated_socket_receives_its_users_events(redis_available: str) -> None:
+    from asgiref.sync import sync_to_async
+
+    user_id, cookie = await sync_to_async(session_cookie_for)("ws-user")
+    comm = communicator(ORIGIN, (b"cookie", cookie))
+    connected, _ = await comm.connect()
+    assert connected
+    layer = get_channel_layer()
+    assert layer.__class__.__name__ == "RedisChannelLayer"
+    await layer.group_send(
+        user_events_group(user_id), {"type": "user.event", "event": {"kind": "hello"}}
+    )
+    assert await comm.receive_json_from(timeout=5) == {"kind": "hello"}
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_json_from(timeout=5) == {"type": "pong"}
+    await comm.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_events_of_one_user_do_not_reach_another(redis_available: str) -> None:
+    from asgiref.sync import sync_to_async
+
+    alice_id, _ = await sync_to_async(session_cookie_for)("alice")
+    _, bob_cookie = await sync_to_async(session_cookie_for)("bob")
+    comm = communicator(ORIGIN, (b"cookie", bob_cookie))
+    assert (await comm.connect())[0]
+    await get_channel_layer().group_send(
+        user_events_group(alice_id), {"type": "user.event", "event": {"secret": 1}}
+    )
+    assert await comm.receive_nothing(timeout=0.5)
+    await comm.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_unauthenticated_socket_is_refused(redis_available: str) -> None:
+    comm = communicator(ORIGIN)
+    connected, code = await comm.connect()
+    assert not connected
+    assert code == 4401
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_wrong_origin_is_refused_even_when_logged_in(redis_available: str) -> None:
+    from asgiref.sync import sync_to_async
+
+    _, cookie = await sync_to_async(session_cookie_for)("mallory-target")
+    comm = communicator((b"origin", b"http://evil.example"), (b"cookie", cookie))
+    connected, _ = await comm.connect()
+    assert not connected
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_missing_origin_is_refused(redis_available: str) -> None:
+    from asgiref.sync import sync_to_async
+
+    _, cookie = await sync_to_async(session_cookie_for)("no-origin")
+    comm = communicator((b"cookie", cookie))
+    connected, _ = await comm.connect()
+    assert not connected

@@ -1,0 +1,4 @@
+"""Lesson pages (the course overview and chapters) are wired here."""
+
+app_name = "tutorials"
+urlpatterns: list = []
