@@ -25,13 +25,18 @@ CHANNEL_LAYERS = {
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 
-# SQLite's default test database lives in memory; a file lets worker and web processes share it.
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
-
-# Processes started by the test fixtures (worker, web) open the test database directly.
+# Each test run gets its own database (several runs may share one PostgreSQL), named after the
+# pytest process; processes started by the fixtures (worker, web) inherit the name and open it
+# directly instead of the development database.
 if os.environ.get("KUBELAB_USE_TEST_DB") == "1":
-    default = DATABASES["default"]
-    default["NAME"] = default.get("TEST", {}).get("NAME") or f"test_{default['NAME']}"
+    DATABASES["default"]["NAME"] = os.environ["KUBELAB_TEST_DB_NAME"]
+else:
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        # SQLite's default test database lives in memory; a file lets other processes share it.
+        _test_name = str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
+    else:
+        _test_name = f"test_{DATABASES['default']['NAME']}_{os.getpid()}"
+    DATABASES["default"]["TEST"] = {"NAME": _test_name}
+    os.environ["KUBELAB_TEST_DB_NAME"] = _test_name
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

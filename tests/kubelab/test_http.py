@@ -12,7 +12,7 @@ from tests.fixtures.processes import WebServer, WorkerProcess
 
 def fetch(url: str) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=15) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=15) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
@@ -36,7 +36,7 @@ def test_static_files_are_served(web_server: WebServer) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_home_page_in_traditional_chinese(web_server: WebServer) -> None:
     request = urllib.request.Request(web_server.url + "/", headers={"Accept-Language": "zh-Hant"})
-    with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=15) as response:
         body = response.read().decode()
     assert '<html lang="zh-hant">' in body
 

@@ -1,15 +1,27 @@
 """The websocket entry through the real ASGI stack and the Redis channel layer."""
 
+from collections.abc import AsyncIterator
+
 import pytest
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.test import Client
 
 from kubelab.asgi import application
 from kubelab.events import user_events_group
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+
+
+@pytest.fixture(autouse=True)
+async def close_worker_thread_connections() -> AsyncIterator[None]:
+    """The consumer's auth lookup opens a connection in asgiref's worker thread; close it there,
+    or it would keep the test database from being dropped."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 def session_cookie_for(username: str) -> tuple[int, bytes]:
@@ -27,8 +39,6 @@ def communicator(*headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
 
 @pytest.mark.django_db(transaction=True)
 async def test_authenticated_socket_receives_its_users_events(redis_available: str) -> None:
-    from asgiref.sync import sync_to_async
-
     user_id, cookie = await sync_to_async(session_cookie_for)("ws-user")
     comm = communicator(ORIGIN, (b"cookie", cookie))
     connected, _ = await comm.connect()
@@ -46,8 +56,6 @@ async def test_authenticated_socket_receives_its_users_events(redis_available: s
 
 @pytest.mark.django_db(transaction=True)
 async def test_events_of_one_user_do_not_reach_another(redis_available: str) -> None:
-    from asgiref.sync import sync_to_async
-
     alice_id, _ = await sync_to_async(session_cookie_for)("alice")
     _, bob_cookie = await sync_to_async(session_cookie_for)("bob")
     comm = communicator(ORIGIN, (b"cookie", bob_cookie))
@@ -69,8 +77,6 @@ async def test_unauthenticated_socket_is_refused(redis_available: str) -> None:
 
 @pytest.mark.django_db(transaction=True)
 async def test_wrong_origin_is_refused_even_when_logged_in(redis_available: str) -> None:
-    from asgiref.sync import sync_to_async
-
     _, cookie = await sync_to_async(session_cookie_for)("mallory-target")
     comm = communicator((b"origin", b"http://evil.example"), (b"cookie", cookie))
     connected, _ = await comm.connect()
@@ -79,8 +85,6 @@ async def test_wrong_origin_is_refused_even_when_logged_in(redis_available: str)
 
 @pytest.mark.django_db(transaction=True)
 async def test_missing_origin_is_refused(redis_available: str) -> None:
-    from asgiref.sync import sync_to_async
-
     _, cookie = await sync_to_async(session_cookie_for)("no-origin")
     comm = communicator((b"cookie", cookie))
     connected, _ = await comm.connect()
