@@ -3,7 +3,9 @@
 from django.urls import path
 
 from kubelab.consumers import UserEventsConsumer
+from sandbox.terminal.routing import websocket_urlpatterns as terminal_urlpatterns
 
 websocket_urlpatterns = [
     path("ws/events/", UserEventsConsumer.as_asgi()),
+    *terminal_urlpatterns,
 ]

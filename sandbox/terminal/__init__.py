@@ -1,0 +1,1 @@
+"""Learners' browser terminals: jailed pty sessions whose only way out is the Kubernetes API."""

@@ -1,0 +1,83 @@
+"""The jail's only way out: a per-session Unix socket whose bytes go to the API server only.
+
+The forwarder never parses the stream (kubectl and the API server speak TLS end to end through
+it), so the learner's token is the only credential and RBAC is what confines them. The upstream
+address is fixed when the session starts, from kubelab's own kubeconfig for the learner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MAX_CONNECTIONS = 32
+CHUNK = 64 * 1024
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(CHUNK):
+            writer.write(data)
+            await writer.drain()  # backpressure: never buffer more than the transport's limit
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        with contextlib.suppress(OSError, RuntimeError):
+            if writer.can_write_eof():
+                writer.write_eof()
+
+
+class ApiForwarder:
+    def __init__(self, socket_path: Path, upstream_host: str, upstream_port: int) -> None:
+        self.socket_path = socket_path
+        self.upstream = (upstream_host, upstream_port)
+        self._server: asyncio.AbstractServer | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def start(self, *, owner_uid: int | None) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+        self._server = await asyncio.start_unix_server(self._handle, path=str(self.socket_path))
+        # Only the session's uid can reach its directory; the socket itself must be writable by it.
+        os.chmod(self.socket_path, 0o666)  # noqa: S103
+        if owner_uid is not None:
+            os.chown(self.socket_path, owner_uid, owner_uid)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if len(self._tasks) >= MAX_CONNECTIONS or task is None:
+            writer.close()
+            return
+        self._tasks.add(task)
+        upstream_writer: asyncio.StreamWriter | None = None
+        try:
+            host, port = self.upstream
+            try:
+                up_reader, upstream = await asyncio.wait_for(
+                    asyncio.open_connection(host, port), timeout=10
+                )
+            except (TimeoutError, OSError) as exc:
+                log.warning("terminal API forwarder cannot reach %s:%s: %s", host, port, exc)
+                return
+            upstream_writer = upstream
+            await asyncio.gather(_pipe(reader, upstream_writer), _pipe(up_reader, writer))
+        finally:
+            self._tasks.discard(task)
+            for w in (writer, upstream_writer):
+                if w is not None:
+                    w.close()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()

@@ -1,0 +1,648 @@
+"""The terminal manager: owns jailed pty sessions apart from any websocket (like terminado's).
+
+One manager per event loop (daphne runs one), so sessions live in the web process: a socket may
+come and go (reload, second tab) while the shell keeps running. Everything here runs on the event
+loop and never blocks it: the pty and the process are watched with add_reader (pidfd for exit),
+and output flows to screens through a ring buffer, at most `window_bytes` unacknowledged per
+screen, so a flood (`yes`) is paced by the slowest screen instead of filling memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import secrets
+import shutil
+import signal
+import struct
+import subprocess
+import termios
+import time
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from sandbox.terminal import protocol
+from sandbox.terminal.cgroups import SessionCgroup, cgroup_create
+from sandbox.terminal.config import TerminalConfig, terminal_config
+from sandbox.terminal.forwarder import ApiForwarder
+from sandbox.terminal.jail import JailPaths, jail_argv, jail_files, wrap_launch
+from sandbox.terminal.kubeconfig import jail_kubeconfig
+from sandbox.terminal.ring import Ring
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 64 * 1024
+SEND_CHUNK = 32 * 1024
+MAX_PENDING_INPUT = 256 * 1024
+ENDED_NOTICE = "session ended, press Enter to restart"
+
+KubeconfigSource = Callable[[], Awaitable[str]]
+
+
+class TerminalError(Exception):
+    """The terminal could not be started; the message says what to do next."""
+
+
+class Screen(Protocol):
+    """One attached browser tab, as the manager sees it (the consumer implements this)."""
+
+    async def send_text(self, text: str) -> None: ...
+
+
+@dataclass(eq=False)
+class Attachment:
+    screen: Screen
+    cursor: int
+    inflight: deque[int] = field(default_factory=deque)
+    inflight_bytes: int = 0
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
+    )
+    fresh: bool = True
+    task: asyncio.Task[None] | None = None
+
+
+class _UidLease:
+    """A host uid for one session, unique across processes on this machine (flock on a file)."""
+
+    def __init__(self, config: TerminalConfig) -> None:
+        self.uid: int | None = None
+        self._fd: int | None = None
+        if os.geteuid() != 0:
+            return  # not root: the jail runs as the server's own uid
+        lock_dir = config.runtime_dir / "uids"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        start = secrets.randbelow(config.uid_count)
+        for i in range(config.uid_count):
+            uid = config.uid_base + (start + i) % config.uid_count
+            fd = os.open(lock_dir / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self.uid, self._fd = uid, fd
+            return
+        raise TerminalError("no free terminal uid: too many sessions on this machine")
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _set_winsize(fd: int, rows: int, cols: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+_completion_cache: dict[str, str] = {}
+
+
+async def _kubectl_completion(kubectl: Path) -> str:
+    key = str(kubectl)
+    if key not in _completion_cache:
+        try:
+            done = await asyncio.to_thread(
+                subprocess.run,
+                [key, "completion", "bash"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+                env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
+            )
+            _completion_cache[key] = done.stdout if done.returncode == 0 else ""
+        except (OSError, subprocess.TimeoutExpired):
+            _completion_cache[key] = ""
+    return _completion_cache[key] or "__start_kubectl() { :; }\n"
+
+
+async def _shared_kubectl(kubectl: Path, runtime_dir: Path) -> Path:
+    """A world-readable link (or copy) of kubectl: the configured one may sit in a private dir."""
+    info = kubectl.stat()
+    target = runtime_dir / "bin" / f"kubectl-{info.st_size}-{info.st_mtime_ns}"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(target.parent, 0o755)  # noqa: S103 (a public binary)
+    partial = target.with_name(f"{target.name}.{secrets.token_hex(4)}")
+    try:
+        os.link(kubectl, partial)
+    except OSError:
+        await asyncio.to_thread(shutil.copy2, kubectl, partial)
+    os.chmod(partial, 0o755)  # noqa: S103
+    os.replace(partial, target)
+    return target
+
+
+class TerminalSession:
+    """A learner's shell in a jail, its pty, its scrollback and the screens attached to it."""
+
+    def __init__(
+        self,
+        manager: TerminalManager,
+        *,
+        owner_id: int,
+        kubeconfig_source: KubeconfigSource,
+        rows: int = 24,
+        cols: int = 80,
+    ) -> None:
+        self.manager = manager
+        self.config = manager.config
+        self.id = secrets.token_urlsafe(12)
+        self.owner_id = owner_id
+        self.kubeconfig_source = kubeconfig_source
+        self.ring = Ring(self.config.ring_bytes)
+        self.rows, self.cols = rows, cols
+        self.namespace = ""
+        self.state = "new"  # new -> starting -> running -> ended -> (starting ...) | closed
+        self.exit_code: int | None = None
+        self.attachments: list[Attachment] = []
+        self.last_input = time.monotonic()
+        self.detached_at: float | None = time.monotonic()
+        self.read_since_detach = 0
+        self.reader_active = False
+        self._loop = asyncio.get_running_loop()
+        self._master: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._pidfd: int | None = None
+        self._forwarder: ApiForwarder | None = None
+        self._cgroup = SessionCgroup()
+        self._uid: _UidLease | None = None
+        self._dir: Path | None = None
+        self._pending_input = bytearray()
+        self._writer_active = False
+        self._start_lock = asyncio.Lock()
+
+    # ----- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def host_uid(self) -> int | None:
+        return self._uid.uid if self._uid else None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    async def start(self) -> None:
+        async with self._start_lock:
+            if self.state in ("running", "starting", "closed"):
+                return
+            self.state = "starting"
+            self._broadcast_status("starting", "starting your terminal")
+            try:
+                await self._spawn()
+            except Exception as exc:
+                await self._release()
+                self.state = "ended"
+                self.exit_code = None
+                message = str(exc) if isinstance(exc, TerminalError) else "internal error"
+                if not isinstance(exc, TerminalError):
+                    log.exception("terminal %s failed to start", self.id)
+                self._append_notice(f"terminal could not start: {message}")
+                self._broadcast_status("error", message)
+                return
+            self.state = "running"
+            self._update_reader()
+            self._broadcast_status("running", self.namespace)
+
+    async def _spawn(self) -> None:
+        config = self.config
+        if config.kubectl is None:
+            raise TerminalError("no kubectl found: set KUBELAB_KUBECTL or run cluster/ctl build")
+        if shutil.which("bwrap") is None or shutil.which("socat") is None:
+            raise TerminalError("bubblewrap or socat is missing: run scripts/setup")
+        original = await self.kubeconfig_source()
+        jailed = jail_kubeconfig(original)
+        self.namespace = jailed.namespace
+        completion = await _kubectl_completion(config.kubectl)
+
+        self._uid = _UidLease(config)
+        uid = self._uid.uid
+        config.runtime_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(config.runtime_dir, 0o711)  # noqa: S103 (traverse only)
+        self._dir = config.runtime_dir / secrets.token_hex(8)
+        self._dir.mkdir(mode=0o700)
+        for name, (content, mode) in jail_files(
+            namespace=jailed.namespace, kubeconfig=jailed.text, completion=completion
+        ).items():
+            path = self._dir / name
+            path.write_text(content)
+            os.chmod(path, mode)
+            if uid is not None:
+                os.chown(path, uid, uid)
+        if uid is not None:
+            os.chown(self._dir, uid, uid)
+
+        self._forwarder = ApiForwarder(
+            self._dir / "api.sock", jailed.upstream_host, jailed.upstream_port
+        )
+        await self._forwarder.start(owner_uid=uid)
+
+        limits = config.limits
+        self._cgroup = cgroup_create(
+            f"s-{self._dir.name}",
+            memory_bytes=limits.memory_bytes,
+            pids=limits.pids,
+            cpu_percent=limits.cpu_quota_percent,
+        )
+        kubectl = await _shared_kubectl(config.kubectl, config.runtime_dir)
+        argv = wrap_launch(
+            jail_argv(JailPaths(session_dir=self._dir, kubectl=kubectl), limits),
+            limits=limits,
+            host_uid=uid,
+            cgroup_procs=self._cgroup.procs_files,
+        )
+        master, slave = os.openpty()
+        try:
+            _set_winsize(master, self.rows, self.cols)
+            # Spawned from the loop's thread on purpose: bwrap --die-with-parent is tied to the
+            # spawning thread, and a short-lived executor thread would take the shell with it.
+            self._proc = subprocess.Popen(  # noqa: ASYNC220
+                argv,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
+                cwd="/",
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as exc:
+            os.close(master)
+            raise TerminalError(f"cannot start the jail: {exc}") from exc
+        finally:
+            os.close(slave)
+        os.set_blocking(master, False)
+        self._master = master
+        self.exit_code = None
+        self._pidfd = os.pidfd_open(self._proc.pid)
+        self._loop.add_reader(self._pidfd, self._on_process_exit)
+
+    def _on_process_exit(self) -> None:
+        if self._pidfd is not None:
+            self._loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+        code = self._proc.wait() if self._proc else None
+        self._drain_pty()
+        self._loop.create_task(self._ended(code))
+
+    def _drain_pty(self) -> None:
+        if self._master is None:
+            return
+        for _ in range(64):
+            try:
+                data = os.read(self._master, READ_CHUNK)
+            except OSError:
+                break
+            if not data:
+                break
+            self.ring.write(data)
+        self._notify_screens()
+
+    async def _ended(self, code: int | None, *, notice: str = ENDED_NOTICE) -> None:
+        if self.state in ("ended", "closed"):
+            return
+        self.state = "ended"
+        self.exit_code = code
+        await self._release()
+        self._append_notice(notice)
+        self._broadcast(protocol.encode("exit", code if code is not None else -1))
+
+    async def _release(self) -> None:
+        """Stop the jail and free everything it held; safe to call twice."""
+        if self._master is not None:
+            self._loop.remove_reader(self._master)
+            self._loop.remove_writer(self._master)
+            self.reader_active = self._writer_active = False
+        self._pending_input.clear()
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()  # bwrap: --die-with-parent takes the whole pid namespace down
+        self._cgroup.kill_all()
+        if self._proc is not None:
+            for _ in range(100):
+                if self._proc.poll() is not None:
+                    break
+                await asyncio.sleep(0.02)
+        if self._pidfd is not None:
+            self._loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+        if self._master is not None:
+            os.close(self._master)
+            self._master = None
+        if self._forwarder is not None:
+            await self._forwarder.close()
+            self._forwarder = None
+        uid = self.host_uid
+        if uid is not None:
+            _kill_uid(uid)
+        for _ in range(50):
+            if self._cgroup.remove():
+                break
+            self._cgroup.kill_all()
+            await asyncio.sleep(0.05)
+        self._cgroup = SessionCgroup()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+        if self._uid is not None:
+            self._uid.release()
+            self._uid = None
+
+    async def close(self, reason: str = "closed") -> None:
+        """End the session for good (grace expired, server stopping) and tell the screens."""
+        if self.state == "closed":
+            return
+        if self.state != "ended":
+            await self._ended(None, notice=f"session closed: {reason}")
+        self.state = "closed"
+        self._broadcast_status("closed", reason)
+        for attachment in list(self.attachments):
+            self.detach(attachment)
+
+    # ----- input -----------------------------------------------------------------------------
+
+    def write(self, text: str) -> None:
+        self.last_input = time.monotonic()
+        if self.state == "ended":
+            if "\r" in text or "\n" in text:
+                self.ring.clear()
+                self._loop.create_task(self.start())
+            return
+        if self.state != "running" or self._master is None:
+            return
+        data = text.encode("utf-8")
+        if len(self._pending_input) + len(data) > MAX_PENDING_INPUT:
+            self._broadcast_status("input-dropped", "the shell is not reading; input dropped")
+            return
+        self._pending_input += data
+        self._flush_input()
+
+    def _flush_input(self) -> None:
+        if self._master is None:
+            return
+        while self._pending_input:
+            try:
+                written = os.write(self._master, self._pending_input[:4096])
+            except BlockingIOError:
+                break
+            except OSError:
+                self._pending_input.clear()
+                break
+            del self._pending_input[:written]
+        want_writer = bool(self._pending_input)
+        if want_writer != self._writer_active:
+            if want_writer:
+                self._loop.add_writer(self._master, self._flush_input)
+            else:
+                self._loop.remove_writer(self._master)
+            self._writer_active = want_writer
+
+    def resize(self, rows: int, cols: int) -> None:
+        self.rows, self.cols = rows, cols
+        if self._master is not None:
+            with contextlib.suppress(OSError):
+                _set_winsize(self._master, rows, cols)
+
+    def _nudge_redraw(self) -> None:
+        """SIGWINCH the foreground job so full-screen programs redraw for a new screen."""
+        if self._master is None:
+            return
+        with contextlib.suppress(OSError):
+            os.killpg(os.tcgetpgrp(self._master), signal.SIGWINCH)
+
+    # ----- output ----------------------------------------------------------------------------
+
+    def _wants_output(self) -> bool:
+        if self._master is None or self.state != "running":
+            return False
+        if not self.attachments:
+            # Nobody watching: keep a scrollback's worth, then let the program block on output.
+            return self.read_since_detach < self.ring.capacity
+        # Read while some screen has room; screens without room fall behind in the ring.
+        return any(a.inflight_bytes < self.config.window_bytes for a in self.attachments)
+
+    def _update_reader(self) -> None:
+        want = self._wants_output()
+        if want != self.reader_active and self._master is not None:
+            if want:
+                self._loop.add_reader(self._master, self._on_readable)
+            else:
+                self._loop.remove_reader(self._master)
+            self.reader_active = want
+
+    def _on_readable(self) -> None:
+        if self._master is None:
+            return
+        try:
+            data = os.read(self._master, READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                log.warning("terminal %s pty read failed: %s", self.id, exc)
+            data = b""
+        if not data:
+            # All slave ends closed; the pidfd callback finishes the session.
+            self._loop.remove_reader(self._master)
+            self.reader_active = False
+            return
+        self.ring.write(data)
+        if not self.attachments:
+            self.read_since_detach += len(data)
+        self._notify_screens()
+        self._update_reader()
+
+    def _notify_screens(self) -> None:
+        for attachment in self.attachments:
+            attachment.wake.set()
+
+    def _append_notice(self, text: str) -> None:
+        self.ring.write(f"\r\n\x1b[1;33m[{text}]\x1b[0m\r\n".encode())
+        self._notify_screens()
+
+    def _broadcast(self, text: str) -> None:
+        for attachment in self.attachments:
+            self._loop.create_task(_safe_send(attachment.screen, text))
+
+    def _broadcast_status(self, state: str, detail: str) -> None:
+        self._broadcast(protocol.encode("status", state, detail, self.id))
+
+    async def _pump(self, attachment: Attachment) -> None:
+        """Send the ring from the screen's cursor, within its flow-control window."""
+        window = self.config.window_bytes
+        while True:
+            await attachment.wake.wait()
+            attachment.wake.clear()
+            while attachment.cursor < self.ring.head and attachment.inflight_bytes < window:
+                offset, data = self.ring.read(attachment.cursor, SEND_CHUNK)
+                if offset > attachment.cursor:
+                    # This screen fell more than a scrollback behind; skip what is gone.
+                    attachment.decoder.reset()
+                    if not attachment.fresh:
+                        await attachment.screen.send_text(
+                            protocol.encode("stdout", "\r\n\x1b[2m[output skipped]\x1b[0m\r\n")
+                        )
+                    elif offset > 0 and b"\n" in data:
+                        # A replay that starts mid-line (or mid-escape) starts at the next line.
+                        skip = data.index(b"\n") + 1
+                        offset, data = offset + skip, data[skip:]
+                attachment.fresh = False
+                attachment.cursor = offset + len(data)
+                text = attachment.decoder.decode(data)
+                if not text:
+                    continue
+                attachment.inflight.append(len(data))
+                attachment.inflight_bytes += len(data)
+                await attachment.screen.send_text(protocol.encode("stdout", text))
+            self._update_reader()
+
+    # ----- screens ---------------------------------------------------------------------------
+
+    def attach(self, screen: Screen) -> Attachment:
+        attachment = Attachment(screen=screen, cursor=self.ring.tail)
+        self.attachments.append(attachment)
+        self.detached_at = None
+        self.read_since_detach = 0
+        attachment.task = self._loop.create_task(self._pump(attachment))
+        attachment.wake.set()
+        self._update_reader()
+        self._loop.call_later(0.05, self._nudge_redraw)
+        return attachment
+
+    def detach(self, attachment: Attachment) -> None:
+        if attachment in self.attachments:
+            self.attachments.remove(attachment)
+        if attachment.task is not None:
+            attachment.task.cancel()
+        if not self.attachments:
+            self.detached_at = time.monotonic()
+            self.read_since_detach = 0
+        self._update_reader()
+
+    def ack(self, attachment: Attachment, count: int) -> None:
+        for _ in range(min(count, len(attachment.inflight))):
+            attachment.inflight_bytes -= attachment.inflight.popleft()
+        attachment.wake.set()
+        self._update_reader()
+
+
+async def _safe_send(screen: Screen, text: str) -> None:
+    with contextlib.suppress(Exception):
+        await screen.send_text(text)
+
+
+def _kill_uid(uid: int) -> None:
+    """Last line of defence: SIGKILL any process still running as the session's host uid."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid == uid:
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+
+
+class TerminalManager:
+    """All sessions of this process, keyed by session id, at most one live session per learner."""
+
+    def __init__(self, config: TerminalConfig | None = None) -> None:
+        self.config = config or terminal_config()
+        self.sessions: dict[str, TerminalSession] = {}
+        self._user_locks: dict[int, asyncio.Lock] = {}
+        self._reaper: asyncio.Task[None] | None = None
+
+    def get(self, session_id: str) -> TerminalSession | None:
+        return self.sessions.get(session_id)
+
+    def for_owner(self, owner_id: int) -> TerminalSession | None:
+        for session in self.sessions.values():
+            if session.owner_id == owner_id and session.state != "closed":
+                return session
+        return None
+
+    async def open(
+        self, *, owner_id: int, kubeconfig_source: KubeconfigSource, rows: int, cols: int
+    ) -> TerminalSession:
+        """The learner's live session, or a new one; two tabs opening at once share one."""
+        lock = self._user_locks.setdefault(owner_id, asyncio.Lock())
+        async with lock:
+            session = self.for_owner(owner_id)
+            if session is None:
+                if len(self.sessions) >= self.config.max_sessions:
+                    raise TerminalError("the server has no room for more terminals; try later")
+                session = TerminalSession(
+                    self,
+                    owner_id=owner_id,
+                    kubeconfig_source=kubeconfig_source,
+                    rows=rows,
+                    cols=cols,
+                )
+                self.sessions[session.id] = session
+                self._ensure_reaper()
+            session.kubeconfig_source = kubeconfig_source
+            return session
+
+    async def close(self, session: TerminalSession, reason: str) -> None:
+        self.sessions.pop(session.id, None)
+        await session.close(reason)
+
+    def _ensure_reaper(self) -> None:
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
+
+    async def reap(self) -> None:
+        """End sessions detached longer than the grace period and sessions idle too long."""
+        now = time.monotonic()
+        for session in list(self.sessions.values()):
+            detached = session.detached_at is not None and (
+                now - session.detached_at > self.config.grace_seconds
+            )
+            idle = now - session.last_input > self.config.idle_seconds
+            if detached:
+                await self.close(session, "nobody attached for too long")
+            elif idle and session.state == "running":
+                minutes = max(1, self.config.idle_seconds // 60)
+                await session._ended(None, notice=f"idle for {minutes} min; {ENDED_NOTICE}")
+
+    async def _reap_forever(self) -> None:
+        interval = max(0.5, min(15.0, self.config.grace_seconds / 4, self.config.idle_seconds / 4))
+        while self.sessions:
+            await asyncio.sleep(interval)
+            try:
+                await self.reap()
+            except Exception:
+                log.exception("terminal reaper failed")
+
+    async def shutdown(self) -> None:
+        for session in list(self.sessions.values()):
+            await self.close(session, "server stopping")
+        if self._reaper is not None:
+            self._reaper.cancel()
+
+
+_managers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TerminalManager] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def terminal_manager() -> TerminalManager:
+    """The manager of the running event loop (daphne has one loop, so one manager)."""
+    loop = asyncio.get_running_loop()
+    manager = _managers.get(loop)
+    if manager is None:
+        manager = _managers[loop] = TerminalManager()
+    return manager
