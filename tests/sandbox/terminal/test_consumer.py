@@ -1,0 +1,145 @@
+"""The terminal socket through the real ASGI stack, a real jail and a real API server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from sandbox.terminal.manager import ENDED_NOTICE, terminal_manager
+from tests.sandbox.terminal.conftest import Learner
+from tests.sandbox.terminal.helpers import WsTerminal
+
+pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
+PROMPT = r"learner@kubelab:~\$ $"
+
+
+async def open_terminal(learner: Learner, **kwargs: object) -> WsTerminal:
+    tab = WsTerminal(learner.cookie, **kwargs)  # type: ignore[arg-type]
+    connected, code = await tab.connect()
+    assert connected, f"refused with {code}"
+    await tab.wait_for(PROMPT)
+    return tab
+
+
+async def test_kubectl_sees_the_learners_namespace_and_nothing_else(
+    make_learner: Callable[[str], Learner],
+) -> None:
+    learner = await sync_to_async(make_learner)("ada")
+    tab = await open_terminal(learner)
+    assert learner.namespace in tab.output  # greeting and prompt name the namespace
+
+    start = len(tab.output)
+    await tab.type("kubectl get pods\r")
+    await tab.wait_for(f"No resources found in {learner.namespace} namespace.", start=start)
+
+    start = len(tab.output)
+    await tab.type("kubectl get pods -n kube-system\r")
+    text = await tab.wait_for(r"Forbidden.*\n.*\$ $", start=start)
+    assert 'cannot list resource "pods"' in text and "kube-system" in text
+    await tab.close()
+
+
+async def test_resize_reaches_the_pty(make_learner: Callable[[str], Learner]) -> None:
+    learner = await sync_to_async(make_learner)("grace")
+    tab = await open_terminal(learner)
+    await tab.send("resize", 37, 111)
+    start = len(tab.output)
+    await tab.type("stty size\r")
+    await tab.wait_for(r"\n37 111\n", start=start)
+    await tab.close()
+
+
+async def test_initial_size_comes_from_the_query_string(
+    make_learner: Callable[[str], Learner],
+) -> None:
+    learner = await sync_to_async(make_learner)("query")
+    tab = await open_terminal(learner, path="/ws/terminal/?rows=30&cols=120")
+    start = len(tab.output)
+    await tab.type("stty size\r")
+    await tab.wait_for(r"\n30 120\n", start=start)
+    await tab.close()
+
+
+async def test_unauthenticated_socket_is_refused() -> None:
+    tab = WsTerminal(None)
+    connected, code = await tab.connect()
+    assert not connected
+    assert code == 4401
+    assert terminal_manager().sessions == {}
+
+
+async def test_wrong_origin_is_refused(make_learner: Callable[[str], Learner]) -> None:
+    learner = await sync_to_async(make_learner)("origin")
+    tab = WsTerminal(learner.cookie, origin=(b"origin", b"http://evil.example"))
+    connected, _ = await tab.connect()
+    assert not connected
+    tab = WsTerminal(learner.cookie, origin=None)
+    connected, _ = await tab.connect()
+    assert not connected
+    assert terminal_manager().sessions == {}
+
+
+async def test_another_learners_session_is_refused(make_learner: Callable[[str], Learner]) -> None:
+    alice = await sync_to_async(make_learner)("alice")
+    bob = await sync_to_async(make_learner)("bob")
+    alice_tab = await open_terminal(alice)
+    await alice_tab.type("echo alice-secret-$((6*7))\r")
+    await alice_tab.wait_for("alice-secret-42")
+    session_id = alice_tab.session_id
+    assert session_id
+
+    intruder = WsTerminal(bob.cookie, path=f"/ws/terminal/{session_id}/")
+    connected, code = await intruder.connect()
+    assert not connected
+    assert code == 4403
+    malformed = WsTerminal(bob.cookie, path="/ws/terminal/x;rm -rf ~/")
+    assert (await malformed.connect()) == (False, 4400)
+
+    # Without an id, Bob gets his own shell in his own namespace, never Alice's scrollback.
+    bob_tab = await open_terminal(bob)
+    assert bob_tab.session_id != session_id
+    assert "alice-secret" not in bob_tab.output
+    assert bob.namespace in bob_tab.output and alice.namespace not in bob_tab.output
+    await bob_tab.close()
+    await alice_tab.close()
+
+
+async def test_reload_reattaches_with_scrollback(make_learner: Callable[[str], Learner]) -> None:
+    learner = await sync_to_async(make_learner)("reload")
+    first = await open_terminal(learner)
+    await first.type("export KEEP=still-here; echo marker-$((40+2))\r")
+    await first.wait_for("marker-42")
+    session_id = first.session_id
+    await first.close()
+
+    # A reload (same id) and a second tab (no id) both land in the same shell.
+    again = WsTerminal(learner.cookie, path=f"/ws/terminal/{session_id}/")
+    assert (await again.connect())[0]
+    await again.wait_for("marker-42")  # replayed scrollback
+    assert again.session_id == session_id
+    second_tab = await open_terminal(learner)
+    assert second_tab.session_id == session_id
+    start = len(again.output)
+    await again.type("echo $KEEP\r")
+    await again.wait_for("\nstill-here\n", start=start)
+    await second_tab.wait_for("\nstill-here\n")  # both tabs see the same shell
+    await again.close()
+    await second_tab.close()
+
+
+async def test_shell_exit_offers_a_restart(make_learner: Callable[[str], Learner]) -> None:
+    learner = await sync_to_async(make_learner)("exit")
+    tab = await open_terminal(learner)
+    await tab.type("exit 3\r")
+    message = await tab.wait_message("exit")
+    assert message == ["exit", 3]
+    await tab.wait_for(ENDED_NOTICE)
+    start = len(tab.output)
+    await tab.type("\r")
+    await tab.wait_for(PROMPT, start=start)
+    start = len(tab.output)
+    await tab.type("kubectl get pods\r")
+    await tab.wait_for("No resources found", start=start)
+    await tab.close()
