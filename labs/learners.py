@@ -1,0 +1,44 @@
+"""Where a learner works: the seam between grading and the sandbox app (issue #4).
+
+Grading needs three facts and nothing else: a learner's namespace, their kubeconfig (only for
+script checks), and, for the namespace watcher, which learner owns a namespace. They all come
+from the sandbox app's selectors/services; this module is the only place labs asks.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+
+def _sandbox(module: str) -> ModuleType:
+    # Imported by name so labs still loads (and grades nothing) where the sandbox app is absent.
+    return importlib.import_module(f"sandbox.{module}")
+
+
+@dataclass(frozen=True)
+class LearnerEnvironment:
+    namespace: str
+    # Called only when a script check needs the learner's credentials (it may mint a token).
+    kubeconfig: Callable[[], str | None]
+
+
+def learner_environment(*, user: Any) -> LearnerEnvironment | None:
+    """The learner's namespace, or None while they have no environment yet."""
+    sandbox = _sandbox("selectors").sandbox_get_for_user(user=user)
+    if sandbox is None or not getattr(sandbox, "namespace", None):
+        return None
+
+    def kubeconfig() -> str | None:
+        text = _sandbox("services").sandbox_kubeconfig(user=user)
+        return str(text) if text else None
+
+    return LearnerEnvironment(namespace=str(sandbox.namespace), kubeconfig=kubeconfig)
+
+
+def learner_namespaces() -> dict[str, int]:
+    """Every learner namespace and its owner's user id (for the namespace watcher)."""
+    return dict(_sandbox("selectors").sandbox_namespaces())

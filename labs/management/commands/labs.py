@@ -1,0 +1,129 @@
+"""`manage.py labs validate|test|watch|list`: the lab catalog's command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from labs.selectors import catalog_dir
+from labs.spec import Catalog, SpecError, catalog_load
+
+
+def _catalog(root: str | None) -> Catalog:
+    try:
+        return catalog_load(Path(root) if root else catalog_dir())
+    except SpecError as exc:
+        raise CommandError(f"the lab catalog has {len(exc.problems)} problem(s):\n{exc}") from None
+
+
+def tutorial_links_problems(catalog: Catalog) -> list[str]:
+    """Exercise ids the lessons link to that the catalog does not have."""
+    try:
+        from tutorials.content_loader import chapters_load
+    except ImportError:  # pragma: no cover - the tutorials app is part of the project
+        return []
+    known = set(catalog.exercise_ids())
+    problems = []
+    for chapter in chapters_load():
+        for lesson in chapter.lessons.values():
+            for exercise_id in lesson.exercises:
+                if exercise_id not in known:
+                    problems.append(
+                        f"{lesson.source}: links to exercise "
+                        f"{exercise_id!r}, which no lab defines. Fix: use one of the ids from "
+                        "`manage.py labs list`, or add the exercise to its lab."
+                    )
+    return sorted(set(problems))
+
+
+class Command(BaseCommand):
+    help = "Validate, test and watch the lab catalog (labs/catalog)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        validate = sub.add_parser("validate", help="Check every lab.yaml and its files.")
+        validate.add_argument("--catalog", help="catalog folder (default labs/catalog)")
+        validate.add_argument(
+            "--no-lessons", action="store_true", help="skip checking the lessons' exercise links"
+        )
+        listing = sub.add_parser("list", help="Print every exercise id.")
+        listing.add_argument("--catalog")
+        test = sub.add_parser(
+            "test",
+            help="For each exercise in fresh namespaces: checks fail, solution passes, near "
+            "misses are rejected; repeated to expose flaky checks.",
+        )
+        test.add_argument("targets", nargs="*", help="lab slugs or lab/exercise ids (default: all)")
+        test.add_argument("--catalog")
+        test.add_argument("--repeat", type=int, default=2)
+        test.add_argument("--workers", type=int, default=6)
+        test.add_argument("--json", help="also write the report as JSON to this file")
+        watch = sub.add_parser(
+            "watch", help="Grade learners' open exercises whenever their namespace changes."
+        )
+        watch.add_argument("--debounce", type=float, default=0.15, help="seconds (default 0.15)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        if action == "validate":
+            self.validate(options)
+        elif action == "list":
+            for exercise_id in _catalog(options.get("catalog")).exercise_ids():
+                self.stdout.write(exercise_id)
+        elif action == "test":
+            self.test(options)
+        elif action == "watch":
+            from labs.watcher import watch_forever
+
+            watch_forever(debounce=options["debounce"], log=self.stdout.write)
+
+    def validate(self, options: dict[str, Any]) -> None:
+        catalog = _catalog(options.get("catalog"))
+        problems = [] if options.get("no_lessons") else tutorial_links_problems(catalog)
+        if problems:
+            raise CommandError("\n".join(problems))
+        exercises = sum(len(lab.exercises) for lab in catalog.labs.values())
+        checks = sum(len(e.checks) for lab in catalog.labs.values() for e in lab.exercises)
+        misses = sum(len(e.near_misses) for lab in catalog.labs.values() for e in lab.exercises)
+        self.stdout.write(
+            f"{len(catalog.labs)} labs, {exercises} exercises, {checks} checks, "
+            f"{misses} near misses: valid"
+        )
+
+    def test(self, options: dict[str, Any]) -> None:
+        from labs.contenttest import catalog_test, exercise_line, write_json
+
+        catalog = _catalog(options.get("catalog"))
+        targets = options["targets"]
+        known = set(catalog.labs) | set(catalog.exercise_ids())
+        unknown = [t for t in targets if t not in known]
+        if unknown:
+            raise CommandError(f"unknown lab or exercise: {', '.join(unknown)}")
+
+        def progress(report: Any) -> None:
+            self.stdout.write(exercise_line(report))
+            sys.stdout.flush()
+
+        report = catalog_test(
+            catalog.ordered(),
+            repeat=options["repeat"],
+            workers=options["workers"],
+            only=targets,
+            progress=progress,
+        )
+        if options.get("json"):
+            write_json(report, Path(options["json"]))
+        failed = report.failed()
+        flaky = report.flaky()
+        exercises = len({r.key for r in report.reports})
+        self.stdout.write(
+            f"{exercises} exercises x {options['repeat']} runs in {report.seconds:.1f}s: "
+            f"{len(failed)} failed, {len(flaky)} flaky"
+        )
+        if flaky:
+            self.stdout.write("flaky: " + ", ".join(flaky))
+        if failed or flaky:
+            raise CommandError("the lab content test failed")

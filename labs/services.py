@@ -1,0 +1,242 @@
+"""Writes: attempts, check requests from the button and the namespace watcher, hints, and the
+grading itself (snapshot -> pure engine -> stored results -> live event after commit)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from kubelab.events import user_event_send
+from labs.checks import ExerciseOutcome, Snapshot, exercise_evaluate
+from labs.learners import learner_environment, learner_namespaces
+from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun, Trigger
+from labs.selectors import ExerciseNotFound, attempt_payload, catalog_get, exercise_get
+from labs.snapshot import snapshot_evidence, snapshot_take
+from sandbox import k8s
+
+logger = logging.getLogger(__name__)
+
+AUTO_CHECK_MINUTES = 120
+
+GradeOutcome = Literal[
+    "passed", "failed", "inconclusive", "up-to-date", "duplicate", "gone", "unknown-exercise"
+]
+
+
+def attempt_get_or_create(*, user: Any, lab_slug: str, exercise_id: str) -> Attempt:
+    """The learner's attempt at an exercise of the catalog (ExerciseNotFound otherwise)."""
+    exercise_get(lab_slug=lab_slug, exercise_id=exercise_id)
+    attempt, _ = Attempt.objects.get_or_create(user=user, lab=lab_slug, exercise=exercise_id)
+    return attempt
+
+
+def attempt_check_request(*, attempt: Attempt, trigger: str) -> int:
+    """Ask for a grading of the namespace as it is now; returns the generation to expect.
+
+    The task is queued after commit and takes only the attempt id: if several requests pile up,
+    the first task grades the newest generation and the rest find nothing left to do.
+    """
+    from labs.tasks import attempt_grade_task
+
+    now = timezone.now()
+    updates: dict[str, Any] = {
+        "requested_generation": F("requested_generation") + 1,
+        "status": AttemptStatus.CHECKING,
+        "last_trigger": trigger,
+        "requested_at": now,
+        "updated_at": now,
+    }
+    if trigger == Trigger.BUTTON:
+        updates["checks_requested"] = F("checks_requested") + 1
+        updates["auto_check_until"] = now + timedelta(minutes=AUTO_CHECK_MINUTES)
+    with transaction.atomic():
+        Attempt.objects.filter(pk=attempt.pk).update(**updates)
+        attempt.refresh_from_db(
+            fields=["requested_generation", "status", "checks_requested", "auto_check_until"]
+        )
+        generation = attempt.requested_generation
+        if trigger == Trigger.BUTTON:
+            user_event_send(
+                user_id=attempt.user_id,
+                event={
+                    "type": "labs.checking",
+                    "attempt": attempt.pk,
+                    "exercise": attempt.exercise_key,
+                    "generation": generation,
+                },
+            )
+        attempt_id = attempt.pk
+        transaction.on_commit(lambda: attempt_grade_task.delay(attempt_id))
+    return generation
+
+
+def lab_auto_check_enable(*, user: Any, lab_slug: str) -> list[Attempt]:
+    """The learner opened a lab: keep its unfinished exercises graded on every namespace change
+    for the next two hours, and grade them once now so the page shows the current state."""
+    lab = catalog_get().lab(lab_slug)
+    until = timezone.now() + timedelta(minutes=AUTO_CHECK_MINUTES)
+    attempts = []
+    for exercise in lab.exercises:
+        attempt, _ = Attempt.objects.get_or_create(user=user, lab=lab.slug, exercise=exercise.id)
+        if exercise.auto_check and attempt.completed_at is None:
+            Attempt.objects.filter(pk=attempt.pk).update(auto_check_until=until)
+            attempt_check_request(attempt=attempt, trigger=Trigger.PAGE)
+        attempts.append(attempt)
+    return attempts
+
+
+def attempt_hint_reveal(*, attempt: Attempt) -> int:
+    """Reveal the next hint (one at a time); returns how many are revealed now."""
+    _, exercise = exercise_get(lab_slug=attempt.lab, exercise_id=attempt.exercise)
+    Attempt.objects.filter(pk=attempt.pk, hints_revealed__lt=len(exercise.hints)).update(
+        hints_revealed=F("hints_revealed") + 1
+    )
+    attempt.refresh_from_db(fields=["hints_revealed"])
+    return attempt.hints_revealed
+
+
+def namespace_changed(*, namespace: str, user_id: int) -> int:
+    """Something changed in a learner's namespace: grade their open, unfinished exercises."""
+    attempts = Attempt.objects.filter(
+        user_id=user_id, auto_check_until__gt=timezone.now(), completed_at__isnull=True
+    )
+    requested = 0
+    for attempt in attempts:
+        try:
+            _, exercise = exercise_get(lab_slug=attempt.lab, exercise_id=attempt.exercise)
+        except ExerciseNotFound:
+            continue
+        if exercise.auto_check:
+            attempt_check_request(attempt=attempt, trigger=Trigger.WATCH)
+            requested += 1
+    return requested
+
+
+def learner_namespaces_get() -> dict[str, int]:
+    return learner_namespaces()
+
+
+@dataclass(frozen=True)
+class _Graded:
+    generation: int
+    outcome: ExerciseOutcome
+    snapshot: Snapshot
+    duration_ms: int
+
+
+def attempt_grade(*, attempt_id: int, tries: int = 1, final_try: bool = True) -> GradeOutcome:
+    """Grade the attempt's newest requested generation, once.
+
+    Safe to run twice and concurrently: results are written under a row lock only if no run
+    has already recorded this (or a newer) generation, and the unique (attempt, generation)
+    constraint backs that up. Inconclusive results are stored (the learner sees "could not
+    check, retrying") but do not mark the generation graded, so a retry grades it again.
+    """
+    attempt = Attempt.objects.select_related("user").filter(pk=attempt_id).first()
+    if attempt is None:
+        return "gone"
+    generation = attempt.requested_generation
+    if attempt.graded_generation >= generation:
+        return "up-to-date"
+    try:
+        lab, exercise = exercise_get(lab_slug=attempt.lab, exercise_id=attempt.exercise)
+    except ExerciseNotFound:
+        logger.warning("attempt %s names an exercise no longer in the catalog", attempt_id)
+        return "unknown-exercise"
+
+    started = time.monotonic()
+    try:
+        environment = learner_environment(user=attempt.user)
+    except k8s.ClusterError as exc:
+        snapshot = Snapshot(namespace="", unavailable=f"your environment is unavailable: {exc}")
+    else:
+        if environment is None:
+            snapshot = Snapshot(namespace="", unavailable="your environment is not ready yet")
+        else:
+            snapshot = snapshot_take(
+                lab=lab,
+                exercise=exercise,
+                namespace=environment.namespace,
+                kubeconfig=environment.kubeconfig,
+            )
+    outcome = exercise_evaluate(exercise, snapshot)
+    graded = _Graded(generation, outcome, snapshot, int((time.monotonic() - started) * 1000))
+    return _grading_store(attempt_id, graded, tries=tries, final_try=final_try)
+
+
+def _grading_store(
+    attempt_id: int, graded: _Graded, *, tries: int, final_try: bool
+) -> GradeOutcome:
+    outcome = graded.outcome
+    conclusive = outcome.status != "inconclusive"
+    with transaction.atomic():
+        attempt = Attempt.objects.select_for_update().get(pk=attempt_id)
+        if attempt.graded_generation >= graded.generation:
+            return "duplicate"
+        run, created = GradingRun.objects.get_or_create(
+            attempt=attempt,
+            generation=graded.generation,
+            defaults={
+                "trigger": attempt.last_trigger or Trigger.BUTTON,
+                "status": outcome.status,
+                "tries": tries,
+                "namespace": graded.snapshot.namespace,
+                "evidence": snapshot_evidence(graded.snapshot),
+                "requested_at": attempt.requested_at,
+                "duration_ms": graded.duration_ms,
+            },
+        )
+        if not created:
+            # A retry of an inconclusive grading of the same generation: replace its results.
+            run.status = outcome.status
+            run.tries = max(run.tries, tries)
+            run.namespace = graded.snapshot.namespace
+            run.evidence = snapshot_evidence(graded.snapshot)
+            run.duration_ms = graded.duration_ms
+            run.save(
+                update_fields=[
+                    "status",
+                    "tries",
+                    "namespace",
+                    "evidence",
+                    "duration_ms",
+                    "finished_at",
+                ]
+            )
+            run.results.all().delete()
+        results = CheckResult.objects.bulk_create(
+            CheckResult(
+                run=run,
+                check_id=check.check_id,
+                position=position,
+                status=check.status,
+                message=dict(check.message),
+                detail=check.detail[:4000],
+                evidence=list(check.evidence),
+            )
+            for position, check in enumerate(outcome.checks)
+        )
+        fields = ["last_run", "status", "updated_at"]
+        attempt.last_run = run
+        attempt.status = outcome.status
+        if conclusive:
+            attempt.graded_generation = graded.generation
+            fields.append("graded_generation")
+        if outcome.status == "passed" and attempt.completed_at is None:
+            attempt.completed_at = timezone.now()
+            fields.append("completed_at")
+        attempt.save(update_fields=fields)
+        user_event_send(
+            user_id=attempt.user_id,
+            event=attempt_payload(
+                attempt=attempt, run=run, results=results, retrying=not conclusive and not final_try
+            ),
+        )
+    return outcome.status

@@ -1,0 +1,102 @@
+"""Take the snapshot the check engine grades: the learner namespace's objects (through the gateway,
+with platform credentials, read only), the nodes when a check needs them, and the results of any
+script checks (run with the learner's own credentials)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from labs.checks import ScriptRun, Snapshot, exercise_needs
+from labs.scripts import learner_shell_run
+from labs.spec import Exercise, Lab
+from sandbox import k8s
+
+logger = logging.getLogger(__name__)
+
+
+def snapshot_take(
+    *, lab: Lab, exercise: Exercise, namespace: str, kubeconfig: Callable[[], str | None]
+) -> Snapshot:
+    """``kubeconfig`` is asked for the learner's credentials only if a script check runs."""
+    needs = exercise_needs(exercise)
+    objects: dict[str, list[dict[str, Any]]] = {}
+    nodes: list[dict[str, Any]] | None = None
+    unavailable: str | None = None
+    try:
+        objects = k8s.objects_list(namespace=namespace, kinds=needs.kinds)
+        if needs.nodes:
+            nodes = k8s.nodes_list()
+    except k8s.ClusterUnavailable as exc:
+        unavailable = f"the cluster could not be reached: {exc}"
+    except k8s.ClusterRejected as exc:
+        # Our own credentials were refused: a platform fault, never the learner's.
+        logger.error("grading read refused in %s: %s", namespace, exc)
+        unavailable = f"the cluster refused to show your namespace: {exc}"
+    scripts: dict[str, ScriptRun] = {}
+    credentials: str | None = None
+    if needs.scripts and unavailable is None:
+        try:
+            credentials = kubeconfig()
+        except k8s.ClusterError as exc:
+            unavailable_scripts = f"your credentials could not be prepared: {exc}"
+        else:
+            unavailable_scripts = "" if credentials else "no learner credentials yet"
+    for check in needs.scripts:
+        if unavailable is not None:
+            scripts[check.id] = ScriptRun(exit_code=None, error=unavailable)
+        elif credentials is None:
+            scripts[check.id] = ScriptRun(exit_code=None, error=unavailable_scripts)
+        else:
+            scripts[check.id] = learner_shell_run(
+                script=check.run, kubeconfig=credentials, timeout=check.timeout, files=lab.files
+            )
+    return Snapshot(
+        namespace=namespace,
+        objects=objects,
+        nodes=nodes,
+        scripts=scripts,
+        unavailable=unavailable,
+    )
+
+
+def _trim(obj: dict[str, Any]) -> dict[str, Any]:
+    trimmed = copy.deepcopy(obj)
+    metadata = trimmed.get("metadata")
+    if isinstance(metadata, dict):
+        metadata.pop("managedFields", None)
+    return trimmed
+
+
+def snapshot_evidence(snapshot: Snapshot) -> dict[str, Any]:
+    """What to store with a run so it can be explained or regraded later."""
+    evidence: dict[str, Any] = {
+        "namespace": snapshot.namespace,
+        "objects": {
+            kind: [_trim(dict(o)) for o in objects] for kind, objects in snapshot.objects.items()
+        },
+    }
+    if snapshot.nodes is not None:
+        evidence["nodes"] = [
+            {
+                "name": (n.get("metadata") or {}).get("name"),
+                "labels": (n.get("metadata") or {}).get("labels") or {},
+                "taints": (n.get("spec") or {}).get("taints") or [],
+            }
+            for n in snapshot.nodes
+        ]
+    if snapshot.scripts:
+        evidence["scripts"] = {
+            check_id: {
+                "exit_code": run.exit_code,
+                "output": run.output[-4000:],
+                "timed_out": run.timed_out,
+                "error": run.error,
+            }
+            for check_id, run in snapshot.scripts.items()
+        }
+    if snapshot.unavailable:
+        evidence["unavailable"] = snapshot.unavailable
+    return evidence

@@ -1,0 +1,35 @@
+"""Celery tasks for grading: thin, id-only, idempotent, retried with backoff while inconclusive."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from celery.exceptions import MaxRetriesExceededError
+
+from labs.services import attempt_grade
+
+MAX_RETRIES = 6
+
+
+def retry_countdown(retries: int) -> float:
+    """0.5 s, 1 s, 2 s, 4 s, 8 s, 15 s: quick while a blip passes, patient while a restart does."""
+    return float(min(0.5 * 2**retries, 15.0))
+
+
+@shared_task(
+    bind=True,
+    name="labs.attempt_grade",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=MAX_RETRIES,
+)
+def attempt_grade_task(self, attempt_id: int) -> str:
+    final_try = self.request.retries >= MAX_RETRIES
+    outcome = attempt_grade(
+        attempt_id=attempt_id, tries=self.request.retries + 1, final_try=final_try
+    )
+    if outcome == "inconclusive" and not final_try:
+        try:
+            raise self.retry(countdown=retry_countdown(self.request.retries))
+        except MaxRetriesExceededError:
+            return "gave-up"
+    return outcome
