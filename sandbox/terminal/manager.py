@@ -126,7 +126,7 @@ async def _kubectl_completion(kubectl: Path) -> str:
     return _completion_cache[key] or "__start_kubectl() { :; }\n"
 
 
-async def _shared_kubectl(kubectl: Path, runtime_dir: Path) -> Path:
+def _shared_kubectl(kubectl: Path, runtime_dir: Path) -> Path:
     """A world-readable link (or copy) of kubectl: the configured one may sit in a private dir."""
     info = kubectl.stat()
     target = runtime_dir / "bin" / f"kubectl-{info.st_size}-{info.st_mtime_ns}"
@@ -138,7 +138,7 @@ async def _shared_kubectl(kubectl: Path, runtime_dir: Path) -> Path:
     try:
         os.link(kubectl, partial)
     except OSError:
-        await asyncio.to_thread(shutil.copy2, kubectl, partial)
+        shutil.copy2(kubectl, partial)
     os.chmod(partial, 0o755)  # noqa: S103
     os.replace(partial, target)
     return target
@@ -255,7 +255,7 @@ class TerminalSession:
             pids=limits.pids,
             cpu_percent=limits.cpu_quota_percent,
         )
-        kubectl = await _shared_kubectl(config.kubectl, config.runtime_dir)
+        kubectl = await asyncio.to_thread(_shared_kubectl, config.kubectl, config.runtime_dir)
         argv = wrap_launch(
             jail_argv(JailPaths(session_dir=self._dir, kubectl=kubectl), limits),
             limits=limits,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,8 +58,8 @@ def _int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value == value and abs(value) < 1e12:  # not NaN, not huge
-        return int(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return int(max(-1e12, min(1e12, value)))
     return None
 
 

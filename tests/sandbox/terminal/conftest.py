@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
 
 from sandbox.terminal.manager import terminal_manager
@@ -60,6 +61,7 @@ def make_learner(cluster: Cluster, kubeconfig_dir: Path) -> Iterator[Callable[[s
         client = Client()
         client.force_login(user)
         cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+        connection.close()  # this runs in a worker thread; leave no connection behind
         return Learner(user=user, cookie=cookie, namespace=namespace, kubeconfig=kubeconfig)
 
     yield make

@@ -112,7 +112,12 @@ class WsTerminal:
         await self.comm.send_to(text_data=json.dumps(list(message)))
 
     async def send_raw(self, text: str | None = None, data: bytes | None = None) -> None:
-        await self.comm.send_to(text_data=text, bytes_data=data)
+        message: dict[str, Any] = {"type": "websocket.receive"}
+        if text is not None:
+            message["text"] = text
+        if data is not None:
+            message["bytes"] = data
+        await self.comm.send_input(message)
 
     async def type(self, text: str) -> None:
         await self.send("stdin", text)
