@@ -7,9 +7,12 @@ Errors leave this module as one of two kinds, so callers never see `kubernetes` 
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,11 @@ class ClusterRejected(ClusterError):
         self.status = status
         self.reason = reason
         self.body = body
+
+    @property
+    def api_message(self) -> str:
+        """The API server's own sentence (e.g. an admission denial), for sandbox.explain."""
+        return str(_status_of(self.body).get("message") or self)
 
 
 _TEMPORARY_STATUSES = {429, 500, 502, 503, 504}
@@ -76,17 +84,29 @@ def api_client() -> client.ApiClient:
         return api
 
 
+def _status_of(body: str) -> dict[str, Any]:
+    """The API server's Status object from an error body, or {} if the body is not one."""
+    try:
+        parsed = json.loads(body)
+    except (TypeError, ValueError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
 def translate_error(exc: Exception, what: str) -> ClusterError:
-    """Sort a client exception into temporary or permanent."""
+    """Sort a client exception into temporary or permanent, keeping the API server's message."""
     if isinstance(exc, ApiException):
         status = int(exc.status or 0)
         if status == 0 or status in _TEMPORARY_STATUSES:
             return ClusterUnavailable(f"{what}: API server answered {status} {exc.reason}")
+        body = str(exc.body or "")
+        api_status = _status_of(body)
+        message = str(api_status.get("message") or exc.reason or "")
         return ClusterRejected(
-            f"{what}: {status} {exc.reason}",
+            f"{what}: {status} {message}",
             status=status,
-            reason=str(exc.reason or ""),
-            body=str(exc.body or ""),
+            reason=str(api_status.get("reason") or exc.reason or ""),
+            body=body,
         )
     if isinstance(exc, urllib3.exceptions.HTTPError | OSError | TimeoutError):
         return ClusterUnavailable(f"{what}: cluster unreachable ({exc.__class__.__name__})")
@@ -244,3 +264,294 @@ def objects_watch(
         raise translate_error(exc, what) from exc
     finally:
         response.response.release_conn()
+
+
+# --- Generic object access -------------------------------------------------------------------
+# Objects go in and come out as plain dicts (the API's own JSON), so builders in
+# sandbox.manifests and callers never meet the client's model classes.
+
+Obj = dict[str, Any]
+FIELD_MANAGER = "kubelab"
+
+# (apiVersion, kind) -> (plural, namespaced): the kinds kubelab itself reads or writes.
+_RESOURCES: dict[tuple[str, str], tuple[str, bool]] = {
+    ("v1", "Namespace"): ("namespaces", False),
+    ("v1", "Node"): ("nodes", False),
+    ("v1", "ServiceAccount"): ("serviceaccounts", True),
+    ("v1", "Pod"): ("pods", True),
+    ("v1", "Service"): ("services", True),
+    ("v1", "ConfigMap"): ("configmaps", True),
+    ("v1", "Secret"): ("secrets", True),
+    ("v1", "Event"): ("events", True),
+    ("v1", "Endpoints"): ("endpoints", True),
+    ("v1", "ResourceQuota"): ("resourcequotas", True),
+    ("v1", "LimitRange"): ("limitranges", True),
+    ("apps/v1", "Deployment"): ("deployments", True),
+    ("apps/v1", "ReplicaSet"): ("replicasets", True),
+    ("apps/v1", "DaemonSet"): ("daemonsets", True),
+    ("batch/v1", "Job"): ("jobs", True),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): ("horizontalpodautoscalers", True),
+    ("networking.k8s.io/v1", "NetworkPolicy"): ("networkpolicies", True),
+    ("rbac.authorization.k8s.io/v1", "Role"): ("roles", True),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rolebindings", True),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): ("clusterroles", False),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): ("clusterrolebindings", False),
+}
+
+
+def resource_path(
+    *, api_version: str, kind: str, namespace: str | None = None, name: str | None = None
+) -> str:
+    """The REST path of a kind (collection) or of one object."""
+    try:
+        plural, namespaced = _RESOURCES[(api_version, kind)]
+    except KeyError:
+        raise ValueError(f"sandbox.k8s does not know {kind} ({api_version})") from None
+    base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    if namespaced:
+        if not namespace:
+            raise ValueError(f"{kind} is namespaced: give a namespace")
+        base += f"/namespaces/{namespace}"
+    path = f"{base}/{plural}"
+    return f"{path}/{name}" if name else path
+
+
+def _manifest_path(manifest: Obj, *, with_name: bool = True) -> str:
+    meta = manifest.get("metadata", {})
+    return resource_path(
+        api_version=manifest["apiVersion"],
+        kind=manifest["kind"],
+        namespace=meta.get("namespace"),
+        name=meta["name"] if with_name else None,
+    )
+
+
+def _request(
+    method: str,
+    path: str,
+    *,
+    what: str,
+    body: Any = None,
+    query: list[tuple[str, str]] | None = None,
+    content_type: str = "application/json",
+) -> Obj:
+    """One API request with the configured timeout; the parsed JSON answer, or a ClusterError."""
+    try:
+        api = api_client()
+        request = api.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=query or [],
+            header_params={"Content-Type": content_type, "Accept": "application/json"},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = api.call_api(*request, _request_timeout=_timeout())
+        data = response.read()
+        if not 200 <= response.status <= 299:
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+    except Exception as exc:
+        raise translate_error(exc, what) from exc
+    parsed = json.loads(data) if data else {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _describe(manifest: Obj) -> str:
+    meta = manifest.get("metadata", {})
+    where = f" in {meta['namespace']}" if meta.get("namespace") else ""
+    return f"{manifest['kind']} {meta.get('name', '')}{where}"
+
+
+def object_apply(*, manifest: Obj) -> Obj:
+    """Server-side apply: creates the object or brings it back to `manifest`; idempotent."""
+    return _request(
+        "PATCH",
+        _manifest_path(manifest),
+        what=f"apply {_describe(manifest)}",
+        body=manifest,
+        query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+        content_type="application/apply-patch+yaml",
+    )
+
+
+def object_create(*, manifest: Obj) -> tuple[Obj, bool]:
+    """Create; if it already exists, return the existing object. The flag says which happened."""
+    try:
+        created = _request(
+            "POST",
+            _manifest_path(manifest, with_name=False),
+            what=f"create {_describe(manifest)}",
+            body=manifest,
+        )
+    except ClusterRejected as exc:
+        if exc.status != 409:
+            raise
+        meta = manifest["metadata"]
+        existing = object_get(
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            name=meta["name"],
+            namespace=meta.get("namespace"),
+        )
+        if existing is None:  # deleted between the two calls; the caller may simply retry
+            raise ClusterUnavailable(f"create {_describe(manifest)}: it vanished mid-way") from exc
+        return existing, False
+    return created, True
+
+
+def object_get(
+    *, api_version: str, kind: str, name: str, namespace: str | None = None
+) -> Obj | None:
+    """The object, or None if it does not exist."""
+    path = resource_path(api_version=api_version, kind=kind, namespace=namespace, name=name)
+    try:
+        return _request("GET", path, what=f"get {kind} {name}")
+    except ClusterRejected as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def object_patch(
+    *, api_version: str, kind: str, name: str, patch: Obj, namespace: str | None = None
+) -> Obj | None:
+    """JSON merge patch (null deletes a key); None if the object does not exist."""
+    path = resource_path(api_version=api_version, kind=kind, namespace=namespace, name=name)
+    try:
+        return _request(
+            "PATCH",
+            path,
+            what=f"patch {kind} {name}",
+            body=patch,
+            content_type="application/merge-patch+json",
+        )
+    except ClusterRejected as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def object_delete(
+    *,
+    api_version: str,
+    kind: str,
+    name: str,
+    namespace: str | None = None,
+    grace_period_seconds: int | None = None,
+) -> bool:
+    """Delete (in the background); False if it was already gone, which counts as success."""
+    path = resource_path(api_version=api_version, kind=kind, namespace=namespace, name=name)
+    options: Obj = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+    if grace_period_seconds is not None:
+        options["gracePeriodSeconds"] = grace_period_seconds
+    try:
+        _request("DELETE", path, what=f"delete {kind} {name}", body=options)
+    except ClusterRejected as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+def _selectors(label_selector: str | None, field_selector: str | None) -> list[tuple[str, str]]:
+    query = []
+    if label_selector:
+        query.append(("labelSelector", label_selector))
+    if field_selector:
+        query.append(("fieldSelector", field_selector))
+    return query
+
+
+def objects_query(
+    *,
+    api_version: str,
+    kind: str,
+    namespace: str | None = None,
+    label_selector: str | None = None,
+    field_selector: str | None = None,
+) -> list[Obj]:
+    path = resource_path(api_version=api_version, kind=kind, namespace=namespace)
+    answer = _request(
+        "GET", path, what=f"list {kind}", query=_selectors(label_selector, field_selector)
+    )
+    return list(answer.get("items") or [])
+
+
+def objects_delete_collection(
+    *,
+    api_version: str,
+    kind: str,
+    namespace: str,
+    field_selector: str | None = None,
+    grace_period_seconds: int | None = None,
+) -> None:
+    """Delete every object of a kind in a namespace (optionally filtered); idempotent."""
+    path = resource_path(api_version=api_version, kind=kind, namespace=namespace)
+    query = [*_selectors(None, field_selector), ("propagationPolicy", "Background")]
+    if grace_period_seconds is not None:
+        query.append(("gracePeriodSeconds", str(grace_period_seconds)))
+    _request("DELETE", path, what=f"delete all {kind} in {namespace}", query=query)
+
+
+def quota_status_write(*, manifest: Obj) -> bool:
+    """Write a ResourceQuota's status; False if the quota controller got there first (409)."""
+    try:
+        _request(
+            "PUT",
+            _manifest_path(manifest) + "/status",
+            what=f"write status of {_describe(manifest)}",
+            body=manifest,
+        )
+    except ClusterRejected as exc:
+        if exc.status == 409:
+            return False
+        raise
+    return True
+
+
+@dataclass(frozen=True)
+class Token:
+    token: str
+    expires_at: datetime
+
+
+def service_account_token_create(*, namespace: str, name: str, expiration_seconds: int) -> Token:
+    """A fresh, time-bound token for a ServiceAccount (TokenRequest API; nothing is stored)."""
+    answer = _request(
+        "POST",
+        resource_path(api_version="v1", kind="ServiceAccount", namespace=namespace, name=name)
+        + "/token",
+        what=f"request a token for {namespace}/{name}",
+        body={
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": expiration_seconds},
+        },
+    )
+    status = answer.get("status") or {}
+    expires = str(status.get("expirationTimestamp", "")).replace("Z", "+00:00")
+    return Token(token=str(status.get("token", "")), expires_at=datetime.fromisoformat(expires))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the API server is and how to trust it, for kubeconfigs handed to learners."""
+
+    server: str
+    certificate_authority_data: str | None
+    insecure_skip_tls_verify: bool
+
+
+def cluster_endpoint() -> Endpoint:
+    configuration = api_client().configuration
+    ca_data = None
+    if configuration.ssl_ca_cert:
+        try:
+            ca_data = base64.b64encode(Path(configuration.ssl_ca_cert).read_bytes()).decode()
+        except OSError as exc:
+            raise translate_error(exc, "read the cluster's CA certificate") from exc
+    return Endpoint(
+        server=str(configuration.host),
+        certificate_authority_data=ca_data,
+        insecure_skip_tls_verify=not configuration.verify_ssl,
+    )
