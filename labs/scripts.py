@@ -59,7 +59,14 @@ def learner_shell_run(
     """Run `script` with /bin/sh as the learner; `files` are written to its working directory."""
     jail_run = _jail_runner()
     if jail_run is not None:
-        return jail_run(script=script, kubeconfig=kubeconfig, timeout=timeout, files=files or {})
+        # Contract: jail_run(*, script, kubeconfig, timeout, files) -> (exit_code | None, output,
+        # timed_out); exit_code None with timed_out False means the jail could not start.
+        exit_code, output, timed_out = jail_run(
+            script=script, kubeconfig=kubeconfig, timeout=timeout, files=dict(files or {})
+        )
+        if exit_code is None and not timed_out:
+            return ScriptRun(exit_code=None, output=str(output), error="the jail did not start")
+        return ScriptRun(exit_code=exit_code, output=str(output), timed_out=bool(timed_out))
     return _subprocess_run(script=script, kubeconfig=kubeconfig, timeout=timeout, files=files)
 
 

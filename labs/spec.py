@@ -669,8 +669,14 @@ def _problem_from_error(error: Mapping[str, Any], data: Any, file: str, lines: d
         if ". Fix: " in message:
             message, fix = message.split(". Fix: ", 1)
     elif kind.endswith("_type") or kind.endswith("_parsing"):
-        message = f"{message} (got {type(error.get('input')).__name__})"
-        fix = "check the indentation and the value's type"
+        value = error.get("input")
+        message = f"{message} (got {type(value).__name__})"
+        if isinstance(value, bool):
+            fix = "quote it: YAML reads yes/no/on/off/true/false as booleans"
+        elif isinstance(value, dict) and kind == "string_type":
+            fix = "quote it or use a block (>- or |): YAML reads a ': ' inside as a mapping"
+        else:
+            fix = "check the indentation and the value's type"
     elif kind == "too_short":
         fix = "add at least one item"
     elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
@@ -767,6 +773,18 @@ def _steps_problems(
                 )
             )
             continue
+        if tokens and all("=" in token and not token.startswith("-") for token in tokens):
+            problems.append(
+                Problem(
+                    rel,
+                    lines.get((*path, "commands", index)) or line,
+                    f"{where}.commands[{index}]",
+                    f"{command!r} only sets shell variables; it looks like the rest of a command "
+                    "that a comma split in two",
+                    "a comma inside [a, b] separates YAML list items: write the commands as a "
+                    "block list, one `- command` per line",
+                )
+            )
         for token in tokens:
             token = token.split("=", 1)[-1]
             if _FILE_TOKEN.match(token) and token not in steps.files:
