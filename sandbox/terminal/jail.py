@@ -208,8 +208,7 @@ _kubelab_complete() {{
   __start_kubectl "$@"
 }}
 complete -o default -F _kubelab_complete kubectl k
-if [ -z "$KUBELAB_GREETED" ]; then
-  export KUBELAB_GREETED=1
+if [ "$SHLVL" = 1 ]; then
   printf '\\e[1mWelcome to kubelab.\\e[0m Your namespace is \\e[1;36m%s\\e[0m.' \\
     "$KUBELAB_NAMESPACE"
   printf ' Try: kubectl get pods\\n'
