@@ -24,7 +24,11 @@ app.conf.update(
     broker_transport_options={"visibility_timeout": 300},
     result_expires=3600,
     worker_hijack_root_logger=False,
-    beat_schedule={},
+    beat_schedule={
+        # Learner environments (sandbox/tasks.py): put idle ones to sleep, keep the pool warm.
+        "sandbox-cull-idle": {"task": "sandbox.cull_idle", "schedule": 60.0},
+        "sandbox-pool-refill": {"task": "sandbox.pool_refill", "schedule": 30.0},
+    },
 )
 # kubelab.tasks is not an app module, so name it; app tasks are found by autodiscovery.
 app.conf.imports = ("kubelab.tasks",)

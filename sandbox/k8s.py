@@ -84,6 +84,15 @@ def api_client() -> client.ApiClient:
         return api
 
 
+def connection_key() -> str:
+    """Names the cluster connection in use; changes when the kubeconfig file does."""
+    path = _kubeconfig_path()
+    try:
+        return f"{path}@{Path(path).stat().st_mtime_ns}"
+    except FileNotFoundError:
+        return f"{path}@missing"
+
+
 def _status_of(body: str) -> dict[str, Any]:
     """The API server's Status object from an error body, or {} if the body is not one."""
     try:

@@ -192,6 +192,8 @@ class Environment:
     install: str
     environment_id: str
     learner_id: int | None = None
+    # A warm-pool namespace, waiting for a learner.
+    pool: bool = False
     limits: Limits = field(default_factory=Limits)
 
 
@@ -210,10 +212,10 @@ def namespace_labels(env: Environment) -> dict[str, str]:
         ENVIRONMENT_LABEL: env.environment_id,
         **POD_SECURITY_LABELS,
     }
-    if env.learner_id is None:
-        labels[POOL_LABEL] = "true"
-    else:
+    if env.learner_id is not None:
         labels[LEARNER_LABEL] = str(env.learner_id)
+    if env.pool:
+        labels[POOL_LABEL] = "true"
     return labels
 
 

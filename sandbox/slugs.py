@@ -47,6 +47,11 @@ def pool_namespace_name(*, slot_id: int, salt: str) -> str:
     return _checked(f"{PREFIX}-p{slot_id}-{_keyed_hash(salt, 'pool', slot_id)}")
 
 
+def scratch_namespace_name(*, nonce: str) -> str:
+    """A throwaway environment for content tests (no learner, no pool slot): ``kl-t-<nonce>``."""
+    return _checked(f"{PREFIX}-t-{nonce.lower()}")
+
+
 def install_label(salt: str) -> str:
     """A label value naming this install, so each install only ever touches its own namespaces."""
     return _keyed_hash(salt, "install")

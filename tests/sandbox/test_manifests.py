@@ -11,7 +11,9 @@ from sandbox import manifests as m
 ENV = m.Environment(
     namespace="kl-u5-0123abcd", install="inst1234", environment_id="e" * 16, learner_id=5
 )
-POOL_ENV = m.Environment(namespace="kl-p3-0123abcd", install="inst1234", environment_id="p" * 16)
+POOL_ENV = m.Environment(
+    namespace="kl-p3-0123abcd", install="inst1234", environment_id="p" * 16, pool=True
+)
 UID = "5b0d8c3e-0000-4000-8000-000000000000"
 
 # Never granted to a learner, anywhere: reading credentials, granting rights, minting tokens,

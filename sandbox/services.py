@@ -1,0 +1,622 @@
+"""Learner environments: provision (from the warm pool, else cold), reset, teardown, idle culling,
+short-lived credentials, and the warm pool itself.
+
+Every function here is safe to call again: cluster objects are applied idempotently and database
+rows are locked while their environment changes. Cluster trouble never escapes as an exception
+from `sandbox_provision`/`sandbox_reset`: the environment is marked `unavailable` with a sentence
+for the learner and a retry is queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import yaml
+from django.db import transaction
+from django.utils import timezone
+
+from kubelab.events import user_event_send_now
+from sandbox import k8s
+from sandbox import manifests as m
+from sandbox.conf import SandboxConfig, sandbox_config
+from sandbox.models import LearnerEnvironment, PoolNamespace
+from sandbox.selectors import sandbox_status_view
+from sandbox.slugs import (
+    install_label,
+    learner_namespace_name,
+    pool_namespace_name,
+    scratch_namespace_name,
+)
+
+logger = logging.getLogger(__name__)
+
+Status = LearnerEnvironment.Status
+MAX_NAME_ATTEMPTS = 20
+WIPE_TIMEOUT_SECONDS = 20.0
+
+UNAVAILABLE_SENTENCE = (
+    "The Kubernetes cluster is unavailable right now; kubelab is retrying every {seconds} s. "
+    "Your progress is saved."
+)
+REJECTED_SENTENCE = (
+    "The cluster refused to set up your environment; kubelab is retrying every {seconds} s "
+    "and the administrators have been told. Your progress is saved."
+)
+SUSPENDED_SENTENCES = {
+    "idle": "Your environment was put to sleep after a period of inactivity; it comes back, "
+    "empty, as soon as you return.",
+    "teardown": "Your environment was removed; a fresh one is made when you return.",
+}
+
+
+class SandboxNotReady(k8s.ClusterUnavailable):
+    """The learner's environment is not ready (yet); the message is the sentence to show."""
+
+
+class SandboxForbidden(Exception):
+    """Only active, logged-in users have environments."""
+
+
+def _require_learner(user: Any) -> None:
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+        raise SandboxForbidden("only active, logged-in users have environments")
+
+
+class _NameTaken(Exception):
+    """The namespace name exists but is not (or no longer) this environment's."""
+
+
+# --- Building environments ------------------------------------------------------------------
+
+_platform_lock = threading.Lock()
+_platform_applied: set[str] = set()
+
+
+def _platform_ensure() -> None:
+    """Apply the shared roles once per process and cluster connection."""
+    key = k8s.connection_key()
+    if key in _platform_applied:
+        return
+    with _platform_lock:
+        if key in _platform_applied:
+            return
+        for manifest in m.platform_objects():
+            k8s.object_apply(manifest=manifest)
+        _platform_applied.add(key)
+
+
+def _is_ours(namespace: dict[str, Any], spec: m.Environment) -> bool:
+    meta = namespace.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    return (
+        not meta.get("deletionTimestamp")
+        and labels.get(m.INSTALL_LABEL) == spec.install
+        and labels.get(m.ENVIRONMENT_LABEL) == spec.environment_id
+    )
+
+
+def _environment_build(spec: m.Environment) -> dict[str, Any]:
+    """Create (or complete, or repair) one environment's objects; returns the Namespace."""
+    _platform_ensure()
+    namespace, created = k8s.object_create(manifest=m.namespace(spec))
+    if not created and not _is_ours(namespace, spec):
+        raise _NameTaken(spec.namespace)
+    for manifest in m.namespaced_objects(spec):
+        applied = k8s.object_apply(manifest=manifest)
+        if manifest["kind"] == "ResourceQuota" and not (applied.get("status") or {}).get("hard"):
+            k8s.quota_status_write(manifest=m.quota_status(applied))
+    for manifest in m.bindings_outside(spec.namespace, namespace["metadata"]["uid"]):
+        k8s.object_apply(manifest=manifest)
+    return namespace
+
+
+def _environment_delete(namespace: str) -> None:
+    """Delete a namespace and its grants outside it (the garbage collector would, later)."""
+    rbac = "rbac.authorization.k8s.io/v1"
+    k8s.object_delete(api_version="v1", kind="Namespace", name=namespace)
+    k8s.object_delete(api_version=rbac, kind="ClusterRoleBinding", name=m.binding_name(namespace))
+    k8s.object_delete(
+        api_version=rbac,
+        kind="RoleBinding",
+        name=m.binding_name(namespace),
+        namespace=m.KUBE_SYSTEM,
+    )
+
+
+def _spec(env: LearnerEnvironment, config: SandboxConfig) -> m.Environment:
+    assert env.namespace
+    return m.Environment(
+        namespace=env.namespace,
+        install=install_label(config.salt),
+        environment_id=env.environment_id,
+        learner_id=env.user_id,
+    )
+
+
+def _namespace_intact(env: LearnerEnvironment, config: SandboxConfig) -> bool:
+    assert env.namespace
+    found = k8s.object_get(api_version="v1", kind="Namespace", name=env.namespace)
+    return found is not None and _is_ours(found, _spec(env, config))
+
+
+def _new_id() -> str:
+    return secrets.token_hex(8)
+
+
+# --- The warm pool ---------------------------------------------------------------------------
+
+
+def pool_claim(*, environment: LearnerEnvironment) -> bool:
+    """Give `environment` a ready pool namespace, atomically; False if the pool is empty.
+
+    Call inside the transaction that saves `environment`: the pool row is locked (skipping rows
+    other claimers hold) and deleted in that transaction, so no namespace is ever given twice.
+    """
+    while True:
+        row = (
+            PoolNamespace.objects.select_for_update(skip_locked=True)
+            .filter(status=PoolNamespace.Status.READY)
+            .order_by("id")
+            .first()
+        )
+        if row is None or row.namespace is None:
+            return False
+        patched = k8s.object_patch(
+            api_version="v1",
+            kind="Namespace",
+            name=row.namespace,
+            patch=m.namespace_claim_patch(learner_id=environment.user_id),
+        )
+        row.delete()
+        labels = ((patched or {}).get("metadata") or {}).get("labels") or {}
+        if patched is None or labels.get(m.ENVIRONMENT_LABEL) != row.environment_id:
+            logger.warning("pool namespace %s vanished or changed; skipping it", row.namespace)
+            continue
+        environment.namespace = row.namespace
+        environment.environment_id = row.environment_id
+        environment.source = LearnerEnvironment.Source.POOL
+        return True
+
+
+def pool_refill() -> int:
+    """Fill every free pool slot with a ready namespace; returns how many became ready.
+
+    Safe to run concurrently: slots are unique rows, and building a namespace is idempotent.
+    """
+    config = sandbox_config()
+    made = 0
+    for slot in range(config.pool_size):
+        row, _ = PoolNamespace.objects.get_or_create(
+            slot=slot, defaults={"environment_id": _new_id()}
+        )
+        if row.status == PoolNamespace.Status.READY:
+            continue
+        if row.namespace is None:
+            row.namespace = pool_namespace_name(slot_id=row.pk, salt=config.salt)
+            row.save(update_fields=["namespace"])
+        spec = m.Environment(
+            namespace=row.namespace,
+            install=install_label(config.salt),
+            environment_id=row.environment_id,
+            pool=True,
+        )
+        try:
+            _environment_build(spec)
+        except _NameTaken:
+            logger.warning("pool name %s is taken by something else; dropping slot row", spec)
+            row.delete()
+            continue
+        updated = PoolNamespace.objects.filter(
+            pk=row.pk, status=PoolNamespace.Status.PROVISIONING
+        ).update(status=PoolNamespace.Status.READY, ready_at=timezone.now())
+        made += updated
+    surplus = PoolNamespace.objects.filter(slot__gte=config.pool_size)
+    for row in surplus:
+        if row.namespace:
+            _environment_delete(row.namespace)
+        row.delete()
+    return made
+
+
+def pool_drain() -> int:
+    """Delete every pool namespace (they hold no learner data); returns how many."""
+    drained = 0
+    for row in PoolNamespace.objects.all():
+        if row.namespace:
+            _environment_delete(row.namespace)
+        row.delete()
+        drained += 1
+    return drained
+
+
+# --- Learner environments --------------------------------------------------------------------
+
+
+def _notify(env: LearnerEnvironment) -> None:
+    event = {"type": "sandbox.status", **sandbox_status_view(environment=env)}
+    user_id = env.user_id
+
+    def send() -> None:
+        user_event_send_now(user_id=user_id, event=event)
+
+    # robust: a Redis hiccup must not turn a provisioning into an error page.
+    transaction.on_commit(send, robust=True)
+
+
+def _queue_retry(env: LearnerEnvironment, config: SandboxConfig) -> None:
+    env.retry_at = timezone.now() + timedelta(seconds=config.retry_seconds)
+    user_id = env.user_id
+
+    def enqueue() -> None:
+        from sandbox.tasks import sandbox_provision_retry
+
+        try:
+            sandbox_provision_retry.apply_async(args=[user_id], countdown=config.retry_seconds)
+        except Exception:  # the next page visit after retry_at retries anyway
+            logger.warning("could not queue a provisioning retry for user %s", user_id)
+
+    transaction.on_commit(enqueue, robust=True)
+
+
+def _mark_unavailable(
+    env: LearnerEnvironment, exc: k8s.ClusterError, config: SandboxConfig
+) -> None:
+    if isinstance(exc, k8s.ClusterRejected):
+        logger.error("cluster refused provisioning for user %s: %s", env.user_id, exc)
+        sentence = REJECTED_SENTENCE
+    else:
+        logger.warning("cluster unavailable for user %s: %s", env.user_id, exc)
+        sentence = UNAVAILABLE_SENTENCE
+    env.status = Status.UNAVAILABLE
+    env.detail = sentence.format(seconds=config.retry_seconds)
+    _queue_retry(env, config)
+
+
+def _cold_create(env: LearnerEnvironment, config: SandboxConfig) -> None:
+    for _ in range(MAX_NAME_ATTEMPTS):
+        env.namespace = learner_namespace_name(
+            user_id=env.user_id, salt=config.salt, generation=env.generation
+        )
+        try:
+            _environment_build(_spec(env, config))
+        except _NameTaken:
+            # Still terminating after a teardown, or another install's: move to the next name.
+            env.generation += 1
+            continue
+        env.source = LearnerEnvironment.Source.COLD
+        return
+    env.namespace = None
+    raise k8s.ClusterRejected(
+        f"no free namespace name for user {env.user_id} after {MAX_NAME_ATTEMPTS} tries",
+        status=409,
+        reason="AlreadyExists",
+    )
+
+
+def _provision(env: LearnerEnvironment, config: SandboxConfig) -> None:
+    """Give `env` a complete namespace: finish the assigned one, else claim, else create."""
+    if env.namespace and env.source == LearnerEnvironment.Source.POOL:
+        # Pool namespaces are complete when claimed; only check it is still there.
+        if not _namespace_intact(env, config):
+            env.namespace = None
+    elif env.namespace:
+        try:
+            _environment_build(_spec(env, config))
+        except _NameTaken:
+            env.namespace = None
+    if env.namespace is None and not pool_claim(environment=env):
+        _cold_create(env, config)
+    now = timezone.now()
+    env.status = Status.READY
+    env.detail = ""
+    env.ready_at = now
+    env.retry_at = None
+    env.provisionings += 1
+
+
+def _locked(user: Any) -> LearnerEnvironment:
+    env, _ = LearnerEnvironment.objects.get_or_create(
+        user_id=user.pk, defaults={"environment_id": _new_id()}
+    )
+    return LearnerEnvironment.objects.select_for_update().get(pk=env.pk)
+
+
+def sandbox_provision(*, user: Any) -> LearnerEnvironment:
+    """The learner's environment, ready if at all possible: the main entry point.
+
+    Idempotent and cheap when the environment is ready (one GET proves the namespace is still
+    there). A namespace deleted behind kubelab's back is replaced transparently. When the cluster
+    cannot be reached the environment comes back `unavailable` with a sentence to show; nothing
+    is raised for cluster trouble.
+    """
+    _require_learner(user)
+    config = sandbox_config()
+    with transaction.atomic():
+        env = _locked(user)
+        before = (env.status, env.namespace)
+        env.last_active_at = timezone.now()
+        try:
+            if env.status == Status.READY and env.namespace:
+                if _namespace_intact(env, config):
+                    env.save(update_fields=["last_active_at"])
+                    return env
+                logger.warning(
+                    "namespace %s of user %s vanished; provisioning a fresh one",
+                    env.namespace,
+                    env.user_id,
+                )
+                env.namespace = None
+            elif (
+                env.status == Status.UNAVAILABLE
+                and env.retry_at is not None
+                and timezone.now() < env.retry_at
+            ):
+                env.save(update_fields=["last_active_at"])
+                return env
+            _provision(env, config)
+        except k8s.ClusterError as exc:
+            _mark_unavailable(env, exc, config)
+        env.save()
+        if (env.status, env.namespace) != before:
+            _notify(env)
+        claimed_from_pool = (
+            env.source == LearnerEnvironment.Source.POOL and env.namespace != before[1]
+        )
+    if claimed_from_pool:
+        _pool_refill_soon()
+    return env
+
+
+def _pool_refill_soon() -> None:
+    from sandbox.tasks import sandbox_pool_refill
+
+    try:
+        sandbox_pool_refill.delay()
+    except Exception:  # the beat schedule refills anyway
+        logger.warning("could not queue a pool refill")
+
+
+def sandbox_touch(*, user: Any) -> None:
+    """Record activity (terminal input, page visits) so the environment is not culled."""
+    LearnerEnvironment.objects.filter(user_id=user.pk).update(last_active_at=timezone.now())
+
+
+def _wipe_selector(kind: m.Kind) -> str | None:
+    if kind.kind == "ConfigMap":
+        return ",".join(f"metadata.name!={name}" for name in m.KEEP_CONFIGMAPS)
+    return None
+
+
+def _leftovers(namespace: str) -> dict[m.Kind, list[dict[str, Any]]]:
+    found = {}
+    for kind in m.WIPE_KINDS:
+        if kind.kind == "Event":  # controllers keep reporting the deletions themselves
+            continue
+        items = k8s.objects_query(
+            api_version=kind.api_version,
+            kind=kind.kind,
+            namespace=namespace,
+            field_selector=_wipe_selector(kind),
+        )
+        if items:
+            found[kind] = items
+    return found
+
+
+def _namespace_wipe(namespace: str) -> None:
+    """Delete everything a learner can create, owners first, until nothing is left."""
+    deadline = time.monotonic() + WIPE_TIMEOUT_SECONDS
+    kinds = list(m.WIPE_KINDS)
+    while True:
+        for kind in kinds:
+            k8s.objects_delete_collection(
+                api_version=kind.api_version,
+                kind=kind.kind,
+                namespace=namespace,
+                field_selector=_wipe_selector(kind),
+                grace_period_seconds=0,
+            )
+        left = _leftovers(namespace)
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            names = {kind.kind: len(items) for kind, items in left.items()}
+            raise k8s.ClusterUnavailable(f"reset of {namespace}: objects remain: {names}")
+        for kind, items in left.items():
+            # Finalizers (e.g. Jobs' pod tracking) would hold deleted objects indefinitely.
+            for item in items:
+                if item["metadata"].get("finalizers"):
+                    k8s.object_patch(
+                        api_version=kind.api_version,
+                        kind=kind.kind,
+                        name=item["metadata"]["name"],
+                        namespace=namespace,
+                        patch={"metadata": {"finalizers": None}},
+                    )
+        kinds = [kind for kind in m.WIPE_KINDS if kind in left]
+        time.sleep(0.05)
+
+
+def sandbox_reset(*, user: Any) -> LearnerEnvironment:
+    """Wipe the learner's namespace and restore its setup; progress records are untouched.
+
+    The namespace (and so the learner's open terminal and kubeconfig) stays the same.
+    """
+    env = sandbox_provision(user=user)
+    if env.status != Status.READY:
+        return env
+    config = sandbox_config()
+    with transaction.atomic():
+        env = _locked(user)
+        try:
+            if not env.namespace or not _namespace_intact(env, config):
+                env.namespace = None
+                _provision(env, config)
+            else:
+                _namespace_wipe(env.namespace)
+                _environment_build(_spec(env, config))
+            env.resets += 1
+            env.last_active_at = timezone.now()
+        except k8s.ClusterError as exc:
+            _mark_unavailable(env, exc, config)
+        except _NameTaken:
+            env.namespace = None
+            env.status = Status.PROVISIONING
+        env.save()
+        _notify(env)
+    return env
+
+
+def _teardown_locked(env: LearnerEnvironment, *, reason: str) -> str | None:
+    namespace = env.namespace
+    if namespace:
+        _environment_delete(namespace)
+    env.namespace = None
+    env.status = Status.SUSPENDED
+    env.detail = SUSPENDED_SENTENCES.get(reason, SUSPENDED_SENTENCES["teardown"])
+    env.retry_at = None
+    env.token_expires_at = None
+    env.save()
+    _notify(env)
+    return namespace
+
+
+def sandbox_teardown(*, user: Any, reason: str = "teardown") -> str | None:
+    """Delete the learner's namespace (its tokens die with its ServiceAccount); returns it.
+
+    Raises ClusterUnavailable if the cluster cannot be reached (nothing is changed then).
+    """
+    with transaction.atomic():
+        env = LearnerEnvironment.objects.select_for_update().filter(user_id=user.pk).first()
+        if env is None:
+            return None
+        return _teardown_locked(env, reason=reason)
+
+
+def sandbox_cull_idle(*, now: datetime | None = None) -> list[str]:
+    """Tear down every environment idle for longer than the limit; returns their namespaces."""
+    config = sandbox_config()
+    cutoff = (now or timezone.now()) - timedelta(seconds=config.idle_seconds)
+    idle = LearnerEnvironment.objects.filter(
+        namespace__isnull=False, last_active_at__lt=cutoff
+    ).values_list("pk", flat=True)
+    culled: list[str] = []
+    for pk in list(idle):
+        with transaction.atomic():
+            env = LearnerEnvironment.objects.select_for_update().get(pk=pk)
+            if env.namespace is None or env.last_active_at >= cutoff:
+                continue  # came back in the meantime
+            try:
+                namespace = _teardown_locked(env, reason="idle")
+            except k8s.ClusterUnavailable as exc:
+                logger.warning("culling stopped, cluster unavailable: %s", exc)
+                break
+            if namespace:
+                culled.append(namespace)
+    return culled
+
+
+# --- Credentials -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Credentials:
+    namespace: str
+    token: str
+    expires_at: datetime
+    kubeconfig: str
+
+
+def sandbox_credentials(*, user: Any) -> Credentials:
+    """A fresh short-lived token for the learner's ServiceAccount and a kubeconfig around it.
+
+    Raises SandboxNotReady (a ClusterUnavailable) with the sentence to show when the
+    environment cannot be made ready. Call again before `expires_at` to refresh.
+    """
+    env = sandbox_provision(user=user)
+    if env.status != Status.READY or not env.namespace:
+        raise SandboxNotReady(env.detail or "your environment is not ready yet")
+    config = sandbox_config()
+    namespace = env.namespace
+    try:
+        token = k8s.service_account_token_create(
+            namespace=namespace,
+            name=m.LEARNER_SERVICE_ACCOUNT,
+            expiration_seconds=config.token_seconds,
+        )
+    except k8s.ClusterRejected as exc:
+        if exc.status != 404:
+            raise
+        # The ServiceAccount was deleted behind our back: restore the setup and ask again.
+        _environment_build(_spec(env, config))
+        token = k8s.service_account_token_create(
+            namespace=namespace,
+            name=m.LEARNER_SERVICE_ACCOUNT,
+            expiration_seconds=config.token_seconds,
+        )
+    LearnerEnvironment.objects.filter(pk=env.pk).update(token_expires_at=token.expires_at)
+    endpoint = k8s.cluster_endpoint()
+    kubeconfig = m.learner_kubeconfig(
+        server=endpoint.server,
+        namespace=namespace,
+        token=token.token,
+        certificate_authority_data=endpoint.certificate_authority_data,
+        insecure_skip_tls_verify=endpoint.insecure_skip_tls_verify,
+    )
+    return Credentials(
+        namespace=namespace,
+        token=token.token,
+        expires_at=token.expires_at,
+        kubeconfig=yaml.safe_dump(kubeconfig, sort_keys=False),
+    )
+
+
+def sandbox_kubeconfig(*, user: Any) -> str:
+    """Kubeconfig YAML for the learner's shell: API server, CA, a fresh token, their namespace."""
+    return sandbox_credentials(user=user).kubeconfig
+
+
+# --- Throwaway environments for content tests -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScratchEnvironment:
+    namespace: str
+    kubeconfig: str
+
+
+def sandbox_scratch_create() -> ScratchEnvironment:
+    """A learner-identical environment owned by nobody (labs content tests); delete it after."""
+    config = sandbox_config()
+    spec = m.Environment(
+        namespace=scratch_namespace_name(nonce=secrets.token_hex(5)),
+        install=install_label(config.salt),
+        environment_id=_new_id(),
+    )
+    _environment_build(spec)
+    token = k8s.service_account_token_create(
+        namespace=spec.namespace,
+        name=m.LEARNER_SERVICE_ACCOUNT,
+        expiration_seconds=config.token_seconds,
+    )
+    endpoint = k8s.cluster_endpoint()
+    kubeconfig = m.learner_kubeconfig(
+        server=endpoint.server,
+        namespace=spec.namespace,
+        token=token.token,
+        certificate_authority_data=endpoint.certificate_authority_data,
+        insecure_skip_tls_verify=endpoint.insecure_skip_tls_verify,
+    )
+    return ScratchEnvironment(
+        namespace=spec.namespace, kubeconfig=yaml.safe_dump(kubeconfig, sort_keys=False)
+    )
+
+
+def sandbox_scratch_delete(*, namespace: str) -> None:
+    _environment_delete(namespace)

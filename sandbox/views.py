@@ -1,0 +1,59 @@
+"""JSON endpoints for the pages: the learner's environment status, and reset. Thin by design."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from sandbox import k8s
+from sandbox.selectors import sandbox_denials, sandbox_get_for_user, sandbox_status_view
+from sandbox.services import sandbox_provision, sandbox_reset
+
+logger = logging.getLogger(__name__)
+
+
+def _refused(request: HttpRequest) -> JsonResponse | None:
+    if not request.user.is_authenticated:
+        return JsonResponse(
+            {"status": "none", "message": "Log in to get an environment."}, status=401
+        )
+    if not request.user.is_active:
+        return JsonResponse({"status": "none", "message": "This account is disabled."}, status=403)
+    return None
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    environment = sandbox_get_for_user(user=request.user)
+    body = sandbox_status_view(environment=environment)
+    try:
+        body["denials"] = sandbox_denials(environment=environment)
+    except k8s.ClusterError as exc:  # the status itself is what matters; denials are extra
+        logger.warning("denials unavailable: %s", exc)
+        body["denials"] = []
+    return body
+
+
+@never_cache
+@require_GET
+def status(request: HttpRequest) -> JsonResponse:
+    """The learner's environment, provisioned (or repaired) on the way: never an error page."""
+    refused = _refused(request)
+    if refused:
+        return refused
+    sandbox_provision(user=request.user)
+    return JsonResponse(_body(request))
+
+
+@never_cache
+@require_POST
+def reset(request: HttpRequest) -> JsonResponse:
+    """Empty the learner's namespace and restore its setup; progress is kept."""
+    refused = _refused(request)
+    if refused:
+        return refused
+    sandbox_reset(user=request.user)
+    return JsonResponse(_body(request))
