@@ -64,6 +64,10 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         session.resize(rows, cols)
         if session.state == "new":
             await session.start()
+        elif session.state == "running":
+            await self.send_text(
+                protocol.encode("status", "running", session.namespace, session.id)
+            )
 
     async def send_text(self, text: str) -> None:
         await self.send(text_data=text)

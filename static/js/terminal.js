@@ -1,0 +1,198 @@
+// The learner's terminal: xterm.js over /ws/terminal/, reconnecting by itself with a visible status.
+// Protocol (JSON arrays): we send ["stdin", text], ["resize", rows, cols], ["ack", n], ["ping"];
+// the server sends ["stdout", text], ["status", state, detail, sessionId], ["exit", code], ["pong"].
+// Public API for the lesson page: window.kubelabTerminal.type(text), .focus().
+(() => {
+  "use strict";
+  const panel = document.querySelector("[data-terminal]");
+  if (!panel || !window.Terminal) return;
+
+  const MAX_STDIN = 32 * 1024; // the server refuses frames over 64 KiB; pastes go in slices
+  const SESSION_KEY = "kubelab.terminal.session";
+  const screen = panel.querySelector("[data-terminal-screen]");
+  const statusEl = panel.querySelector("[data-terminal-status]");
+  const statusText = panel.querySelector("[data-terminal-status-text]");
+  const namespaceEl = panel.querySelector("[data-terminal-namespace]");
+  const reconnectButton = panel.querySelector("[data-terminal-reconnect]");
+
+  const term = new window.Terminal({
+    cursorBlink: true,
+    convertEol: false,
+    fontFamily: 'ui-monospace, "SFMono-Regular", Menlo, Consolas, "Noto Sans Mono CJK TC", monospace',
+    fontSize: 14,
+    scrollback: 5000,
+    allowProposedApi: false,
+    theme: { background: "#0d1117", foreground: "#e6edf3", cursor: "#58a6ff", selectionBackground: "#264f78" },
+  });
+  const fit = new window.FitAddon.FitAddon();
+  term.loadAddon(fit);
+  term.open(screen);
+  safeFit();
+
+  let ws = null;
+  let state = "connecting";
+  let retries = 0;
+  let retryTimer = null;
+  let pingTimer = null;
+  let pendingAcks = 0;
+  let ackTimer = null;
+  let queued = []; // text typed by the lesson page before the socket was ready
+
+  function setStatus(next, detail) {
+    state = next;
+    statusEl.dataset.state = next;
+    const label = statusEl.dataset["label" + next.charAt(0).toUpperCase() + next.slice(1)] || next;
+    statusText.textContent = detail ? `${label} (${detail})` : label;
+    reconnectButton.hidden = !(next === "error" || next === "closed" || next === "reconnecting");
+  }
+
+  function send(message) {
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify(message));
+      return true;
+    }
+    return false;
+  }
+
+  function sendStdin(text) {
+    for (let i = 0; i < text.length; i += MAX_STDIN) {
+      if (!send(["stdin", text.slice(i, i + MAX_STDIN)])) {
+        queued.push(text.slice(i));
+        return;
+      }
+    }
+  }
+
+  // Flow control: acknowledge frames once xterm has drawn them, a few at a time.
+  function ackLater() {
+    pendingAcks += 1;
+    if (ackTimer === null) {
+      ackTimer = setTimeout(() => {
+        ackTimer = null;
+        if (pendingAcks > 0 && send(["ack", pendingAcks])) pendingAcks = 0;
+      }, 5);
+    }
+  }
+
+  function url() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const id = sessionStorage.getItem(SESSION_KEY);
+    const path = panel.dataset.wsPath + (id ? encodeURIComponent(id) + "/" : "");
+    return `${scheme}//${location.host}${path}?rows=${term.rows}&cols=${term.cols}`;
+  }
+
+  function connect() {
+    clearTimeout(retryTimer);
+    if (ws && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)) return;
+    setStatus(retries ? "reconnecting" : "connecting");
+    const socket = new WebSocket(url());
+    ws = socket;
+    socket.onopen = () => {
+      retries = 0;
+      pendingAcks = 0;
+      send(["resize", term.rows, term.cols]);
+      clearInterval(pingTimer);
+      pingTimer = setInterval(() => send(["ping"]), 25000);
+    };
+    socket.onmessage = (event) => {
+      let message;
+      try { message = JSON.parse(event.data); } catch (_) { return; }
+      if (!Array.isArray(message)) return;
+      const [kind, ...args] = message;
+      if (kind === "stdout") {
+        term.write(args[0], ackLater);
+      } else if (kind === "status") {
+        onStatus(args[0], args[1], args[2]);
+      } else if (kind === "exit") {
+        setStatus("ended");
+      }
+    };
+    socket.onclose = (event) => {
+      clearInterval(pingTimer);
+      if (ws !== socket) return;
+      ws = null;
+      if (event.code === 4401) { setStatus("login"); return; }
+      if (event.code === 4403 || event.code === 4400) sessionStorage.removeItem(SESSION_KEY);
+      if (state === "closed") return;
+      retries += 1;
+      const delay = Math.min(8000, 300 * 2 ** Math.min(retries, 5));
+      setStatus("reconnecting", `${Math.round(delay / 1000)}s`);
+      retryTimer = setTimeout(connect, delay);
+    };
+  }
+
+  function onStatus(kind, detail, sessionId) {
+    if (sessionId) sessionStorage.setItem(SESSION_KEY, sessionId);
+    if (kind === "attached") {
+      // The server replays the scrollback next: start from a clean screen.
+      term.reset();
+      setStatus(detail === "running" ? "ready" : detail === "ended" ? "ended" : "starting");
+      flushQueued();
+    } else if (kind === "starting") {
+      setStatus("starting");
+    } else if (kind === "running") {
+      if (detail) namespaceEl.textContent = detail;
+      setStatus("ready");
+      flushQueued();
+    } else if (kind === "error") {
+      setStatus("error", detail);
+    } else if (kind === "closed") {
+      sessionStorage.removeItem(SESSION_KEY);
+      setStatus("closed", detail);
+    }
+  }
+
+  function flushQueued() {
+    const pending = queued.join("");
+    queued = [];
+    if (pending) sendStdin(pending);
+  }
+
+  function safeFit() {
+    try { fit.fit(); } catch (_) { /* hidden panel: no size yet */ }
+  }
+
+  term.onData((data) => {
+    if (state === "closed") { connect(); }
+    sendStdin(data);
+  });
+  term.onResize(({ rows, cols }) => send(["resize", rows, cols]));
+  // With a selection, Ctrl+C copies (as in desktop terminals); without one it interrupts.
+  term.attachCustomKeyEventHandler((event) => {
+    if (event.type === "keydown" && (event.ctrlKey || event.metaKey) && event.key === "c" && term.hasSelection()) {
+      navigator.clipboard && navigator.clipboard.writeText(term.getSelection()).catch(() => {});
+      return false;
+    }
+    return true;
+  });
+
+  let fitTimer = null;
+  const refit = () => { clearTimeout(fitTimer); fitTimer = setTimeout(safeFit, 50); };
+  window.addEventListener("resize", refit);
+  if (window.ResizeObserver) new ResizeObserver(refit).observe(screen);
+  window.addEventListener("online", () => { retries = 0; connect(); });
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && !ws) { retries = 0; connect(); }
+  });
+  reconnectButton.addEventListener("click", () => { retries = 0; setStatus("connecting"); connect(); });
+
+  window.kubelabTerminal = {
+    /** Type text into the learner's shell; "\n" becomes Enter. Queued until connected. */
+    type(text) {
+      const keys = String(text).replace(/\r?\n/g, "\r");
+      if (state === "closed") connect();
+      if (state === "ended" && send(["stdin", "\r"])) {
+        queued.push(keys); // restart first; the text goes in once the new shell runs
+      } else if (state === "ready") {
+        sendStdin(keys);
+      } else {
+        queued.push(keys);
+      }
+    },
+    focus() { term.focus(); },
+    get state() { return state; },
+    get sessionId() { return sessionStorage.getItem(SESSION_KEY); },
+  };
+
+  connect();
+})();

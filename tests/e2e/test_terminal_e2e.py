@@ -1,0 +1,129 @@
+"""The terminal in a real browser: log in, open a lesson, type kubectl, reload, same shell."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.browser import screenshot
+from tests.fixtures.processes import ARTIFACTS, ROOT, VENV_BIN, child_env, free_port, stop_process
+from tests.sandbox.terminal.conftest import Learner, kubeconfig_dir, make_learner  # noqa: F401
+
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def orm_beside_playwright() -> Iterator[None]:
+    """Playwright's sync API keeps an event loop in this thread, and Django then refuses the ORM
+    (the learner's rows, the test database flush); this module's ORM use is plain sync code."""
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def terminal_web(
+    django_db_setup: None,
+    redis_available: str,
+    kubeconfig_dir: Path,  # noqa: F811
+) -> Iterator[str]:
+    """daphne for this test, started after the learner kubeconfig provider is configured."""
+    port = free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = (ARTIFACTS / "daphne-terminal.log").open("wb")
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "kubelab.asgi:application"],
+        cwd=ROOT,
+        env=child_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/accounts/login/", timeout=2):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop_process(proc)
+                raise RuntimeError(
+                    "daphne did not start; see test-artifacts/daphne-terminal.log"
+                ) from None
+            time.sleep(0.2)
+    yield url
+    stop_process(proc)
+
+
+def screen_text(page: Any) -> str:
+    return str(page.locator(".terminal-panel .xterm-rows").inner_text())
+
+
+def wait_screen(page: Any, needle: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        text = screen_text(page)
+        if needle in text.replace("\xa0", " "):
+            return text
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{needle!r} not on the terminal screen:\n{text}")
+        time.sleep(0.1)
+
+
+def test_terminal_in_a_lesson_survives_a_reload(
+    terminal_web: str,
+    make_learner: Callable[[str], Learner],  # noqa: F811
+    page: Any,
+) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    learner = make_learner("browser")
+
+    page.goto(f"{terminal_web}/accounts/login/?next=/learn/pods/")
+    page.fill("input[name=username]", learner.user.username)
+    page.fill("input[name=password]", "pw-123456789")
+    page.click("form.form-card button[type=submit]")
+    page.wait_for_url("**/learn/pods/")
+
+    status = page.locator("[data-terminal-status]")
+    page.wait_for_function(
+        "document.querySelector('[data-terminal-status]').dataset.state === 'ready'", timeout=30_000
+    )
+    wait_screen(page, "learner@kubelab:~$")
+    assert learner.namespace in page.locator("[data-terminal-namespace]").inner_text()
+
+    page.locator(".terminal-panel .xterm").click()
+    page.keyboard.type("kubectl get pods\n")
+    wait_screen(page, f"No resources found in {learner.namespace} namespace.")
+
+    # The lesson's "Run in terminal" buttons use this API.
+    page.evaluate("window.kubelabTerminal.type('echo from-the-lesson-$((6*7))\\n')")
+    wait_screen(page, "from-the-lesson-42")
+    session_id = page.evaluate("window.kubelabTerminal.sessionId")
+    assert session_id
+    screenshot(page, "terminal-lesson")
+
+    page.reload()
+    page.wait_for_function(
+        "document.querySelector('[data-terminal-status]').dataset.state === 'ready'", timeout=30_000
+    )
+    text = wait_screen(page, "from-the-lesson-42")  # the scrollback came back
+    assert f"No resources found in {learner.namespace} namespace." in text.replace("\xa0", " ")
+    assert page.evaluate("window.kubelabTerminal.sessionId") == session_id
+    page.locator(".terminal-panel .xterm").click()
+    page.keyboard.type("echo same-shell-$$\n")
+    wait_screen(page, "same-shell-")
+    screenshot(page, "terminal-lesson-after-reload")
+    assert status.get_attribute("data-state") == "ready"
+    assert errors == []
