@@ -12,12 +12,13 @@ from tests.cluster.kube import (
     exactly_running,
     node_names,
     pods,
-    running_pods,
     schedulable_nodes,
 )
 from tests.fixtures.cluster import Cluster, wait_until
 
 pytestmark = pytest.mark.cluster
+
+WORKERS = ["worker-1", "worker-2", "worker-3", "worker-4"]
 
 
 def apply(cluster: Cluster, namespace: str, manifest: dict[str, Any]) -> None:
@@ -175,37 +176,51 @@ def test_orphaned_pods_are_adopted_by_a_new_replicaset(cluster: Cluster, namespa
     assert sorted(pod["metadata"]["uid"] for pod in wait_until(adopted, what="adoption")) == uids
 
 
+def cpu_requested(cluster: Cluster, node: str) -> float:
+    """CPUs requested by the pods on NODE that still hold their requests."""
+    total = 0.0
+    selector = f"spec.nodeName={node},status.phase!=Succeeded,status.phase!=Failed"
+    for pod in cluster.get_json("pods", "-A", "--field-selector", selector)["items"]:
+        for container in pod["spec"]["containers"]:
+            cpu = container.get("resources", {}).get("requests", {}).get("cpu", "0")
+            total += float(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
+    return total
+
+
+def unschedulable_because(cluster: Cluster, namespace: str, name: str) -> str:
+    """The scheduler's message once pod NAME is Unschedulable, else ''."""
+    pod = cluster.get_json("pod", name, "-n", namespace)
+    for condition in pod["status"].get("conditions", []):
+        if condition["type"] == "PodScheduled" and condition.get("reason") == "Unschedulable":
+            return str(condition.get("message", ""))
+    return ""
+
+
 def test_scheduler_honours_cpu_requests(embedded: Cluster, namespace: str) -> None:
-    # Each worker has 4 CPUs, so pods asking for 3 cannot share one: four run, the fifth waits.
-    big = {"resources": {"requests": {"cpu": "3"}}}
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "big"},
-        "spec": {
-            "replicas": 5,
-            "selector": {"matchLabels": {"app": "big"}},
-            "template": pod_template({"app": "big"}, container=big),
-        },
-    }
-    apply(embedded, namespace, deployment)
+    # Other tests may hold requests on the workers, so reason only about what must follow.
+    def pod(name: str, cpu: str, **spec: Any) -> dict[str, Any]:
+        template = pod_template({"app": name}, container={"resources": {"requests": {"cpu": cpu}}})
+        template["metadata"]["name"] = name
+        template["spec"].update(spec)
+        return {"apiVersion": "v1", "kind": "Pod", **template}
 
-    def four_running_one_pending() -> list[dict[str, Any]]:
-        every = pods(embedded, namespace, "app=big")
-        running = running_pods(embedded, namespace, "app=big")
-        pending = [p for p in every if p["status"].get("phase") == "Pending"]
-        unschedulable = [
-            p
-            for p in pending
-            if any(
-                c["type"] == "PodScheduled" and c.get("reason") == "Unschedulable"
-                for c in p["status"].get("conditions", [])
-            )
-        ]
-        return running if (len(every), len(running), len(unschedulable)) == (5, 4, 1) else []
+    # Bigger than any node: Pending, although the workers have 16 CPUs between them.
+    apply(embedded, namespace, pod("huge", "5"))
+    message = wait_until(
+        lambda: unschedulable_because(embedded, namespace, "huge"), what="huge unschedulable"
+    )
+    assert "Insufficient cpu" in message
 
-    running = wait_until(four_running_one_pending, what="4 big pods running, 1 unschedulable")
-    assert node_names(running) == ["worker-1", "worker-2", "worker-3", "worker-4"]
+    # Two pods of 2.1 CPUs on one 4-CPU worker: the first runs, the second cannot fit.
+    worker = min(WORKERS, key=lambda name: cpu_requested(embedded, name))
+    on_worker = {"nodeSelector": {"kubernetes.io/hostname": worker}}
+    apply(embedded, namespace, pod("first", "2100m", **on_worker))
+    wait_until(lambda: exactly_running(embedded, namespace, "app=first", 1), what="first")
+    apply(embedded, namespace, pod("second", "2100m", **on_worker))
+    message = wait_until(
+        lambda: unschedulable_because(embedded, namespace, "second"), what="second unschedulable"
+    )
+    assert "Insufficient cpu" in message
 
 
 def test_toleration_and_node_selector_reach_the_control_plane(
