@@ -1,0 +1,476 @@
+"""Keystroke echo round trip of kubelab's terminal vs terminado vs a raw pty; RSS per idle session.
+
+    scripts/services start redis postgres; cluster/ctl start
+    .venv/bin/python bench/terminal_rtt.py [--sessions 50] [--keys 100]
+
+It starts, in this one run: daphne serving kubelab (real auth, real jail, real API server, a
+temporary SQLite database), a terminado server (Jupyter's terminal server from PyPI, plain bash, no
+jail), and raw ptys driven directly (the floor). Typists press a key every 50-150 ms and time the
+echo. Everything binds to 127.0.0.1 and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PY = sys.executable
+KUBECTL = ROOT / "var" / "cluster" / "bin" / "kubectl"
+ADMIN = Path(os.environ.get("KUBELAB_KUBECONFIG", ROOT / "var" / "cluster" / "admin.kubeconfig"))
+UID_BASE, UID_COUNT = 200000, 10000
+KEYS = "kubectl get pods -o wide"
+
+
+def bench_kubeconfig(*, user: object) -> str:
+    """The kubeconfig provider daphne uses during the bench: one learner namespace for all."""
+    return Path(os.environ["KUBELAB_BENCH_KUBECONFIG"]).read_text()
+
+
+# ----- helpers -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited early")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"{what} did not listen on {port}")
+
+
+def kubectl(*args: str, stdin: str | None = None) -> str:
+    return subprocess.run(
+        [str(KUBECTL), "--kubeconfig", str(ADMIN), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def rss_kb(pid: int, field: str = "VmRSS") -> int:
+    try:
+        if field == "Pss":
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        else:
+            text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def pids_where(pred: Callable[[int], bool]) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and pred(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def uid_of(pid: int) -> int:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return -1
+
+
+def descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for pid in pids_where(lambda _: True):
+        try:
+            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(pid)
+    out, stack = [], [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            out.append(child)
+            stack.append(child)
+    return out
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+# ----- typists -------------------------------------------------------------------------------
+
+
+class Typist:
+    """One learner typing: send a key, wait for its echo, pause like a person."""
+
+    def __init__(self, send: Callable[[str], Awaitable[None]], echo: asyncio.Queue[None]) -> None:
+        self.send = send
+        self.echo = echo
+
+    async def run(self, keys: int, samples: list[float], rng: random.Random) -> None:
+        for i in range(keys):
+            key = KEYS[i % len(KEYS)] if i % 20 != 19 else "\x15"  # ^U now and then
+            while not self.echo.empty():
+                self.echo.get_nowait()
+            began = time.perf_counter()
+            await self.send(key)
+            await asyncio.wait_for(self.echo.get(), timeout=10)
+            samples.append((time.perf_counter() - began) * 1000)
+            await asyncio.sleep(rng.uniform(0.05, 0.15))
+
+
+async def ws_typist(
+    session: object, url: str, headers: dict[str, str], *, kubelab: bool, ready: str
+) -> tuple[Typist, Callable[[], Awaitable[None]]]:
+    import aiohttp
+
+    assert isinstance(session, aiohttp.ClientSession)
+    ws = await session.ws_connect(url, headers=headers, max_msg_size=0)
+    echo: asyncio.Queue[None] = asyncio.Queue()
+    buffer = ""
+    got_ready = asyncio.Event()
+
+    async def reader() -> None:
+        nonlocal buffer
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                continue
+            data = json.loads(msg.data)
+            if data[0] == "stdout":
+                if kubelab:
+                    await ws.send_str('["ack",1]')
+                if got_ready.is_set():
+                    echo.put_nowait(None)
+                else:
+                    buffer += data[1]
+                    if ready in buffer:
+                        got_ready.set()
+
+    task = asyncio.create_task(reader())
+    if not kubelab:
+        await ws.send_str(json.dumps(["stdin", "\r"]))
+    await asyncio.wait_for(got_ready.wait(), timeout=60)
+    await asyncio.sleep(0.3)
+
+    async def send(key: str) -> None:
+        await ws.send_str(json.dumps(["stdin", key]))
+
+    async def close() -> None:
+        await ws.close()
+        task.cancel()
+
+    return Typist(send, echo), close
+
+
+async def pty_typist() -> tuple[Typist, Callable[[], Awaitable[None]]]:
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        ["bash", "--norc", "--noprofile", "-i"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        env={"PATH": "/usr/bin:/bin", "TERM": "xterm-256color", "PS1": "$ ", "HOME": "/tmp"},
+    )
+    os.close(slave)
+    os.set_blocking(master, False)
+    loop = asyncio.get_running_loop()
+    echo: asyncio.Queue[None] = asyncio.Queue()
+
+    def readable() -> None:
+        try:
+            if os.read(master, 65536):
+                echo.put_nowait(None)
+        except OSError:
+            loop.remove_reader(master)
+
+    await asyncio.sleep(0.3)
+    loop.add_reader(master, readable)
+
+    async def send(key: str) -> None:
+        os.write(master, key.encode())
+
+    async def close() -> None:
+        loop.remove_reader(master)
+        proc.kill()
+        proc.wait()
+        os.close(master)
+
+    return Typist(send, echo), close
+
+
+async def measure(
+    make: Callable[[], Awaitable[tuple[Typist, Callable[[], Awaitable[None]]]]],
+    sessions: int,
+    keys: int,
+    *,
+    keep: bool = False,
+) -> tuple[list[float], list[Callable[[], Awaitable[None]]]]:
+    made = []
+    for _ in range(sessions):  # sequential: start-up is not what we measure
+        made.append(await make())
+    samples: list[float] = []
+    rng = random.Random(42)
+    await asyncio.gather(*(typist.run(keys, samples, rng) for typist, _ in made))
+    closers = [close for _, close in made]
+    if not keep:
+        for close in closers:
+            await close()
+        closers = []
+    return samples, closers
+
+
+# ----- servers -------------------------------------------------------------------------------
+
+
+def terminado_server(port: int) -> None:
+    import tornado.ioloop
+    import tornado.web
+    from terminado import TermSocket, UniqueTermManager
+
+    manager = UniqueTermManager(
+        shell_command=["bash", "--norc", "--noprofile", "-i"],
+        max_terminals=500,
+        extra_env={"PS1": "$ ", "TERM": "xterm-256color"},
+    )
+    app = tornado.web.Application([(r"/websocket", TermSocket, {"term_manager": manager})])
+    app.listen(port, "127.0.0.1")
+    tornado.ioloop.IOLoop.current().start()
+
+
+class Kubelab:
+    """daphne on a temporary SQLite database with logged-in bench users."""
+
+    def __init__(self, work: Path, users: int) -> None:
+        self.work = work
+        self.port = free_port()
+        self.namespace = f"bench-{os.getpid()}"
+        self.env = dict(os.environ)
+        self.env.update(
+            DJANGO_SETTINGS_MODULE="kubelab.settings",
+            KUBELAB_SECRET_KEY="bench-only-not-secret",
+            KUBELAB_DATABASE_URL=f"sqlite:///{work / 'bench.sqlite3'}",
+            KUBELAB_TERMINAL_KUBECONFIG_PROVIDER="bench.terminal_rtt.bench_kubeconfig",
+            KUBELAB_BENCH_KUBECONFIG=str(work / "learner.kubeconfig"),
+            KUBELAB_TERMINAL_MAX_SESSIONS="500",
+            KUBELAB_LOG_LEVEL="WARNING",
+            PYTHONPATH=str(ROOT),
+        )
+        self.users = users
+        self.cookies: list[str] = []
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def prepare(self) -> None:
+        kubectl("create", "namespace", self.namespace)
+        for _ in range(50):
+            if subprocess.run(
+                [str(KUBECTL), "--kubeconfig", str(ADMIN), "get", "sa", "default",
+                 "-n", self.namespace], capture_output=True,
+            ).returncode == 0:  # fmt: skip
+                break
+            time.sleep(0.2)
+        from tests.sandbox.terminal import learners
+
+        class _Cluster:
+            kubeconfig = ADMIN
+
+            def kubectl(
+                self, *args: str, input: str | None = None
+            ) -> subprocess.CompletedProcess[str]:  # noqa: E501
+                return subprocess.CompletedProcess(args, 0, kubectl(*args, stdin=input), "")
+
+        text = learners.learner_kubeconfig_create(_Cluster(), self.namespace)
+        (self.work / "learner.kubeconfig").write_text(text)
+        subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=self.env, check=True)
+        script = (
+            "import django; django.setup()\n"
+            "from django.contrib.auth import get_user_model\n"
+            "from django.test import Client\n"
+            "import sys\n"
+            "for i in range(int(sys.argv[1])):\n"
+            "    u = get_user_model().objects.create_user(username=f'bench{i}', password='x-123456789')\n"
+            "    c = Client(); c.force_login(u); print(c.cookies['sessionid'].value)\n"
+        )
+        out = subprocess.run(
+            [PY, "-c", script, str(self.users)], cwd=ROOT, env=self.env, check=True,
+            capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        self.cookies = out.split()
+
+    def start(self) -> None:
+        log = (self.work / "daphne.log").open("wb")
+        self.proc = subprocess.Popen(
+            [str(Path(PY).parent / "daphne"), "-b", "127.0.0.1", "-p", str(self.port),
+             "kubelab.asgi:application"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        wait_port(self.port, self.proc, "daphne")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        subprocess.run(
+            [str(KUBECTL), "--kubeconfig", str(ADMIN), "delete", "namespace", self.namespace,
+             "--wait=false"], capture_output=True,
+        )  # fmt: skip
+
+
+def jail_pids() -> list[int]:
+    return pids_where(lambda pid: UID_BASE <= uid_of(pid) < UID_BASE + UID_COUNT)
+
+
+# ----- main ----------------------------------------------------------------------------------
+
+
+async def run_bench(sessions: int, keys: int) -> None:
+    import aiohttp
+
+    work = Path(tempfile.mkdtemp(prefix="kubelab-bench-"))
+    kubelab = Kubelab(work, sessions + 2)
+    term_port = free_port()
+    terminado = subprocess.Popen(
+        [PY, __file__, "--terminado-server", str(term_port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    results: dict[tuple[str, int], list[float]] = {}
+    memory: dict[str, tuple[float, float, float]] = {}
+    try:
+        print(f"preparing: namespace, {sessions} users, daphne, terminado ...", flush=True)
+        kubelab.prepare()
+        kubelab.start()
+        wait_port(term_port, terminado, "terminado")
+        assert kubelab.proc is not None
+        origin = f"http://127.0.0.1:{kubelab.port}"
+
+        async with aiohttp.ClientSession() as http:
+            users = iter(kubelab.cookies)
+
+            async def kubelab_one() -> tuple[Typist, Callable[[], Awaitable[None]]]:
+                cookie = next(users)
+                return await ws_typist(
+                    http, f"ws://127.0.0.1:{kubelab.port}/ws/terminal/",
+                    {"Origin": origin, "Cookie": f"sessionid={cookie}"},
+                    kubelab=True, ready="learner@kubelab",
+                )  # fmt: skip
+
+            async def terminado_one() -> tuple[Typist, Callable[[], Awaitable[None]]]:
+                return await ws_typist(
+                    http, f"ws://127.0.0.1:{term_port}/websocket", {}, kubelab=False, ready="$ "
+                )
+
+            # Warm both servers (imports, first jail, kubectl link) before measuring.
+            await measure(kubelab_one, 1, 5)
+            await measure(terminado_one, 1, 5)
+            daphne_base = rss_kb(kubelab.proc.pid)
+            terminado_base = rss_kb(terminado.pid)
+
+            for n in (1, sessions):
+                print(f"measuring {n} concurrent typist(s) x {keys} keys ...", flush=True)
+                results[("raw pty", n)], _ = await measure(pty_typist, n, keys)
+                results[("terminado", n)], t_closers = await measure(
+                    terminado_one, n, keys, keep=n == sessions
+                )
+                results[("kubelab", n)], k_closers = await measure(
+                    kubelab_one, n, keys, keep=n == sessions
+                )
+            await asyncio.sleep(3)  # idle
+
+            jail = jail_pids()
+            live = len(k_closers) + 2  # + warm-up and 1-typist sessions, in their grace period
+            memory["kubelab"] = (
+                sum(rss_kb(p) for p in jail) / live / 1024,
+                sum(rss_kb(p, "Pss") for p in jail) / live / 1024,
+                max(0, rss_kb(kubelab.proc.pid) - daphne_base) / len(k_closers) / 1024,
+            )
+            shells = descendants(terminado.pid)
+            memory["terminado"] = (
+                sum(rss_kb(p) for p in shells) / max(1, len(shells)) / 1024,
+                sum(rss_kb(p, "Pss") for p in shells) / max(1, len(shells)) / 1024,
+                max(0, rss_kb(terminado.pid) - terminado_base) / len(t_closers) / 1024,
+            )
+            for close in k_closers + t_closers:
+                await close()
+    finally:
+        kubelab.stop()
+        terminado.terminate()
+        terminado.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+
+    print()
+    print(f"keystroke echo round trip, ms ({keys} keys per typist, a key every 50-150 ms)")
+    print(f"{'server':<11}{'typists':>8}{'p50':>9}{'p99':>9}{'max':>9}{'p50/terminado':>15}"
+          f"{'p99/terminado':>15}")  # fmt: skip
+    for n in (1, sessions):
+        t50 = statistics.median(results[("terminado", n)])
+        t99 = pct(results[("terminado", n)], 99)
+        for name in ("raw pty", "terminado", "kubelab"):
+            s = results[(name, n)]
+            p50, p99 = statistics.median(s), pct(s, 99)
+            print(f"{name:<11}{n:>8}{p50:>9.2f}{p99:>9.2f}{max(s):>9.2f}{p50 / t50:>15.2f}"
+                  f"{p99 / t99:>15.2f}")  # fmt: skip
+    print()
+    print(
+        "memory per idle session, MiB   processes RSS   processes PSS   server growth   total (PSS+server)"
+    )
+    for name, (rss, pss, server) in memory.items():
+        print(f"{name:<30}{rss:>16.1f}{pss:>16.1f}{server:>16.1f}{pss + server:>21.1f}")
+    k50 = statistics.median(results[("kubelab", sessions)])
+    k99 = pct(results[("kubelab", sessions)], 99)
+    t50 = statistics.median(results[("terminado", sessions)])
+    k1 = statistics.median(results[("kubelab", 1)])
+    t1 = statistics.median(results[("terminado", 1)])
+    rss, pss, server = memory["kubelab"]
+    print()
+    print("goals:")
+    print(f"  p50 no slower than terminado: 1 typist {k1:.2f} vs {t1:.2f} ms, {sessions} typists "
+          f"{k50:.2f} vs {t50:.2f} ms -> {'met' if k1 <= t1 * 1.05 and k50 <= t50 * 1.05 else 'NOT met'}")  # fmt: skip # noqa: E501
+    print(
+        f"  p99 < 25 ms at {sessions} typists: {k99:.2f} ms -> {'met' if k99 < 25 else 'NOT met'}"
+    )
+    print(f"  < 15 MB per idle session: {pss + server:.1f} MiB (PSS; RSS {rss + server:.1f}) -> "
+          f"{'met' if rss + server < 15 else 'NOT met'}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--keys", type=int, default=100)
+    parser.add_argument("--terminado-server", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.terminado_server:
+        terminado_server(args.terminado_server)
+        return
+    asyncio.run(run_bench(args.sessions, args.keys))
+
+
+if __name__ == "__main__":
+    main()
