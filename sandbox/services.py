@@ -174,8 +174,13 @@ def pool_claim(*, environment: LearnerEnvironment) -> bool:
             patch=m.namespace_claim_patch(learner_id=environment.user_id),
         )
         row.delete()
-        labels = ((patched or {}).get("metadata") or {}).get("labels") or {}
-        if patched is None or labels.get(m.ENVIRONMENT_LABEL) != row.environment_id:
+        meta = (patched or {}).get("metadata") or {}
+        labels = meta.get("labels") or {}
+        if (
+            patched is None
+            or meta.get("deletionTimestamp")
+            or labels.get(m.ENVIRONMENT_LABEL) != row.environment_id
+        ):
             logger.warning("pool namespace %s vanished or changed; skipping it", row.namespace)
             continue
         environment.namespace = row.namespace
@@ -257,7 +262,9 @@ def _queue_retry(env: LearnerEnvironment, config: SandboxConfig) -> None:
         from sandbox.tasks import sandbox_provision_retry
 
         try:
-            sandbox_provision_retry.apply_async(args=[user_id], countdown=config.retry_seconds)
+            sandbox_provision_retry.apply_async(
+                args=[user_id], countdown=config.retry_seconds, retry=False
+            )
         except Exception:  # the next page visit after retry_at retries anyway
             logger.warning("could not queue a provisioning retry for user %s", user_id)
 
@@ -365,11 +372,9 @@ def sandbox_provision(*, user: Any) -> LearnerEnvironment:
         env.save()
         if (env.status, env.namespace) != before:
             _notify(env)
-        claimed_from_pool = (
-            env.source == LearnerEnvironment.Source.POOL and env.namespace != before[1]
-        )
-    if claimed_from_pool:
-        _pool_refill_soon()
+        if env.source == LearnerEnvironment.Source.POOL and env.namespace != before[1]:
+            # A slot was freed: refill it once this claim is committed.
+            transaction.on_commit(_pool_refill_soon, robust=True)
     return env
 
 
@@ -377,7 +382,7 @@ def _pool_refill_soon() -> None:
     from sandbox.tasks import sandbox_pool_refill
 
     try:
-        sandbox_pool_refill.delay()
+        sandbox_pool_refill.apply_async(retry=False)
     except Exception:  # the beat schedule refills anyway
         logger.warning("could not queue a pool refill")
 
