@@ -25,6 +25,7 @@ class TerminalConfig:
     uid_base: int
     uid_count: int
     kubeconfig_provider: str
+    token_refresh_seconds: int
     limits: JailLimits
 
 
@@ -60,5 +61,6 @@ def terminal_config() -> TerminalConfig:
         kubeconfig_provider=env_str(
             "KUBELAB_TERMINAL_KUBECONFIG_PROVIDER", "sandbox.services.sandbox_kubeconfig"
         ),
+        token_refresh_seconds=env_int("KUBELAB_TERMINAL_TOKEN_REFRESH_SECONDS", 900, minimum=1),
         limits=limits,
     )

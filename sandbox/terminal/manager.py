@@ -46,6 +46,8 @@ MAX_PENDING_INPUT = 256 * 1024
 ENDED_NOTICE = "session ended, press Enter to restart"
 
 KubeconfigSource = Callable[[], Awaitable[str]]
+ActivityHook = Callable[[], Awaitable[None]]
+ACTIVITY_EVERY = 60.0  # seconds between "the learner is typing" reports to the sandbox app
 
 
 class TerminalError(Exception):
@@ -182,6 +184,9 @@ class TerminalSession:
         self._pending_input = bytearray()
         self._writer_active = False
         self._start_lock = asyncio.Lock()
+        self.on_activity: ActivityHook | None = None
+        self._reported_at = 0.0
+        self.kubeconfig_at = 0.0
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -223,6 +228,7 @@ class TerminalSession:
             raise TerminalError("bubblewrap or socat is missing: run scripts/setup")
         original = await self.kubeconfig_source()
         jailed = jail_kubeconfig(original)
+        self.kubeconfig_at = time.monotonic()
         self.namespace = jailed.namespace
         completion = await _kubectl_completion(config.kubectl)
 
@@ -361,6 +367,23 @@ class TerminalSession:
             self._uid.release()
             self._uid = None
 
+    async def refresh_kubeconfig(self) -> None:
+        """Swap in a fresh token (the directory is bind-mounted, so a rename shows inside)."""
+        self.kubeconfig_at = time.monotonic()
+        try:
+            jailed = jail_kubeconfig(await self.kubeconfig_source())
+        except Exception as exc:
+            log.warning("terminal %s: kubeconfig refresh failed: %s", self.id, exc)
+            return
+        if self._dir is None or self.state != "running":
+            return
+        partial = self._dir / f".kubeconfig.{secrets.token_hex(4)}"
+        partial.write_text(jailed.text)
+        os.chmod(partial, 0o400)
+        if self.host_uid is not None:
+            os.chown(partial, self.host_uid, self.host_uid)
+        os.replace(partial, self._dir / "kubeconfig")
+
     async def close(self, reason: str = "closed") -> None:
         """End the session for good (grace expired, server stopping) and tell the screens."""
         if self.state == "closed":
@@ -375,7 +398,10 @@ class TerminalSession:
     # ----- input -----------------------------------------------------------------------------
 
     def write(self, text: str) -> None:
-        self.last_input = time.monotonic()
+        self.last_input = now = time.monotonic()
+        if self.on_activity is not None and now - self._reported_at > ACTIVITY_EVERY:
+            self._reported_at = now
+            self._loop.create_task(_quietly(self.on_activity()))
         if self.state == "ended":
             if "\r" in text or "\n" in text:
                 self.ring.clear()
@@ -539,6 +565,13 @@ class TerminalSession:
         self._update_reader()
 
 
+async def _quietly(awaitable: Awaitable[None]) -> None:
+    try:
+        await awaitable
+    except Exception:
+        log.exception("terminal activity hook failed")
+
+
 async def _safe_send(screen: Screen, text: str) -> None:
     with contextlib.suppress(Exception):
         await screen.send_text(text)
@@ -575,7 +608,13 @@ class TerminalManager:
         return None
 
     async def open(
-        self, *, owner_id: int, kubeconfig_source: KubeconfigSource, rows: int, cols: int
+        self,
+        *,
+        owner_id: int,
+        kubeconfig_source: KubeconfigSource,
+        rows: int,
+        cols: int,
+        on_activity: ActivityHook | None = None,
     ) -> TerminalSession:
         """The learner's live session, or a new one; two tabs opening at once share one."""
         lock = self._user_locks.setdefault(owner_id, asyncio.Lock())
@@ -594,6 +633,7 @@ class TerminalManager:
                 self.sessions[session.id] = session
                 self._ensure_reaper()
             session.kubeconfig_source = kubeconfig_source
+            session.on_activity = on_activity
             return session
 
     async def close(self, session: TerminalSession, reason: str) -> None:
@@ -617,9 +657,22 @@ class TerminalManager:
             elif idle and session.state == "running":
                 minutes = max(1, self.config.idle_seconds // 60)
                 await session._ended(None, notice=f"idle for {minutes} min; {ENDED_NOTICE}")
+            elif (
+                session.state == "running"
+                and now - session.kubeconfig_at > self.config.token_refresh_seconds
+            ):
+                asyncio.get_running_loop().create_task(session.refresh_kubeconfig())
 
     async def _reap_forever(self) -> None:
-        interval = max(0.5, min(15.0, self.config.grace_seconds / 4, self.config.idle_seconds / 4))
+        interval = max(
+            0.5,
+            min(
+                15.0,
+                self.config.grace_seconds / 4,
+                self.config.idle_seconds / 4,
+                self.config.token_refresh_seconds / 4,
+            ),
+        )
         while self.sessions:
             await asyncio.sleep(interval)
             try:

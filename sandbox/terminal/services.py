@@ -70,6 +70,16 @@ async def terminal_session_start(*, user: Any, rows: int, cols: int) -> Terminal
                 f"your learning environment is not ready ({type(exc).__name__}: {exc})"
             ) from exc
 
+    async def report_activity() -> None:
+        # Typing keeps the learner's environment from being culled as idle.
+        from sandbox.services import sandbox_touch
+
+        await database_sync_to_async(sandbox_touch)(user=user)
+
     return await terminal_manager().open(
-        owner_id=user_id, kubeconfig_source=kubeconfig_source, rows=rows, cols=cols
+        owner_id=user_id,
+        kubeconfig_source=kubeconfig_source,
+        rows=rows,
+        cols=cols,
+        on_activity=report_activity,
     )

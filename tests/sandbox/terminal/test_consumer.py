@@ -143,3 +143,43 @@ async def test_shell_exit_offers_a_restart(make_learner: Callable[[str], Learner
     await tab.type("kubectl get pods\r")
     await tab.wait_for("No resources found", start=start)
     await tab.close()
+
+
+async def test_the_sandbox_apps_learner_environment_end_to_end(
+    monkeypatch: pytest.MonkeyPatch, kubeconfig_dir: object
+) -> None:
+    """The production wiring: sandbox.services.sandbox_kubeconfig provisions and hands over."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from sandbox.selectors import sandbox_get_for_user
+    from sandbox.services import sandbox_teardown
+
+    monkeypatch.setenv(
+        "KUBELAB_TERMINAL_KUBECONFIG_PROVIDER", "sandbox.services.sandbox_kubeconfig"
+    )
+
+    def make_user() -> tuple[object, bytes]:
+        user = get_user_model().objects.create_user(username="real-env", password="pw-123456789")
+        client = Client()
+        client.force_login(user)
+        return user, f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    user, cookie = await sync_to_async(make_user)()
+    try:
+        tab = WsTerminal(cookie)
+        assert (await tab.connect())[0]
+        await tab.wait_for(PROMPT, within=90)
+        env = await sync_to_async(sandbox_get_for_user)(user=user)
+        assert env is not None and env.namespace
+        start = len(tab.output)
+        await tab.type("kubectl get pods\r")
+        await tab.wait_for(f"No resources found in {env.namespace} namespace.", start=start)
+        # The sandbox app lets learners read kube-system pods (course material), never secrets.
+        start = len(tab.output)
+        await tab.type("kubectl get secrets -n kube-system\r")
+        await tab.wait_for("Forbidden", start=start)
+        await tab.close()
+    finally:
+        await terminal_manager().shutdown()
+        await sync_to_async(sandbox_teardown)(user=user)

@@ -1,0 +1,112 @@
+"""Session lifetime: grace period after the last screen leaves, idle ending, token refresh."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from sandbox.terminal.config import terminal_config
+from sandbox.terminal.manager import ENDED_NOTICE, TerminalManager
+from sandbox.terminal.ring import Ring
+from tests.sandbox.terminal.conftest import Learner
+from tests.sandbox.terminal.helpers import attach, run
+from tests.sandbox.terminal.test_jail_attacks import uid_processes
+
+pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
+PROMPT = r"learner@kubelab:~\$ $"
+
+
+def test_ring_keeps_the_newest_bytes_with_absolute_offsets() -> None:
+    ring = Ring(16)
+    ring.write(b"0123456789")
+    ring.write(b"abcdefghij")
+    assert ring.head == 20
+    assert ring.tail >= 4
+    offset, data = ring.read(0, 100)  # asked for overwritten bytes: start at the tail
+    assert offset == ring.tail and data == b"0123456789abcdefghij"[offset:]
+    assert ring.read(18, 100) == (18, b"ij")
+
+
+def manager_with(**changes: object) -> TerminalManager:
+    return TerminalManager(dataclasses.replace(terminal_config(), **changes))  # type: ignore[arg-type]
+
+
+async def open_session(manager: TerminalManager, learner: Learner):  # type: ignore[no-untyped-def]
+    async def source() -> str:
+        return learner.kubeconfig
+
+    session = await manager.open(
+        owner_id=learner.user.pk, kubeconfig_source=source, rows=24, cols=80
+    )
+    screen = await attach(session)
+    await session.start()
+    await screen.wait_for(PROMPT)
+    return session, screen
+
+
+async def test_detached_session_lives_through_the_grace_period_then_ends(
+    make_learner: Callable[[str], Learner],
+) -> None:
+    learner = await sync_to_async(make_learner)("grace")
+    manager = manager_with(grace_seconds=2)
+    session, screen = await open_session(manager, learner)
+    uid = session.host_uid
+    assert screen.attachment is not None
+    session.detach(screen.attachment)
+    await asyncio.sleep(0.5)
+    await manager.reap()
+    assert manager.get(session.id) is session and session.state == "running"
+    await asyncio.sleep(2)
+    await manager.reap()
+    assert manager.get(session.id) is None and session.state == "closed"
+    if uid is not None:
+        for _ in range(50):
+            if not uid_processes(uid):
+                break
+            await asyncio.sleep(0.1)
+        assert uid_processes(uid) == []
+    await manager.shutdown()
+
+
+async def test_idle_session_ends_and_enter_restarts_it(
+    make_learner: Callable[[str], Learner],
+) -> None:
+    learner = await sync_to_async(make_learner)("idle")
+    manager = manager_with(idle_seconds=1)
+    session, screen = await open_session(manager, learner)
+    await asyncio.sleep(1.5)
+    await manager.reap()
+    assert session.state == "ended"
+    await screen.wait_for(ENDED_NOTICE)
+    start = len(screen.output)
+    session.write("\r")
+    await screen.wait_for(PROMPT, start=start)
+    assert session.state == "running"
+    await manager.shutdown()
+
+
+async def test_token_is_refreshed_inside_a_running_shell(
+    make_learner: Callable[[str], Learner],
+) -> None:
+    learner = await sync_to_async(make_learner)("refresh")
+    manager = manager_with(token_refresh_seconds=1)
+    session, screen = await open_session(manager, learner)
+    before = await run(session, screen, "md5sum < $KUBECONFIG")
+    assert "preferences" not in learner.kubeconfig
+    fresh = learner.kubeconfig + "preferences: {extensions: []}\n"  # a new document, same access
+
+    async def source() -> str:
+        return fresh
+
+    session.kubeconfig_source = source
+    await asyncio.sleep(1.2)
+    await manager.reap()
+    await asyncio.sleep(0.3)
+    after = await run(session, screen, "md5sum < $KUBECONFIG; kubectl get pods")
+    assert before.split()[0] != after.split()[0]
+    assert "No resources found" in after
+    await manager.shutdown()
