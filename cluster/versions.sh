@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Pinned versions of the embedded control plane and where its build cache lives (outside the repo).
 # Sourced by the other cluster scripts; change a version here and the next build makes a new cache.
 K8S_VERSION=${KUBELAB_K8S_VERSION:-1.36.3}
