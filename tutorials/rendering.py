@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -147,6 +148,7 @@ def markdown_render(
         return f"<p>{key}</p>\n"
 
     toc = _headings_rewrite(tokens)
+    _cjk_breaks_join(tokens)
     _links_rewrite(tokens, exercise_href or default_exercise_href)
     _callouts_rewrite(tokens, labels, placeholder)
     _fences_rewrite(tokens, labels, placeholder)
@@ -192,6 +194,25 @@ def _headings_rewrite(tokens: Sequence[Token]) -> tuple[TocEntry, ...]:
         if 2 <= level <= 4:
             toc.append(TocEntry(level=level, id=heading_id, text=text))
     return tuple(toc)
+
+
+def _is_wide(character: str) -> bool:
+    return unicodedata.east_asian_width(character) in {"W", "F"}
+
+
+def _cjk_breaks_join(tokens: Sequence[Token]) -> None:
+    """Drop a source line break between two CJK characters: browsers would show it as a space,
+    which Chinese text does not have. Breaks next to Latin text still become spaces."""
+    for token in tokens:
+        children = token.children or []
+        for index, child in enumerate(children):
+            if child.type != "softbreak":
+                continue
+            before = next((c.content for c in reversed(children[:index]) if c.content), "")
+            after = next((c.content for c in children[index + 1 :] if c.content), "")
+            if before and after and _is_wide(before[-1]) and _is_wide(after[0]):
+                child.type = "text"
+                child.content = ""
 
 
 def _slug(text: str) -> str:

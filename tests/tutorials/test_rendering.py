@@ -197,3 +197,11 @@ def test_placeholders_cannot_be_guessed_from_content() -> None:
     second = markdown_render("```shell\nkubectl get pods\n```\n").html
     assert first == second
     assert "kubelab-" not in first
+
+
+def test_line_breaks_between_chinese_characters_add_no_space() -> None:
+    rendered = markdown_render("第一行結尾。\n第二行開頭、\n接著 `kubectl`\nand English\ntext.\n")
+    assert (
+        "<p>第一行結尾。第二行開頭、接著 <code>kubectl</code>\nand English\ntext.</p>"
+        in rendered.html
+    )
