@@ -9,8 +9,7 @@ namespace's own learner credentials.
 
 Namespaces come from ``sandbox.services`` when the learner-environment app provides
 ``sandbox_test_environment_create``; until then from ``StandaloneEnvironments`` below (admin
-kubectl: a namespace, a ServiceAccount bound to the built-in ``edit`` role, read access to nodes
-and a short-lived token).
+kubectl: a namespace, a ServiceAccount bound to the built-in ``edit`` role and a short-lived token).
 """
 
 from __future__ import annotations
@@ -37,9 +36,9 @@ from labs.spec import Exercise, Lab, Steps
 COMMAND_TIMEOUT = 60.0
 PASS_TIMEOUT = 30.0
 POLL_INTERVAL = 0.1
+NEAR_MISS_POLL_INTERVAL = 0.3
 NEAR_MISS_MIN_SETTLE = 1.5
 NAMESPACE_PREFIX = "labtest-"
-NODE_READER_ROLE = "kubelab-labtest-node-reader"
 
 
 @dataclass(frozen=True)
@@ -63,37 +62,7 @@ def _admin_kubectl(*args: str, input: str | None = None, timeout: float = 30) ->
 class StandaloneEnvironments:
     """Learner-like namespaces made with the admin kubeconfig, for content tests only."""
 
-    def __init__(self) -> None:
-        self._role_ready = threading.Lock()
-        self._role_done = False
-
-    def _node_reader(self) -> None:
-        with self._role_ready:
-            if self._role_done:
-                return
-            _admin_kubectl(
-                "apply",
-                "-f",
-                "-",
-                input=yaml.safe_dump(
-                    {
-                        "apiVersion": "rbac.authorization.k8s.io/v1",
-                        "kind": "ClusterRole",
-                        "metadata": {"name": NODE_READER_ROLE},
-                        "rules": [
-                            {
-                                "apiGroups": [""],
-                                "resources": ["nodes"],
-                                "verbs": ["get", "list", "watch"],
-                            }
-                        ],
-                    }
-                ),
-            )
-            self._role_done = True
-
     def create(self) -> Environment:
-        self._node_reader()
         namespace = f"{NAMESPACE_PREFIX}{secrets.token_hex(4)}"
         manifests = [
             {
@@ -106,6 +75,13 @@ class StandaloneEnvironments:
                 "kind": "ServiceAccount",
                 "metadata": {"name": "learner", "namespace": namespace},
             },
+            # Pods are refused until `default` exists; making it here saves waiting for the
+            # ServiceAccount controller (apply treats "it already exists" as success).
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": "default", "namespace": namespace},
+            },
             {
                 "apiVersion": "rbac.authorization.k8s.io/v1",
                 "kind": "RoleBinding",
@@ -117,47 +93,19 @@ class StandaloneEnvironments:
                 },
                 "subjects": [{"kind": "ServiceAccount", "name": "learner", "namespace": namespace}],
             },
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "ClusterRoleBinding",
-                "metadata": {"name": f"{namespace}-nodes"},
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "ClusterRole",
-                    "name": NODE_READER_ROLE,
-                },
-                "subjects": [{"kind": "ServiceAccount", "name": "learner", "namespace": namespace}],
-            },
         ]
-        _admin_kubectl("apply", "-f", "-", input=yaml.safe_dump_all(manifests))
+        for attempt in range(3):
+            try:
+                _admin_kubectl("apply", "-f", "-", input=yaml.safe_dump_all(manifests))
+                break
+            except EnvironmentError_ as exc:
+                # The ServiceAccount controller may create `default` between apply's get and
+                # create; applying again finds it.
+                if "AlreadyExists" not in str(exc) or attempt == 2:
+                    raise
         token = _admin_kubectl(
             "create", "token", "learner", "-n", namespace, "--duration", "1h"
         ).strip()
-        # Pods are refused until the ServiceAccount controller has made `default`.
-        deadline = time.monotonic() + 30
-        while True:
-            found = subprocess.run(
-                [
-                    kubectl_path(),
-                    "--kubeconfig",
-                    str(settings.KUBELAB_KUBECONFIG),
-                    "get",
-                    "serviceaccount",
-                    "default",
-                    "-n",
-                    namespace,
-                    "-o",
-                    "name",
-                ],
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
-            if found.returncode == 0:
-                break
-            if time.monotonic() > deadline:
-                raise EnvironmentError_(f"no default ServiceAccount in {namespace} after 30 s")
-            time.sleep(0.1)
         return Environment(namespace, _learner_kubeconfig(namespace, token))
 
     def delete(self, environment: Environment) -> None:
@@ -170,19 +118,6 @@ class StandaloneEnvironments:
                 "namespace",
                 environment.namespace,
                 "--wait=false",
-            ],
-            capture_output=True,
-            timeout=30,
-        )
-        subprocess.run(
-            [
-                kubectl_path(),
-                "--kubeconfig",
-                str(settings.KUBELAB_KUBECONFIG),
-                "delete",
-                "clusterrolebinding",
-                f"{environment.namespace}-nodes",
-                "--ignore-not-found",
             ],
             capture_output=True,
             timeout=30,
@@ -341,7 +276,7 @@ def exercise_test(
                     return StepResult(name, False, "was accepted: every check passed")
                 if time.monotonic() - started > settle:
                     break
-                time.sleep(POLL_INTERVAL * 2)
+                time.sleep(NEAR_MISS_POLL_INTERVAL)
             if last.status != "failed":
                 return StepResult(name, False, f"ended {last.status}: {_summary(last)}")
             not_failing = [c for c in miss.fails if last.check(c).status != "fail"]

@@ -710,6 +710,8 @@ def _manifest_problems(name: str, text: str, rel: str) -> list[Problem]:
         if not isinstance(document, dict):
             problems.append(Problem(rel, None, f"document {index + 1}", "not a mapping", ""))
             continue
+        if "apiVersion" not in document and "kind" not in document:
+            continue  # not a manifest: a patch (kubectl patch --patch-file) or other input
         missing = [k for k in ("apiVersion", "kind", "metadata") if k not in document]
         if missing:
             problems.append(
