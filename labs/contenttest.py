@@ -7,16 +7,13 @@ repeated to expose flaky checks. Grading uses exactly the production path: ``sna
 through the gateway, then the pure engine; commands run through ``learner_shell_run`` with the
 namespace's own learner credentials.
 
-Namespaces come from ``sandbox.services`` when the learner-environment app provides
-``sandbox_test_environment_create``; until then from ``StandaloneEnvironments`` below (admin
-kubectl: a namespace, a ServiceAccount bound to the built-in ``edit`` role and a short-lived token).
+Namespaces come from the sandbox app's ``sandbox_scratch_create``: the same RBAC, quota and
+limits a learner gets, owned by nobody, deleted after each use.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -25,11 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from django.conf import settings
-
 from labs.checks import ExerciseOutcome, exercise_evaluate
-from labs.scripts import kubectl_path, learner_shell_run
+from labs.scripts import learner_shell_run
 from labs.snapshot import snapshot_take
 from labs.spec import Exercise, Lab, Steps
 
@@ -51,100 +45,19 @@ class EnvironmentError_(RuntimeError):
     pass
 
 
-def _admin_kubectl(*args: str, input: str | None = None, timeout: float = 30) -> str:
-    cmd = [kubectl_path(), "--kubeconfig", str(settings.KUBELAB_KUBECONFIG), *args]
-    done = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
-    if done.returncode != 0:
-        raise EnvironmentError_(f"kubectl {' '.join(args[:3])}: {done.stderr.strip()[-500:]}")
-    return done.stdout
-
-
-class StandaloneEnvironments:
-    """Learner-like namespaces made with the admin kubeconfig, for content tests only."""
+class SandboxScratchEnvironments:
+    """Learner-identical throwaway namespaces from the sandbox app (RBAC, quota, limits)."""
 
     def create(self) -> Environment:
-        namespace = f"{NAMESPACE_PREFIX}{secrets.token_hex(4)}"
-        manifests = [
-            {
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {"name": namespace, "labels": {"kubelab.dev/labs-test": "true"}},
-            },
-            {
-                "apiVersion": "v1",
-                "kind": "ServiceAccount",
-                "metadata": {"name": "learner", "namespace": namespace},
-            },
-            # Pods are refused until `default` exists; making it here saves waiting for the
-            # ServiceAccount controller (apply treats "it already exists" as success).
-            {
-                "apiVersion": "v1",
-                "kind": "ServiceAccount",
-                "metadata": {"name": "default", "namespace": namespace},
-            },
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "RoleBinding",
-                "metadata": {"name": "learner-edit", "namespace": namespace},
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "ClusterRole",
-                    "name": "edit",
-                },
-                "subjects": [{"kind": "ServiceAccount", "name": "learner", "namespace": namespace}],
-            },
-        ]
-        for attempt in range(3):
-            try:
-                _admin_kubectl("apply", "-f", "-", input=yaml.safe_dump_all(manifests))
-                break
-            except EnvironmentError_ as exc:
-                # The ServiceAccount controller may create `default` between apply's get and
-                # create; applying again finds it.
-                if "AlreadyExists" not in str(exc) or attempt == 2:
-                    raise
-        token = _admin_kubectl(
-            "create", "token", "learner", "-n", namespace, "--duration", "1h"
-        ).strip()
-        return Environment(namespace, _learner_kubeconfig(namespace, token))
+        from sandbox.services import sandbox_scratch_create
+
+        scratch = sandbox_scratch_create()
+        return Environment(scratch.namespace, scratch.kubeconfig)
 
     def delete(self, environment: Environment) -> None:
-        subprocess.run(
-            [
-                kubectl_path(),
-                "--kubeconfig",
-                str(settings.KUBELAB_KUBECONFIG),
-                "delete",
-                "namespace",
-                environment.namespace,
-                "--wait=false",
-            ],
-            capture_output=True,
-            timeout=30,
-        )
+        from sandbox.services import sandbox_scratch_delete
 
-
-def _learner_kubeconfig(namespace: str, token: str) -> str:
-    admin = yaml.safe_load(Path(settings.KUBELAB_KUBECONFIG).read_text(encoding="utf-8"))
-    contexts = {c["name"]: c["context"] for c in admin.get("contexts", [])}
-    context = contexts.get(admin.get("current-context")) or next(iter(contexts.values()))
-    clusters = {c["name"]: c["cluster"] for c in admin.get("clusters", [])}
-    cluster = dict(clusters[context["cluster"]])
-    return yaml.safe_dump(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "kubelab", "cluster": cluster}],
-            "users": [{"name": "learner", "user": {"token": token}}],
-            "contexts": [
-                {
-                    "name": "learner",
-                    "context": {"cluster": "kubelab", "user": "learner", "namespace": namespace},
-                }
-            ],
-            "current-context": "learner",
-        }
-    )
+        sandbox_scratch_delete(namespace=environment.namespace)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,7 +241,7 @@ def catalog_test(
     only: Iterable[str] = (),
     progress: Callable[[ExerciseReport], None] | None = None,
 ) -> CatalogReport:
-    environments = environments or StandaloneEnvironments()
+    environments = environments or SandboxScratchEnvironments()
     wanted = set(only)
     jobs = [
         (lab, exercise, index)
@@ -405,7 +318,7 @@ def write_json(report: CatalogReport, path: Path) -> None:
 __all__ = [
     "CatalogReport",
     "Environment",
-    "StandaloneEnvironments",
+    "SandboxScratchEnvironments",
     "catalog_test",
     "exercise_test",
     "report_lines",
