@@ -13,6 +13,7 @@ import logging
 import secrets
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,18 +102,42 @@ def _is_ours(namespace: dict[str, Any], spec: m.Environment) -> bool:
     )
 
 
+# Objects of one environment are sent side by side: the API server answers each in a few
+# milliseconds, so the round trips, not the work, are what a learner would wait for.
+_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sandbox-k8s")
+
+
+def _object_put(manifest: dict[str, Any], *, fresh: bool) -> None:
+    # In a namespace we just created, a plain create is the cheapest request; anywhere else
+    # server-side apply also repairs whatever drifted.
+    if fresh:
+        obj, _ = k8s.object_create(manifest=manifest)
+    else:
+        obj = k8s.object_apply(manifest=manifest)
+    if manifest["kind"] == "ResourceQuota" and not (obj.get("status") or {}).get("hard"):
+        k8s.quota_status_write(manifest=m.quota_status(obj))
+
+
 def _environment_build(spec: m.Environment) -> dict[str, Any]:
     """Create (or complete, or repair) one environment's objects; returns the Namespace."""
     _platform_ensure()
     namespace, created = k8s.object_create(manifest=m.namespace(spec))
     if not created and not _is_ours(namespace, spec):
         raise _NameTaken(spec.namespace)
-    for manifest in m.namespaced_objects(spec):
-        applied = k8s.object_apply(manifest=manifest)
-        if manifest["kind"] == "ResourceQuota" and not (applied.get("status") or {}).get("hard"):
-            k8s.quota_status_write(manifest=m.quota_status(applied))
-    for manifest in m.bindings_outside(spec.namespace, namespace["metadata"]["uid"]):
-        k8s.object_apply(manifest=manifest)
+    objects = [
+        *m.namespaced_objects(spec),
+        *m.bindings_outside(spec.namespace, namespace["metadata"]["uid"]),
+    ]
+    futures = [_executor.submit(_object_put, manifest, fresh=created) for manifest in objects]
+    errors = []
+    for future in futures:
+        try:
+            future.result()
+        except k8s.ClusterError as exc:
+            errors.append(exc)
+    if errors:
+        # A refusal says more than a timeout that may be its consequence.
+        raise next((e for e in errors if isinstance(e, k8s.ClusterRejected)), errors[0])
     return namespace
 
 
