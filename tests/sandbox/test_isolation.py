@@ -1,7 +1,8 @@
 """The isolation matrix: a real learner token against the real API server.
 
 Every probe in tests/sandbox/probes.py is a real request with the learner's own kubeconfig; the
-table of results is printed (run with -s to see it).
+table of results is printed (run with -s to see it) and written to
+test-artifacts/isolation-matrix.txt.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.fixtures.cluster import wait_until
+from tests.fixtures.processes import ARTIFACTS
 from tests.sandbox.conftest import Learner
 from tests.sandbox.probes import ALLOWED, DENIED, Probe
 
@@ -80,20 +82,26 @@ def test_isolation_matrix(make_learner: Callable[..., Learner]) -> None:
         rows.append((probe, result, said))
 
     width = max(len(p.name) for p, _, _ in rows)
-    print(f"\nisolation matrix: learner {me.namespace} vs learner {other.namespace}")
-    print(f"{'ok':3} {'expect':10} {'result':15} {'area':12} {'probe':{width}}  API said")
+    lines = [
+        f"isolation matrix: learner {me.namespace} vs learner {other.namespace}",
+        f"{'ok':3} {'expect':10} {'result':15} {'area':12} {'probe':{width}}  API said",
+    ]
     for probe, result, said in rows:
         mark = "ok" if matches(probe.expect, result) else "XX"
-        print(
+        lines.append(
             f"{mark:3} {probe.expect:10} {result:15} {probe.area:12} {probe.name:{width}}"
             f"  {said[:110]}"
         )
     denied = sum(1 for p, r, _ in rows if p.expect == "denied" and r == "denied")
     allowed = sum(1 for p, r, _ in rows if p.expect != "denied" and matches(p.expect, r))
-    print(
+    lines.append(
         f"{denied}/{len(DENIED)} denied as expected, "
         f"{allowed}/{len(ALLOWED)} own operations allowed"
     )
+    table = "\n".join(lines)
+    print("\n" + table)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "isolation-matrix.txt").write_text(table + "\n")
 
     wrong = [(p.area, p.name, p.expect, r, s) for p, r, s in rows if not matches(p.expect, r)]
     assert not wrong, "\n".join(map(str, wrong))
