@@ -10,5 +10,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("sandbox/", include("sandbox.urls")),
+    path("labs/", include("labs.urls")),
     path("", include("tutorials.urls")),
 ]

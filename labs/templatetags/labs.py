@@ -1,0 +1,33 @@
+"""Template tags for the lesson page's exercise checklist (templates/labs/_checklist.html)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from django import template
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
+
+from labs.selectors import LabChecklist, lab_checklists
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def labs_checklists(context: dict[str, Any], exercise_ids: Iterable[str]) -> list[LabChecklist]:
+    """The checklists of the labs these exercise ids (a lesson's front matter) belong to."""
+    request = context.get("request")
+    user = getattr(request, "user", None) or context.get("user")
+    return lab_checklists(user=user, exercise_ids=exercise_ids or (), language=get_language())
+
+
+_CODE = re.compile(r"`([^`]+)`")
+
+
+@register.filter
+def inline_code(text: str) -> SafeString:
+    """Escape text, then show `backticked` parts as code (check messages are plain text)."""
+    return mark_safe(_CODE.sub(r"<code>\1</code>", escape(text)))  # noqa: S308 - escaped first

@@ -1,0 +1,108 @@
+"""Thin HTTP views for exercises: the Check button, hints, auto-check, the panel partial and an
+attempt's JSON. Access to attempts goes through ``attempt_get_for_user`` only."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from labs.models import Attempt, Trigger
+from labs.selectors import (
+    ExerciseNotFound,
+    attempt_get_for_user,
+    attempt_payload,
+    catalog_get,
+    exercise_get,
+    lab_checklists,
+    text_for,
+)
+from labs.services import (
+    attempt_check_request,
+    attempt_get_or_create,
+    attempt_hint_reveal,
+    lab_auto_check_enable,
+)
+
+
+def _exercise_or_404(lab: str, exercise: str) -> None:
+    try:
+        exercise_get(lab_slug=lab, exercise_id=exercise)
+    except ExerciseNotFound:
+        raise Http404(f"no exercise {lab}/{exercise}") from None
+
+
+@require_GET
+def exercise_redirect(request: HttpRequest, lab: str, exercise: str) -> HttpResponse:
+    """Where lessons' exercise: links land: the chapter page, scrolled to the exercise."""
+    _exercise_or_404(lab, exercise)
+    chapter = catalog_get().lab(lab).chapter
+    return redirect(f"{reverse('tutorials:chapter', args=[chapter])}#exercise-{lab}-{exercise}")
+
+
+@login_required
+@require_POST
+def check(request: HttpRequest, lab: str, exercise: str) -> JsonResponse:
+    _exercise_or_404(lab, exercise)
+    attempt = attempt_get_or_create(user=request.user, lab_slug=lab, exercise_id=exercise)
+    generation = attempt_check_request(attempt=attempt, trigger=Trigger.BUTTON)
+    return JsonResponse(
+        {"attempt": attempt.pk, "exercise": attempt.exercise_key, "generation": generation},
+        status=202,
+    )
+
+
+@login_required
+@require_POST
+def hint(request: HttpRequest, lab: str, exercise: str) -> JsonResponse:
+    _exercise_or_404(lab, exercise)
+    attempt = attempt_get_or_create(user=request.user, lab_slug=lab, exercise_id=exercise)
+    revealed = attempt_hint_reveal(attempt=attempt)
+    _, spec = exercise_get(lab_slug=lab, exercise_id=exercise)
+    from tutorials.rendering import markdown_render
+
+    language = get_language()
+    hints = [
+        markdown_render(text_for(h, language), language=language).html
+        for h in spec.hints[:revealed]
+    ]
+    return JsonResponse({"revealed": revealed, "total": len(spec.hints), "hints": hints})
+
+
+@login_required
+@require_POST
+def auto_check(request: HttpRequest, lab: str) -> JsonResponse:
+    if lab not in catalog_get().labs:
+        raise Http404(f"no lab {lab}")
+    attempts = lab_auto_check_enable(user=request.user, lab_slug=lab)
+    return JsonResponse({"lab": lab, "attempts": {a.exercise_key: a.pk for a in attempts}})
+
+
+@never_cache
+@require_GET
+def panel(request: HttpRequest, lab: str, exercise: str) -> HttpResponse:
+    """One exercise of the checklist, re-rendered (after a result changes what it shows)."""
+    _exercise_or_404(lab, exercise)
+    checklist = lab_checklists(
+        user=request.user, exercise_ids=[f"{lab}/{exercise}"], language=get_language()
+    )[0]
+    row = next(e for e in checklist.exercises if e.id == exercise)
+    return render(request, "labs/_exercise.html", {"ex": row})
+
+
+@never_cache
+@login_required
+@require_GET
+def attempt_detail(request: HttpRequest, attempt_id: int) -> JsonResponse:
+    try:
+        attempt = attempt_get_for_user(user=request.user, attempt_id=attempt_id)
+    except Attempt.DoesNotExist:
+        raise Http404("no such attempt") from None
+    except PermissionDenied:
+        raise
+    return JsonResponse(attempt_payload(attempt=attempt, run=attempt.last_run))

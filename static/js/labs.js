@@ -1,0 +1,209 @@
+// The exercise checklist: Check and hint buttons, and live results from the ws/events/ socket.
+// Results arrive as {type: "labs.result", exercise: "pods/kuard-pod", status, completed, checks:
+// [{id, status, message: {en, "zh-hant"}}], retrying}; "labs.checking" marks a grading in flight.
+(() => {
+  "use strict";
+  const panels = Array.from(document.querySelectorAll("[data-labs-panel]"));
+  if (!panels.length) return;
+  const strings = (document.getElementById("labs-strings") || { dataset: {} }).dataset;
+  const language = (document.documentElement.lang || "en").toLowerCase();
+
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  async function post(url) {
+    const response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+    });
+    if (!response.ok) throw new Error(`${url}: ${response.status}`);
+    return response.json();
+  }
+
+  function exerciseElement(key) {
+    return document.querySelector(`[data-labs-exercise="${CSS.escape(key)}"]`);
+  }
+
+  function localized(text) {
+    if (!text || typeof text !== "object") return String(text || "");
+    return text[language] || text.en || Object.values(text)[0] || "";
+  }
+
+  // Check messages are plain text; `backticks` become <code> without ever parsing HTML.
+  function fillInlineCode(element, text) {
+    element.textContent = "";
+    String(text).split("`").forEach((part, index) => {
+      if (!part) return;
+      if (index % 2) {
+        const code = document.createElement("code");
+        code.textContent = part;
+        element.appendChild(code);
+      } else {
+        element.appendChild(document.createTextNode(part));
+      }
+    });
+  }
+
+  function statusLabel(status, completed, retrying) {
+    if (status === "checking") return strings.checking || "checking…";
+    if (completed) return strings.passed || "done";
+    if (status === "inconclusive") return retrying ? strings.retrying : strings.inconclusive;
+    if (status === "failed") return strings.failed || "not yet";
+    return "";
+  }
+
+  function updateProgress() {
+    panels.forEach((panel) => {
+      const items = panel.querySelectorAll("[data-labs-exercise]");
+      const done = panel.querySelectorAll('[data-labs-exercise][data-completed="true"]').length;
+      const label = panel.querySelector("[data-labs-progress]");
+      if (label && label.dataset.label) {
+        label.textContent = label.dataset.label
+          .replace("%(done)s", String(done))
+          .replace("%(total)s", String(items.length));
+      }
+    });
+  }
+
+  function showChecking(event) {
+    const item = exerciseElement(event.exercise);
+    if (!item) return;
+    item.dataset.status = "checking";
+    const status = item.querySelector("[data-labs-status]");
+    if (status) status.textContent = statusLabel("checking", item.dataset.completed === "true");
+  }
+
+  function showResult(event) {
+    const item = exerciseElement(event.exercise);
+    if (!item) return;
+    const completed = item.dataset.completed === "true" || Boolean(event.completed);
+    item.dataset.completed = completed ? "true" : "false";
+    item.dataset.status = event.status;
+    const status = item.querySelector("[data-labs-status]");
+    if (status) status.textContent = statusLabel(event.status, completed, event.retrying);
+    const list = item.querySelector("[data-labs-checks]");
+    if (list) {
+      list.textContent = "";
+      (event.checks || [])
+        .filter((check) => check.status !== "pass")
+        .forEach((check) => {
+          const li = document.createElement("li");
+          li.className = "labs-check";
+          li.dataset.status = check.status;
+          fillInlineCode(
+            li,
+            check.status === "inconclusive"
+              ? strings.retrying || "could not check"
+              : localized(check.message) || check.detail || check.id
+          );
+          list.appendChild(li);
+        });
+    }
+    updateProgress();
+    document.dispatchEvent(new CustomEvent("labs:result", { detail: event }));
+    refreshSoon(item);
+  }
+
+  // Re-render one exercise from the server (solution unlocking, hints), keeping what is open.
+  const refreshTimers = new Map();
+  function refreshSoon(item, delay = 400) {
+    const key = item.dataset.labsExercise;
+    clearTimeout(refreshTimers.get(key));
+    refreshTimers.set(key, setTimeout(() => refresh(key), delay));
+  }
+
+  async function refresh(key) {
+    const item = exerciseElement(key);
+    if (!item || !item.dataset.panelUrl) return;
+    try {
+      const response = await fetch(item.dataset.panelUrl, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const holder = document.createElement("div");
+      holder.innerHTML = (await response.text()).trim(); // our own escaped, sanitised partial
+      const fresh = holder.firstElementChild;
+      const current = exerciseElement(key);
+      if (!fresh || !current) return;
+      const openBefore = Array.from(current.querySelectorAll("details")).map((d) => d.open);
+      fresh.querySelectorAll("details").forEach((details, index) => {
+        details.open = Boolean(openBefore[index]);
+      });
+      if (current.dataset.completed === "true") fresh.dataset.completed = "true";
+      current.replaceWith(fresh);
+      updateProgress();
+    } catch (error) {
+      /* the next result refreshes it again */
+    }
+  }
+
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-labs-check], [data-labs-hint]");
+    if (!button) return;
+    event.preventDefault();
+    const item = button.closest("[data-labs-exercise]");
+    button.disabled = true;
+    try {
+      if (button.hasAttribute("data-labs-check")) {
+        showChecking({ exercise: item.dataset.labsExercise });
+        await post(button.dataset.url);
+      } else {
+        const answer = await post(button.dataset.url);
+        const list = item.querySelector("[data-labs-hints]");
+        list.innerHTML = answer.hints.map((html) => `<li>${html}</li>`).join(""); // sanitised server-side
+        if (answer.revealed >= answer.total) button.hidden = true;
+        else refreshSoon(item, 0);
+      }
+    } catch (error) {
+      const status = item.querySelector("[data-labs-status]");
+      if (status) status.textContent = strings.error || "error";
+    } finally {
+      setTimeout(() => { button.disabled = false; }, 600);
+    }
+  });
+
+  // The live socket: one per page, reconnecting with backoff; after a reconnect every exercise
+  // is re-rendered, so a result sent while we were away is not lost.
+  let socket = null;
+  let attempts = 0;
+  let pingTimer = null;
+  function setLive(state) {
+    document.querySelectorAll("[data-labs-live]").forEach((el) => { el.dataset.state = state; });
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}/ws/events/`);
+    socket.addEventListener("open", () => {
+      if (attempts > 0) document.querySelectorAll("[data-labs-exercise]").forEach((i) => refreshSoon(i, 0));
+      attempts = 0;
+      setLive("live");
+      clearInterval(pingTimer);
+      pingTimer = setInterval(() => {
+        if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
+      }, 25000);
+    });
+    socket.addEventListener("message", (message) => {
+      let event;
+      try { event = JSON.parse(message.data); } catch (error) { return; }
+      if (event.type === "labs.result") showResult(event);
+      else if (event.type === "labs.checking") showChecking(event);
+    });
+    socket.addEventListener("close", (closed) => {
+      clearInterval(pingTimer);
+      setLive("connecting");
+      if (closed.code === 4401) return; // logged out
+      attempts += 1;
+      setTimeout(connect, Math.min(10000, 500 * 2 ** Math.min(attempts, 5)));
+    });
+  }
+
+  const autoCheck = panels.filter((panel) => panel.dataset.autoCheckUrl);
+  if (autoCheck.length) {
+    connect();
+    // Opening the lesson turns on auto-checking for its labs (and grades them once now).
+    autoCheck.forEach((panel) => post(panel.dataset.autoCheckUrl).catch(() => {}));
+  }
+  window.kubelabLabs = { refresh, showResult };
+})();
