@@ -552,6 +552,37 @@ def sandbox_cull_idle(*, now: datetime | None = None) -> list[str]:
     return culled
 
 
+def sandbox_orphans_delete(*, min_age_seconds: int = 600) -> list[str]:
+    """Delete this install's learner and pool namespaces that no database row points at.
+
+    They appear when a user is deleted (their row goes with them), or when a process dies
+    between creating a namespace and committing its row. Young namespaces are left alone: their
+    row may simply not be committed yet. Returns the namespaces deleted.
+    """
+    config = sandbox_config()
+    selector = f"{m.MANAGED_BY_LABEL}={m.MANAGED_BY},{m.INSTALL_LABEL}={install_label(config.salt)}"
+    known = set(
+        LearnerEnvironment.objects.exclude(namespace=None).values_list("namespace", flat=True)
+    ) | set(PoolNamespace.objects.exclude(namespace=None).values_list("namespace", flat=True))
+    cutoff = timezone.now() - timedelta(seconds=min_age_seconds)
+    deleted = []
+    for namespace in k8s.objects_query(api_version="v1", kind="Namespace", label_selector=selector):
+        meta = namespace.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        name = str(meta.get("name", ""))
+        if name in known or meta.get("deletionTimestamp"):
+            continue
+        if m.LEARNER_LABEL not in labels and m.POOL_LABEL not in labels:
+            continue  # scratch environments belong to whoever made them
+        created = datetime.fromisoformat(str(meta["creationTimestamp"]).replace("Z", "+00:00"))
+        if created > cutoff:
+            continue
+        logger.warning("deleting orphaned namespace %s", name)
+        _environment_delete(name)
+        deleted.append(name)
+    return deleted
+
+
 # --- Credentials -----------------------------------------------------------------------------
 
 

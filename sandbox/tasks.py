@@ -12,7 +12,12 @@ from django.utils import timezone
 from sandbox import k8s
 from sandbox.conf import sandbox_config
 from sandbox.models import LearnerEnvironment
-from sandbox.services import pool_refill, sandbox_cull_idle, sandbox_provision
+from sandbox.services import (
+    pool_refill,
+    sandbox_cull_idle,
+    sandbox_orphans_delete,
+    sandbox_provision,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,4 +55,9 @@ def sandbox_pool_refill() -> int:
 
 @shared_task(name="sandbox.cull_idle")
 def sandbox_cull_idle_task() -> list[str]:
-    return sandbox_cull_idle()
+    culled = sandbox_cull_idle()
+    try:
+        sandbox_orphans_delete()
+    except k8s.ClusterUnavailable as exc:
+        logger.warning("orphan sweep postponed: %s", exc)
+    return culled

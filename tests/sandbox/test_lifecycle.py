@@ -258,3 +258,21 @@ def test_gateway_errors_are_temporary_or_permanent(
     assert "-bad-" in rejected.value.api_message
     assert k8s.object_get(api_version="v1", kind="Namespace", name="kl-nope-404") is None
     assert k8s.object_delete(api_version="v1", kind="Namespace", name="kl-nope-404") is False
+
+
+def test_namespaces_of_deleted_users_are_swept(
+    make_learner: Callable[..., Learner], cluster: Any
+) -> None:
+    from sandbox.services import sandbox_orphans_delete
+
+    kept = make_learner("life-kept")
+    leaving = make_learner("life-leaving")
+    leaving.user.delete()  # their environment row goes with them; the namespace does not
+
+    assert leaving.namespace not in sandbox_orphans_delete(min_age_seconds=3600)  # too young
+    swept = sandbox_orphans_delete(min_age_seconds=0)
+
+    # (Other tests' leftovers in this session may be swept too; only these two matter here.)
+    assert leaving.namespace in swept and kept.namespace not in swept
+    assert _namespace_gone_or_going(cluster, leaving.namespace)
+    assert not _namespace_gone_or_going(cluster, kept.namespace)
