@@ -41,6 +41,9 @@ def bench_kubeconfig(*, user: object) -> str:
     return Path(os.environ["KUBELAB_BENCH_KUBECONFIG"]).read_text()
 
 
+# Bench set-up code may block: it runs before and after the measured part.
+# ruff: noqa: ASYNC220
+
 # ----- helpers -------------------------------------------------------------------------------
 
 
@@ -117,9 +120,17 @@ def descendants(root: int) -> list[int]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 # ----- typists -------------------------------------------------------------------------------
@@ -155,15 +166,30 @@ async def ws_typist(
     buffer = ""
     got_ready = asyncio.Event()
 
+    pending_acks = 0
+    loop = asyncio.get_running_loop()
+    sends: set[asyncio.Task[None]] = set()
+
+    def flush_acks() -> None:
+        nonlocal pending_acks
+        if pending_acks:
+            sends.add(task := loop.create_task(ws.send_str(json.dumps(["ack", pending_acks]))))
+            task.add_done_callback(sends.discard)
+            pending_acks = 0
+
     async def reader() -> None:
-        nonlocal buffer
+        nonlocal buffer, pending_acks
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 continue
             data = json.loads(msg.data)
             if data[0] == "stdout":
-                if kubelab:
-                    await ws.send_str('["ack",1]')
+                if kubelab:  # as terminal.js does: ack drawn frames per 4 frames or 40 ms
+                    if not pending_acks:
+                        loop.call_later(0.04, flush_acks)
+                    pending_acks += 1
+                    if pending_acks >= 4:
+                        flush_acks()
                 if got_ready.is_set():
                     echo.put_nowait(None)
                 else:
@@ -273,7 +299,7 @@ class Kubelab:
         self.env = dict(os.environ)
         self.env.update(
             DJANGO_SETTINGS_MODULE="kubelab.settings",
-            KUBELAB_SECRET_KEY="bench-only-not-secret",
+            KUBELAB_SECRET_KEY="bench-only-not-secret",  # noqa: S106
             KUBELAB_DATABASE_URL=f"sqlite:///{work / 'bench.sqlite3'}",
             KUBELAB_TERMINAL_KUBECONFIG_PROVIDER="bench.terminal_rtt.bench_kubeconfig",
             KUBELAB_BENCH_KUBECONFIG=str(work / "learner.kubeconfig"),
@@ -301,7 +327,7 @@ class Kubelab:
 
             def kubectl(
                 self, *args: str, input: str | None = None
-            ) -> subprocess.CompletedProcess[str]:  # noqa: E501
+            ) -> subprocess.CompletedProcess[str]:
                 return subprocess.CompletedProcess(args, 0, kubectl(*args, stdin=input), "")
 
         text = learners.learner_kubeconfig_create(_Cluster(), self.namespace)
@@ -313,7 +339,7 @@ class Kubelab:
             "from django.test import Client\n"
             "import sys\n"
             "for i in range(int(sys.argv[1])):\n"
-            "    u = get_user_model().objects.create_user(username=f'bench{i}', password='x-123456789')\n"
+            "    u = get_user_model().objects.create_user(f'bench{i}', password='x-123456789')\n"
             "    c = Client(); c.force_login(u); print(c.cookies['sessionid'].value)\n"
         )
         out = subprocess.run(
@@ -363,6 +389,7 @@ async def run_bench(sessions: int, keys: int) -> None:
     )  # fmt: skip
     results: dict[tuple[str, int], list[float]] = {}
     memory: dict[str, tuple[float, float, float]] = {}
+    cpu: dict[tuple[str, int], float] = {}
     try:
         print(f"preparing: namespace, {sessions} users, daphne, terminado ...", flush=True)
         kubelab.prepare()
@@ -396,12 +423,16 @@ async def run_bench(sessions: int, keys: int) -> None:
             for n in (1, sessions):
                 print(f"measuring {n} concurrent typist(s) x {keys} keys ...", flush=True)
                 results[("raw pty", n)], _ = await measure(pty_typist, n, keys)
+                before = cpu_seconds(terminado.pid)
                 results[("terminado", n)], t_closers = await measure(
                     terminado_one, n, keys, keep=n == sessions
                 )
+                cpu[("terminado", n)] = cpu_seconds(terminado.pid) - before
+                before = cpu_seconds(kubelab.proc.pid)
                 results[("kubelab", n)], k_closers = await measure(
                     kubelab_one, n, keys, keep=n == sessions
                 )
+                cpu[("kubelab", n)] = cpu_seconds(kubelab.proc.pid) - before
             await asyncio.sleep(3)  # idle
 
             jail = jail_pids()
@@ -428,18 +459,23 @@ async def run_bench(sessions: int, keys: int) -> None:
     print()
     print(f"keystroke echo round trip, ms ({keys} keys per typist, a key every 50-150 ms)")
     print(f"{'server':<11}{'typists':>8}{'p50':>9}{'p99':>9}{'max':>9}{'p50/terminado':>15}"
-          f"{'p99/terminado':>15}")  # fmt: skip
+          f"{'p99/terminado':>15}{'server CPU/key':>16}")  # fmt: skip
     for n in (1, sessions):
         t50 = statistics.median(results[("terminado", n)])
         t99 = pct(results[("terminado", n)], 99)
         for name in ("raw pty", "terminado", "kubelab"):
             s = results[(name, n)]
             p50, p99 = statistics.median(s), pct(s, 99)
+            per_key = cpu.get((name, n))
+            cost = (
+                f"{per_key / (n * keys) * 1e6:>13.0f} us" if per_key is not None else f"{'-':>16}"
+            )
             print(f"{name:<11}{n:>8}{p50:>9.2f}{p99:>9.2f}{max(s):>9.2f}{p50 / t50:>15.2f}"
-                  f"{p99 / t99:>15.2f}")  # fmt: skip
+                  f"{p99 / t99:>15.2f}{cost}")  # fmt: skip
     print()
     print(
-        "memory per idle session, MiB   processes RSS   processes PSS   server growth   total (PSS+server)"
+        "memory per idle session, MiB   processes RSS   processes PSS   server growth"
+        "   total (PSS+server)"
     )
     for name, (rss, pss, server) in memory.items():
         print(f"{name:<30}{rss:>16.1f}{pss:>16.1f}{server:>16.1f}{pss + server:>21.1f}")

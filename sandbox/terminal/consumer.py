@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from sandbox.terminal import protocol
@@ -28,6 +29,19 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = "__no_layer__"
     session: TerminalSession | None = None
     attachment: Attachment | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # The same contract as AsyncConsumer.__call__ without a channel layer, minus the
+        # asyncio.wait() and task per message of channels.utils.await_many_dispatch: keystrokes
+        # are most of what this socket carries, and each saved microsecond is echo latency.
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale DB connections (a thread hop) before every message; keystrokes

@@ -63,15 +63,18 @@
     }
   }
 
-  // Flow control: acknowledge frames once xterm has drawn them, a few at a time.
+  // Flow control: acknowledge frames once xterm has drawn them, lazily. Typing echoes are tiny
+  // and far from the server's 256 KiB window, so one ack per 40 ms (or per 4 frames, which a
+  // flood reaches at once) keeps floods flowing without a message back for every keystroke.
+  function flushAcks() {
+    clearTimeout(ackTimer);
+    ackTimer = null;
+    if (pendingAcks > 0 && send(["ack", pendingAcks])) pendingAcks = 0;
+  }
   function ackLater() {
     pendingAcks += 1;
-    if (ackTimer === null) {
-      ackTimer = setTimeout(() => {
-        ackTimer = null;
-        if (pendingAcks > 0 && send(["ack", pendingAcks])) pendingAcks = 0;
-      }, 5);
-    }
+    if (pendingAcks >= 4) flushAcks();
+    else if (ackTimer === null) ackTimer = setTimeout(flushAcks, 40);
   }
 
   function url() {
