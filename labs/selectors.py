@@ -199,7 +199,9 @@ def _exercise_row(
         status=str(status),
         completed=bool(attempt and attempt.completed_at),
         attempt_id=attempt.pk if attempt else None,
-        hints=[_render_markdown(text_for(h, language), language) for h in exercise.hints[:revealed]],
+        hints=[
+            _render_markdown(text_for(h, language), language) for h in exercise.hints[:revealed]
+        ],
         hints_total=len(exercise.hints),
         checks=[
             CheckRow(r.check_id, r.status, text_for(r.message, language), r.detail) for r in results

@@ -223,20 +223,25 @@ class FieldCheck(_Targeted):
             raise ValueError(
                 f"use one test per check, not {' and '.join(given)}. Fix: split it into two checks"
             )
-        if self.matches is not None:
-            try:
-                re.compile(self.matches)
-            except re.error as exc:
-                raise ValueError(
-                    f"`matches` is not a valid regular expression ({exc}). Fix: escape special "
-                    "characters like . and ( with a backslash"
-                ) from None
         if "quantity" in self.model_fields_set:
             try:
                 quantity_parse(self.quantity)
             except QuantityError as exc:
                 raise ValueError(f"{exc}. Fix: write it like 500m, 1, 128Mi") from None
         return self
+
+    @field_validator("matches")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(
+                    f"not a valid regular expression ({exc}). Fix: escape special characters "
+                    "like . and ( with a backslash"
+                ) from None
+        return value
 
 
 class _MetadataCheck(_Targeted):
@@ -411,28 +416,6 @@ class Exercise(_Model):
     near_misses: list[NearMiss] = Field(min_length=1)
     # Graded on every change in the learner's namespace (besides the Check button).
     auto_check: bool = True
-
-    @model_validator(mode="after")
-    def _references(self) -> Exercise:
-        ids = [check.id for check in self.checks]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(
-                f"check id {duplicates[0]!r} is used twice. Fix: give every check its own id"
-            )
-        miss_ids = [miss.id for miss in self.near_misses]
-        if len(set(miss_ids)) != len(miss_ids):
-            raise ValueError("two near misses share an id. Fix: give each its own id")
-        for miss in self.near_misses:
-            for check_id in miss.fails:
-                if check_id not in ids:
-                    suggestion = difflib.get_close_matches(check_id, ids, n=1)
-                    raise ValueError(
-                        f"near miss {miss.id!r} expects check {check_id!r} to fail, but there is "
-                        f"no such check. Fix: use one of {', '.join(ids)}"
-                        + (f" (did you mean {suggestion[0]!r}?)" if suggestion else "")
-                    )
-        return self
 
     def check(self, check_id: str) -> Check:
         for check in self.checks:
@@ -617,6 +600,8 @@ def _unwrap(annotation: Any, part: Any) -> Any:
 
 def _problem_from_error(error: Mapping[str, Any], data: Any, file: str, lines: dict[Path_, int]):
     loc = tuple(error.get("loc", ()))
+    if error.get("type") == "union_tag_invalid":
+        loc = (*loc, "type")  # point at the `type:` line itself
     path = _data_path(data, loc)
     line = None
     for cut in range(len(path), -1, -1):
@@ -802,6 +787,56 @@ def _steps_problems(
     return problems
 
 
+def _reference_problems(
+    exercise: Exercise, where: str, file: str, lines: dict[Path_, int], base: Path_
+) -> list[Problem]:
+    """Ids must be unique, and near misses may only name checks that exist."""
+    problems = []
+    ids = [check.id for check in exercise.checks]
+    seen: set[str] = set()
+    for index, check_id in enumerate(ids):
+        if check_id in seen:
+            problems.append(
+                Problem(
+                    file,
+                    lines.get((*base, "checks", index, "id")),
+                    f"{where}.checks[{index}].id",
+                    f"check id {check_id!r} is used twice",
+                    "give every check its own id",
+                )
+            )
+        seen.add(check_id)
+    miss_ids: set[str] = set()
+    for m_index, miss in enumerate(exercise.near_misses):
+        if miss.id in miss_ids:
+            problems.append(
+                Problem(
+                    file,
+                    lines.get((*base, "near_misses", m_index, "id")),
+                    f"{where}.near_misses[{m_index}].id",
+                    f"near miss id {miss.id!r} is used twice",
+                    "give each near miss its own id",
+                )
+            )
+        miss_ids.add(miss.id)
+        for f_index, check_id in enumerate(miss.fails):
+            if check_id not in ids:
+                guess = difflib.get_close_matches(check_id, ids, n=1)
+                problems.append(
+                    Problem(
+                        file,
+                        lines.get((*base, "near_misses", m_index, "fails", f_index))
+                        or lines.get((*base, "near_misses", m_index, "fails")),
+                        f"{where}.near_misses[{m_index}].fails[{f_index}]",
+                        f"near miss {miss.id!r} expects check {check_id!r} to fail, but there is "
+                        "no such check",
+                        (f"did you mean {guess[0]!r}? " if guess else "")
+                        + f"use one of {', '.join(ids)}",
+                    )
+                )
+    return problems
+
+
 def lab_parse(text: str, *, slug: str, file: str, files: Mapping[str, str] | None = None) -> Lab:
     """Validate one lab.yaml's text; ``files`` are the contents of its files/ folder."""
     files = dict(files or {})
@@ -886,6 +921,7 @@ def lab_parse(text: str, *, slug: str, file: str, files: Mapping[str, str] | Non
     for e_index, exercise in enumerate(lab.exercises):
         base: Path_ = ("exercises", e_index)
         where = f"exercises[{e_index}]"
+        problems += _reference_problems(exercise, where, file, lines, base)
         problems += _steps_problems(
             exercise.setup, f"{where}.setup", files, file, lines, (*base, "setup")
         )
