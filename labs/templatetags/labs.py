@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import template
+from django.contrib.auth.models import AnonymousUser
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
@@ -20,7 +21,7 @@ register = template.Library()
 def labs_checklists(context: dict[str, Any], exercise_ids: Iterable[str]) -> list[LabChecklist]:
     """The checklists of the labs these exercise ids (a lesson's front matter) belong to."""
     request = context.get("request")
-    user = getattr(request, "user", None) or context.get("user")
+    user = getattr(request, "user", None) or context.get("user") or AnonymousUser()
     return lab_checklists(user=user, exercise_ids=exercise_ids or (), language=get_language())
 
 
