@@ -8,6 +8,20 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kubelab.settings")
 
+
+def _redelivery_options() -> dict[str, int]:
+    """How soon Redis hands a task whose worker vanished (SIGKILL, lost machine) to another
+    worker: after the visibility timeout, found by a sweep. The labs kill test shortens both
+    for its own workers through KUBELAB_CELERY_VISIBILITY_TIMEOUT."""
+    visibility = int(os.environ.get("KUBELAB_CELERY_VISIBILITY_TIMEOUT", "300"))
+    quick = visibility < 60
+    return {
+        "visibility_timeout": visibility,
+        "unacked_restore_interval": 1 if quick else 10,
+        "unacked_restore_throttle": 1 if quick else 10,
+    }
+
+
 app = Celery("kubelab")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
@@ -21,7 +35,7 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     broker_connection_retry_on_startup=True,
-    broker_transport_options={"visibility_timeout": 300},
+    broker_transport_options=_redelivery_options(),
     result_expires=3600,
     worker_hijack_root_logger=False,
     beat_schedule={

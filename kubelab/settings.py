@@ -96,7 +96,13 @@ REDIS_URL = check_redis_url(
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        # redis-py's default 5 s socket timeout equals channels_redis's 5 s blocking pop, so an
+        # idle socket's receive died with "Timeout reading" and dropped the websocket every ~5 s.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            "capacity": 1000,
+            "expiry": 30,
+        },
     }
 }
 
