@@ -13,7 +13,9 @@ from accounts.roles import Role, role_grant
 
 @transaction.atomic
 def student_signup(*, username: str, password: str, email: str = "") -> User:
-    user: User = get_user_model().objects.create_user(username=username, password=password, email=email)
+    user: User = get_user_model().objects.create_user(
+        username=username, password=password, email=email
+    )
     role_grant(user=user, role=Role.STUDENT)
     return user
 
