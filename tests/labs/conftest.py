@@ -3,6 +3,7 @@ daphne, the namespace watcher and killable grading workers as real processes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -179,7 +180,7 @@ def grading_worker_start(name: str, queue: str, **env: str) -> Process:
             "--without-heartbeat",
             "-Q",
             queue,
-        ],  # fmt: skip
+        ],
         ARTIFACTS / f"celery-{name}.log",
         "ready.",
         env=child_env(**env),
@@ -187,10 +188,8 @@ def grading_worker_start(name: str, queue: str, **env: str) -> Process:
 
 
 def kill_group(process: Process) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.proc.wait(timeout=10)
 
 
