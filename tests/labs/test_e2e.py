@@ -1,0 +1,133 @@
+"""In a real browser: the learner types kubectl in the lesson's terminal and the checklist beside
+it reacts by itself: a wrong manifest shows the failing check, the right one turns green."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.fixtures.browser import screenshot
+from tests.fixtures.processes import (
+    ARTIFACTS,
+    ROOT,
+    VENV_BIN,
+    WorkerProcess,
+    child_env,
+    free_port,
+    stop_process,
+)
+from tests.labs.conftest import Process, kuard_pod
+from tests.sandbox.conftest import Learner
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.cluster,
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+]
+
+KUARD = '[data-labs-exercise="pods/kuard-pod"]'
+
+
+@pytest.fixture
+def labs_web(django_db_setup: None, redis_available: str) -> Iterator[str]:
+    """daphne whose terminals take the learner's kubeconfig from the sandbox app, as in
+    production (no test kubeconfig provider in its environment)."""
+    env = child_env()
+    env.pop("KUBELAB_TERMINAL_KUBECONFIG_PROVIDER", None)
+    port = free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "kubelab.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=(ARTIFACTS / "daphne-labs.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/accounts/login/", timeout=2):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop_process(proc)
+                raise RuntimeError(
+                    "daphne did not start; see test-artifacts/daphne-labs.log"
+                ) from None
+            time.sleep(0.2)
+    yield url
+    stop_process(proc)
+
+
+def type_in_terminal(page: Any, text: str) -> None:
+    page.evaluate("text => window.kubelabTerminal.type(text)", text)
+
+
+def test_kuard_turns_green_in_the_browser_without_a_click(
+    labs_web: str,
+    make_learner: Callable[..., Learner],
+    celery_worker_process: WorkerProcess,
+    labs_watcher: Process,
+    page: Any,
+) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    learner = make_learner()
+
+    page.goto(f"{labs_web}/accounts/login/?next=/learn/pods/")
+    page.fill("input[name=username]", learner.user.username)
+    page.fill("input[name=password]", "x" * 12)
+    page.click("form.form-card button[type=submit]")
+    page.wait_for_url("**/learn/pods/")
+    page.wait_for_function(
+        "document.querySelector('[data-terminal-status]').dataset.state === 'ready'",
+        timeout=30_000,
+    )
+    page.wait_for_selector('[data-labs-live][data-state="live"]', state="attached")
+    # Opening the lesson graded the exercise once: nothing there yet.
+    page.wait_for_selector(f'{KUARD}[data-status="failed"]', state="attached", timeout=20_000)
+    page.click(f"{KUARD} summary")
+
+    # A deliberately wrong manifest: the green image. The failing check says what is wrong.
+    wrong = kuard_pod("green").replace("'", "'\\''")
+    type_in_terminal(
+        page, f"printf '%s' '{wrong}' > kuard-pod.yaml\nkubectl apply -f kuard-pod.yaml\n"
+    )
+    page.wait_for_function(  # the Pod exists now: only the image check is still failing
+        "sel => document.querySelectorAll(sel).length === 1",
+        arg=f"{KUARD} .labs-check",
+        timeout=20_000,
+    )
+    message = page.locator(f"{KUARD} .labs-check").inner_text()
+    assert "must run the image gcr.io/kuar-demo/kuard-amd64:blue" in message
+    assert page.get_attribute(KUARD, "data-completed") == "false"
+    screenshot(page, "labs-wrong-manifest")
+
+    # Fix it in the terminal; the tick turns green with no click on Check.
+    right = kuard_pod("blue").replace("'", "'\\''")
+    started = time.monotonic()
+    type_in_terminal(
+        page,
+        f"kubectl delete pod kuard\nprintf '%s' '{right}' > kuard-pod.yaml\n"
+        "kubectl apply -f kuard-pod.yaml\n",
+    )
+    page.wait_for_selector(f'{KUARD}[data-completed="true"]', state="attached", timeout=30_000)
+    elapsed = time.monotonic() - started
+    assert page.locator(f"{KUARD} [data-labs-status]").inner_text() == "done"
+    assert page.locator(f"{KUARD} .labs-check").count() == 0
+    assert "1 of 4 done" in page.locator("[data-labs-progress]").inner_text()
+    screenshot(page, "labs-green-without-a-click")
+    assert elapsed < 20
+    # Progress persists: a reload shows the tick from the database.
+    page.reload()
+    page.wait_for_selector(f'{KUARD}[data-completed="true"]', state="attached")
+    assert errors == []
+    assert os.environ.get("KUBELAB_LABS_QUEUE") is None  # graded by the shared worker
