@@ -180,6 +180,19 @@ def attempt_grade(*, attempt_id: int, tries: int = 1, final_try: bool = True) ->
     return _grading_store(attempt_id, graded, tries=tries, final_try=final_try)
 
 
+RUNS_KEPT = 20
+
+
+def _runs_prune(attempt: Attempt) -> None:
+    """Keep the newest runs and the first pass; a namespace watched for hours would otherwise
+    pile up one run (with its evidence) per change."""
+    runs = GradingRun.objects.filter(attempt=attempt)
+    keep = list(runs.order_by("-generation").values_list("pk", flat=True)[:RUNS_KEPT])
+    first_pass = runs.filter(status="passed").order_by("generation").values_list("pk", flat=True)
+    keep += list(first_pass[:1])
+    runs.exclude(pk__in=keep).delete()
+
+
 def _grading_store(
     attempt_id: int, graded: _Graded, *, tries: int, final_try: bool
 ) -> GradeOutcome:
@@ -232,6 +245,8 @@ def _grading_store(
             )
             for position, check in enumerate(outcome.checks)
         )
+        if created and graded.generation % 10 == 0:
+            _runs_prune(attempt)
         fields = ["last_run", "status", "updated_at"]
         attempt.last_run = run
         attempt.status = outcome.status

@@ -203,7 +203,10 @@
   if (autoCheck.length) {
     connect();
     // Opening the lesson turns on auto-checking for its labs (and grades them once now).
-    autoCheck.forEach((panel) => post(panel.dataset.autoCheckUrl).catch(() => {}));
+    const open = () => autoCheck.forEach((panel) => post(panel.dataset.autoCheckUrl).catch(() => {}));
+    open();
+    // Auto-checking lasts two hours per request; a page left open keeps it going.
+    setInterval(open, 30 * 60 * 1000);
   }
   window.kubelabLabs = { refresh, showResult };
 })();
