@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 import urllib.request
@@ -17,19 +16,6 @@ from tests.fixtures.processes import ARTIFACTS, ROOT, VENV_BIN, child_env, free_
 from tests.sandbox.terminal.conftest import Learner, kubeconfig_dir, make_learner  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def orm_beside_playwright() -> Iterator[None]:
-    """Playwright's sync API keeps an event loop in this thread, and Django then refuses the ORM
-    (the learner's rows, the test database flush); this module's ORM use is plain sync code."""
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if previous is None:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -106,6 +106,11 @@ class WsTerminal:
 
     async def connect(self) -> tuple[bool, int | None]:
         connected, code = await self.comm.connect(timeout=10)
+        if not connected:
+            # Let the refusing application finish now (the origin check's denier holds a
+            # channel-layer receive); otherwise its cancellation is left to the loop's teardown.
+            with contextlib.suppress(Exception):
+                await self.comm.disconnect(timeout=5)
         return connected, code
 
     async def send(self, *message: Any) -> None:
