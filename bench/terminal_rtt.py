@@ -170,25 +170,29 @@ async def ws_typist(
     loop = asyncio.get_running_loop()
     sends: set[asyncio.Task[None]] = set()
 
+    pending_chars = 0
+
     def flush_acks() -> None:
-        nonlocal pending_acks
+        nonlocal pending_acks, pending_chars
+        pending_chars = 0
         if pending_acks:
             sends.add(task := loop.create_task(ws.send_str(json.dumps(["ack", pending_acks]))))
             task.add_done_callback(sends.discard)
             pending_acks = 0
 
     async def reader() -> None:
-        nonlocal buffer, pending_acks
+        nonlocal buffer, pending_acks, pending_chars
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 continue
             data = json.loads(msg.data)
             if data[0] == "stdout":
-                if kubelab:  # as terminal.js does: ack drawn frames per 4 frames or 40 ms
+                if kubelab:  # as terminal.js does: ack per 32 KiB / 64 frames, else every 0.5 s
                     if not pending_acks:
-                        loop.call_later(0.04, flush_acks)
+                        loop.call_later(0.5, flush_acks)
                     pending_acks += 1
-                    if pending_acks >= 4:
+                    pending_chars += len(data[1])
+                    if pending_chars >= 32768 or pending_acks >= 64:
                         flush_acks()
                 if got_ready.is_set():
                     echo.put_nowait(None)

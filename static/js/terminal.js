@@ -64,17 +64,19 @@
   }
 
   // Flow control: acknowledge frames once xterm has drawn them, lazily. Typing echoes are tiny
-  // and far from the server's 256 KiB window, so one ack per 40 ms (or per 4 frames, which a
-  // flood reaches at once) keeps floods flowing without a message back for every keystroke.
+  // and far from the server's 256 KiB window, so they are acked twice a second; a flood crosses
+  // 32 KiB at once and is acked right away, keeping it flowing. Fewer acks, less server work.
+  let pendingChars = 0;
   function flushAcks() {
     clearTimeout(ackTimer);
     ackTimer = null;
-    if (pendingAcks > 0 && send(["ack", pendingAcks])) pendingAcks = 0;
+    if (pendingAcks > 0 && send(["ack", pendingAcks])) { pendingAcks = 0; pendingChars = 0; }
   }
-  function ackLater() {
+  function ackLater(size) {
     pendingAcks += 1;
-    if (pendingAcks >= 4) flushAcks();
-    else if (ackTimer === null) ackTimer = setTimeout(flushAcks, 40);
+    pendingChars += size;
+    if (pendingChars >= 32768 || pendingAcks >= 64) flushAcks();
+    else if (ackTimer === null) ackTimer = setTimeout(flushAcks, 500);
   }
 
   function url() {
@@ -103,7 +105,8 @@
       if (!Array.isArray(message)) return;
       const [kind, ...args] = message;
       if (kind === "stdout") {
-        term.write(args[0], ackLater);
+        const text = String(args[0]);
+        term.write(text, () => ackLater(text.length));
       } else if (kind === "status") {
         onStatus(args[0], args[1], args[2]);
       } else if (kind === "exit") {
