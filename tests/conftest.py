@@ -1,4 +1,6 @@
-"""Fixtures shared by every test package."""
+"""Fixtures shared by every test package, and the order browser tests run in."""
+
+import pytest
 
 from tests.fixtures.browser import browser, page  # noqa: F401
 from tests.fixtures.cluster import *  # noqa: F403
@@ -7,3 +9,18 @@ from tests.fixtures.processes import (  # noqa: F401
     redis_available,
     web_server,
 )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run browser tests last: Playwright's sync API switches greenlets under asyncio and leaves
+    asgiref's thread-sensitive executor unusable for async tests that would run after it."""
+    browser_tests = [item for item in items if item.get_closest_marker("e2e") or _is_e2e(item)]
+    if browser_tests:
+        others = [item for item in items if item not in browser_tests]
+        items[:] = others + browser_tests
+
+
+def _is_e2e(item: pytest.Item) -> bool:
+    path = str(item.path)
+    return "/e2e/" in path or path.endswith("_e2e.py") or item.path.name == "test_e2e.py"

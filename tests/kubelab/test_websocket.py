@@ -73,6 +73,7 @@ async def test_unauthenticated_socket_is_refused(redis_available: str) -> None:
     connected, code = await comm.connect()
     assert not connected
     assert code == 4401
+    await comm.disconnect()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -81,6 +82,8 @@ async def test_wrong_origin_is_refused_even_when_logged_in(redis_available: str)
     comm = communicator((b"origin", b"http://evil.example"), (b"cookie", cookie))
     connected, _ = await comm.connect()
     assert not connected
+    # Let the application finish before the next test reuses asgiref's executor.
+    await comm.disconnect()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -89,3 +92,5 @@ async def test_missing_origin_is_refused(redis_available: str) -> None:
     comm = communicator((b"cookie", cookie))
     connected, _ = await comm.connect()
     assert not connected
+    # Let the application finish before the next test reuses asgiref's executor.
+    await comm.disconnect()
