@@ -62,6 +62,12 @@ async def test_detached_session_lives_through_the_grace_period_then_ends(
     assert manager.get(session.id) is session and session.state == "running"
     await asyncio.sleep(2)
     await manager.reap()
+    # The manager's own background reaper may be closing it at the same moment; closing awaits
+    # the shell's end, so give it a moment to finish.
+    for _ in range(50):
+        if session.state == "closed":
+            break
+        await asyncio.sleep(0.1)
     assert manager.get(session.id) is None and session.state == "closed"
     if uid is not None:
         for _ in range(50):
