@@ -1,0 +1,536 @@
+package main
+
+// The pods the shim serves: a state directory per pod (its inputs for the helper, its logs, its
+// files), the helper processes running for it, and a watch that removes both with the pod.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"syscall"
+	"time"
+)
+
+type objectRef struct {
+	Name       string `json:"name"`
+	SecretName string `json:"secretName"`
+}
+
+type containerPort struct {
+	Name          string `json:"name"`
+	ContainerPort int32  `json:"containerPort"`
+	Protocol      string `json:"protocol"`
+}
+
+type podContainer struct {
+	Name  string          `json:"name"`
+	Image string          `json:"image"`
+	Ports []containerPort `json:"ports"`
+	Env   []struct {
+		ValueFrom *struct {
+			ConfigMapKeyRef *objectRef `json:"configMapKeyRef"`
+			SecretKeyRef    *objectRef `json:"secretKeyRef"`
+		} `json:"valueFrom"`
+	} `json:"env"`
+	EnvFrom []struct {
+		ConfigMapRef *objectRef `json:"configMapRef"`
+		SecretRef    *objectRef `json:"secretRef"`
+	} `json:"envFrom"`
+	LivenessProbe  *probe `json:"livenessProbe"`
+	ReadinessProbe *probe `json:"readinessProbe"`
+}
+
+type containerState struct {
+	Running *struct {
+		StartedAt string `json:"startedAt"`
+	} `json:"running"`
+	Terminated *struct {
+		StartedAt  string `json:"startedAt"`
+		FinishedAt string `json:"finishedAt"`
+		Reason     string `json:"reason"`
+		ExitCode   int    `json:"exitCode"`
+	} `json:"terminated"`
+}
+
+type containerStatus struct {
+	Name         string         `json:"name"`
+	RestartCount int            `json:"restartCount"`
+	Ready        bool           `json:"ready"`
+	State        containerState `json:"state"`
+	LastState    containerState `json:"lastState"`
+}
+
+type pod struct {
+	Metadata struct {
+		Name              string  `json:"name"`
+		Namespace         string  `json:"namespace"`
+		UID               string  `json:"uid"`
+		ResourceVersion   string  `json:"resourceVersion"`
+		DeletionTimestamp *string `json:"deletionTimestamp"`
+	} `json:"metadata"`
+	Spec struct {
+		NodeName   string         `json:"nodeName"`
+		Containers []podContainer `json:"containers"`
+		Volumes    []struct {
+			ConfigMap *objectRef `json:"configMap"`
+			Secret    *objectRef `json:"secret"`
+		} `json:"volumes"`
+	} `json:"spec"`
+	Status struct {
+		Phase             string            `json:"phase"`
+		StartTime         string            `json:"startTime"`
+		ContainerStatuses []containerStatus `json:"containerStatuses"`
+	} `json:"status"`
+	// The statuses as the API server sent them, so a status patch keeps the fields not modelled.
+	rawStatuses []map[string]any
+}
+
+func (p *pod) ref() string { return p.Metadata.Namespace + "/" + p.Metadata.Name }
+
+func (p *pod) container(name string) *podContainer {
+	for i := range p.Spec.Containers {
+		if p.Spec.Containers[i].Name == name {
+			return &p.Spec.Containers[i]
+		}
+	}
+	return nil
+}
+
+func (p *pod) status(name string) containerStatus {
+	for _, s := range p.Status.ContainerStatuses {
+		if s.Name == name {
+			return s
+		}
+	}
+	return containerStatus{Name: name}
+}
+
+// containerWithPort names the container declaring a TCP containerPort, or "".
+func (p *pod) containerWithPort(port int32) string {
+	for _, c := range p.Spec.Containers {
+		for _, cp := range c.Ports {
+			if cp.ContainerPort == port && (cp.Protocol == "" || cp.Protocol == "TCP") {
+				return c.Name
+			}
+		}
+	}
+	return ""
+}
+
+// UIDs become directory names; anything else is refused rather than trusted.
+var uidPattern = regexp.MustCompile(`^[0-9a-f-]{36}$`)
+
+type podRegistry struct {
+	api      *apiClient
+	stateDir string
+	helper   string
+
+	mu      sync.Mutex
+	procs   map[string]map[*exec.Cmd]struct{} // by pod UID
+	locks   map[string]*sync.Mutex            // by pod UID: preparing its directory
+	logMu   sync.Mutex                        // appends to log files
+	prober  *prober
+	running map[string]*pod        // by UID, as the watch last saw them
+	demos   map[string]*demoServer // by "<UID>-<port>"
+}
+
+func newPodRegistry(api *apiClient, stateDir, helper string) *podRegistry {
+	r := &podRegistry{
+		api: api, stateDir: stateDir, helper: helper,
+		procs: map[string]map[*exec.Cmd]struct{}{}, locks: map[string]*sync.Mutex{},
+		running: map[string]*pod{}, demos: map[string]*demoServer{},
+	}
+	r.prober = newProber(r)
+	return r
+}
+
+func (r *podRegistry) dir(uid string) string { return filepath.Join(r.stateDir, uid) }
+
+// fetchRunning reads the pod from the API server (the source of truth, not the watch cache) and
+// refuses pods that have no running containers, as a kubelet would.
+func (r *podRegistry) fetchRunning(ctx context.Context, namespace, name string) (*pod, []byte, error) {
+	var raw json.RawMessage
+	path := fmt.Sprintf("/api/v1/namespaces/%s/pods/%s", url.PathEscape(namespace), url.PathEscape(name))
+	if err := r.api.get(ctx, path, &raw); err != nil {
+		if err == errNotFound {
+			return nil, nil, fmt.Errorf("pod %s/%s not found", namespace, name)
+		}
+		return nil, nil, err
+	}
+	p, err := decodePod(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.Metadata.DeletionTimestamp != nil {
+		return nil, nil, fmt.Errorf("pod %s is terminating", p.ref())
+	}
+	if p.Status.Phase != "Running" {
+		return nil, nil, fmt.Errorf("pod %s is not running (phase %s)", p.ref(), p.Status.Phase)
+	}
+	return p, raw, nil
+}
+
+func decodePod(raw []byte) (*pod, error) {
+	var p pod
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, err
+	}
+	var statuses struct {
+		Status struct {
+			ContainerStatuses []map[string]any `json:"containerStatuses"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal(raw, &statuses); err == nil {
+		p.rawStatuses = statuses.Status.ContainerStatuses
+	}
+	if !uidPattern.MatchString(p.Metadata.UID) {
+		return nil, fmt.Errorf("pod %s has an unexpected uid %q", p.ref(), p.Metadata.UID)
+	}
+	return &p, nil
+}
+
+func (r *podRegistry) dirLock(uid string) *sync.Mutex {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l, ok := r.locks[uid]
+	if !ok {
+		l = &sync.Mutex{}
+		r.locks[uid] = l
+	}
+	return l
+}
+
+// prepare writes the pod's inputs for the helper. services.json and refs.json are what the
+// container saw when it started, so they are written once; pod.json follows the pod.
+func (r *podRegistry) prepare(ctx context.Context, p *pod, raw []byte) (string, error) {
+	l := r.dirLock(p.Metadata.UID)
+	l.Lock()
+	defer l.Unlock()
+	dir := r.dir(p.Metadata.UID)
+	// Traversable (not readable) for the pod's unprivileged uid, which bwrap runs as.
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
+		return "", err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "pod.json"), raw); err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "refs.json")); err == nil {
+		return dir, nil
+	}
+	services, err := r.visibleServices(ctx, p.Metadata.Namespace)
+	if err != nil {
+		return "", err
+	}
+	refs, err := r.references(ctx, p)
+	if err != nil {
+		return "", err
+	}
+	if err := writeJSON(filepath.Join(dir, "services.json"), services); err != nil {
+		return "", err
+	}
+	// refs.json last: its presence marks the directory complete. It holds Secrets: root only
+	// (the helper hands it to the pod's uid).
+	data, err := json.Marshal(refs)
+	if err != nil {
+		return "", err
+	}
+	return dir, writeFile(filepath.Join(dir, "refs.json"), data, 0o600)
+}
+
+func (r *podRegistry) visibleServices(ctx context.Context, namespace string) ([]json.RawMessage, error) {
+	var list struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := r.api.get(ctx, "/api/v1/namespaces/"+url.PathEscape(namespace)+"/services", &list); err != nil {
+		return nil, err
+	}
+	if namespace != "default" {
+		var kubernetes json.RawMessage
+		if err := r.api.get(ctx, "/api/v1/namespaces/default/services/kubernetes", &kubernetes); err == nil {
+			list.Items = append(list.Items, kubernetes)
+		}
+	}
+	return list.Items, nil
+}
+
+// references fetches the ConfigMaps and Secrets the pod's env and volumes name, as the kubelet
+// would; the helper turns them into environment variables and files.
+func (r *podRegistry) references(ctx context.Context, p *pod) (map[string]map[string]json.RawMessage, error) {
+	configMaps, secrets := map[string]bool{}, map[string]bool{}
+	for _, c := range p.Spec.Containers {
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil {
+				configMaps[e.ValueFrom.ConfigMapKeyRef.Name] = true
+			}
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				secrets[e.ValueFrom.SecretKeyRef.Name] = true
+			}
+		}
+		for _, e := range c.EnvFrom {
+			if e.ConfigMapRef != nil {
+				configMaps[e.ConfigMapRef.Name] = true
+			}
+			if e.SecretRef != nil {
+				secrets[e.SecretRef.Name] = true
+			}
+		}
+	}
+	for _, v := range p.Spec.Volumes {
+		if v.ConfigMap != nil {
+			configMaps[v.ConfigMap.Name] = true
+		}
+		if v.Secret != nil {
+			secrets[v.Secret.SecretName] = true
+		}
+	}
+	out := map[string]map[string]json.RawMessage{"configmaps": {}, "secrets": {}}
+	fetch := func(kind, resource string, names map[string]bool) error {
+		for name := range names {
+			var obj struct {
+				Data json.RawMessage `json:"data"`
+			}
+			path := fmt.Sprintf("/api/v1/namespaces/%s/%s/%s", url.PathEscape(p.Metadata.Namespace), resource, url.PathEscape(name))
+			err := r.api.get(ctx, path, &obj)
+			if err == errNotFound {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if obj.Data == nil {
+				obj.Data = json.RawMessage("{}")
+			}
+			out[kind][name] = obj.Data
+		}
+		return nil
+	}
+	if err := fetch("configmaps", "configmaps", configMaps); err != nil {
+		return nil, err
+	}
+	if err := fetch("secrets", "secrets", secrets); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// command builds a helper invocation that stops (SIGTERM, then SIGKILL) when ctx ends or the
+// shim dies; the helper tears the jail down on SIGTERM.
+func (r *podRegistry) command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, r.helper, args...)
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 5 * time.Second
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	return cmd
+}
+
+// run starts cmd and waits for it, registered under the pod so that deleting the pod stops it.
+func (r *podRegistry) run(uid string, cmd *exec.Cmd) error {
+	r.mu.Lock()
+	if r.procs[uid] == nil {
+		r.procs[uid] = map[*exec.Cmd]struct{}{}
+	}
+	r.procs[uid][cmd] = struct{}{}
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.procs[uid], cmd)
+		r.mu.Unlock()
+	}()
+	if cmd.Process == nil {
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+	}
+	return cmd.Wait()
+}
+
+func (r *podRegistry) signal(uid string, sig syscall.Signal) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for cmd := range r.procs[uid] {
+		if cmd.Process != nil {
+			_ = cmd.Process.Signal(sig)
+			n++
+		}
+	}
+	return n
+}
+
+// forget stops everything running for a pod that is gone and removes its state.
+func (r *podRegistry) forget(uid string) {
+	if r.signal(uid, syscall.SIGTERM) > 0 {
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) && r.active(uid) > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		r.signal(uid, syscall.SIGKILL)
+	}
+	r.mu.Lock()
+	delete(r.running, uid)
+	delete(r.locks, uid)
+	r.mu.Unlock()
+	if uidPattern.MatchString(uid) {
+		if err := os.RemoveAll(r.dir(uid)); err != nil {
+			log.Printf("removing state of pod %s: %v", uid, err)
+		}
+	}
+}
+
+func (r *podRegistry) active(uid string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.procs[uid])
+}
+
+func (r *podRegistry) killAll() {
+	r.mu.Lock()
+	uids := make([]string, 0, len(r.procs))
+	for uid := range r.procs {
+		uids = append(uids, uid)
+	}
+	r.mu.Unlock()
+	for _, uid := range uids {
+		r.signal(uid, syscall.SIGTERM)
+	}
+}
+
+// watch keeps the registry in step with the cluster: list, then watch, and list again whenever
+// the watch breaks. Pods that disappear take their processes and state with them.
+func (r *podRegistry) watch(ctx context.Context) {
+	for ctx.Err() == nil {
+		rv, err := r.resync(ctx)
+		if err != nil {
+			log.Printf("listing pods: %v (retrying)", err)
+			sleep(ctx, 2*time.Second)
+			continue
+		}
+		for ctx.Err() == nil {
+			err := r.api.watchPods(ctx, rv, func(ev watchEvent) {
+				p, err := decodePod(ev.Object)
+				if err != nil {
+					return
+				}
+				rv = p.Metadata.ResourceVersion
+				r.observe(ev.Type, p)
+			})
+			if err != nil {
+				log.Printf("watching pods: %v (listing again)", err)
+				sleep(ctx, time.Second)
+				break
+			}
+		}
+	}
+}
+
+func (r *podRegistry) observe(eventType string, p *pod) {
+	uid := p.Metadata.UID
+	if eventType == "DELETED" {
+		go r.forget(uid)
+		return
+	}
+	r.mu.Lock()
+	if p.Status.Phase == "Running" && p.Metadata.DeletionTimestamp == nil {
+		r.running[uid] = p
+	} else {
+		delete(r.running, uid)
+	}
+	r.mu.Unlock()
+	if p.Metadata.DeletionTimestamp != nil {
+		// The pod's processes end when it starts terminating, as its containers would.
+		r.signal(uid, syscall.SIGTERM)
+	}
+}
+
+func (r *podRegistry) resync(ctx context.Context) (string, error) {
+	var list struct {
+		Metadata struct {
+			ResourceVersion string `json:"resourceVersion"`
+		} `json:"metadata"`
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := r.api.get(ctx, "/api/v1/pods", &list); err != nil {
+		return "", err
+	}
+	alive := map[string]bool{}
+	for _, raw := range list.Items {
+		p, err := decodePod(raw)
+		if err != nil {
+			continue
+		}
+		alive[p.Metadata.UID] = true
+		r.observe("ADDED", p)
+	}
+	entries, _ := os.ReadDir(r.stateDir)
+	for _, e := range entries {
+		if e.IsDir() && !alive[e.Name()] {
+			go r.forget(e.Name())
+		}
+	}
+	r.mu.Lock()
+	for uid := range r.running {
+		if !alive[uid] {
+			delete(r.running, uid)
+		}
+	}
+	r.mu.Unlock()
+	return list.Metadata.ResourceVersion, nil
+}
+
+// snapshot lists the running pods that have state here (only those can have been probed).
+func (r *podRegistry) snapshot() []*pod {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*pod, 0)
+	for uid, p := range r.running {
+		if _, err := os.Stat(filepath.Join(r.stateDir, uid, "demo-state")); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// lookup returns the pod as the watch last saw it.
+func (r *podRegistry) lookup(uid string) (*pod, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.running[uid]
+	return p, ok
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, data)
+}
+
+func writeFileAtomic(path string, data []byte) error { return writeFile(path, data, 0o644) }
+
+func writeFile(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	_ = os.Remove(tmp)
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,261 @@
+package main
+
+// Simulated probes. kwok runs no kubelet, so nothing would ever probe a pod. The demo app keeps
+// its health in the pod's state directory (see sandbox/pods/demoapp.py); once a learner flips
+// /healthy or /ready to fail through port-forward, this prober acts as the kubelet would for
+// containers whose liveness or readiness probe is an HTTP GET of that path on a declared port:
+// after periodSeconds x failureThreshold a failing liveness probe restarts the container (new
+// restartCount, lastState, events, logs and container files start over) and a failing readiness
+// probe marks the pod not Ready, which takes it out of its Services' endpoints.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+type probe struct {
+	HTTPGet *struct {
+		Path string          `json:"path"`
+		Port json.RawMessage `json:"port"`
+	} `json:"httpGet"`
+	InitialDelaySeconds int `json:"initialDelaySeconds"`
+	PeriodSeconds       int `json:"periodSeconds"`
+	FailureThreshold    int `json:"failureThreshold"`
+}
+
+func (p *probe) window() time.Duration {
+	period, threshold := p.PeriodSeconds, p.FailureThreshold
+	if period <= 0 {
+		period = 10
+	}
+	if threshold <= 0 {
+		threshold = 3
+	}
+	return time.Duration(period*threshold) * time.Second
+}
+
+// probeState is the part of the demo app's state.json the prober reads.
+type probeState struct {
+	Failing      bool     `json:"failing"`
+	FailingSince *float64 `json:"failing_since"`
+}
+
+type demoState struct {
+	Healthy probeState `json:"healthy"`
+	Ready   probeState `json:"ready"`
+}
+
+type prober struct{ pods *podRegistry }
+
+func newProber(r *podRegistry) *prober { return &prober{pods: r} }
+
+func (pr *prober) run(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, p := range pr.pods.snapshot() {
+			pr.check(ctx, p)
+		}
+	}
+}
+
+// readState reads state.json without following links: the directory belongs to the pod's uid.
+func readState(dir string) (demoState, bool) {
+	var st demoState
+	f, err := os.OpenFile(filepath.Join(dir, "demo-state", "state.json"), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return st, false
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil || json.Unmarshal(data, &st) != nil {
+		return st, false
+	}
+	return st, true
+}
+
+// probeFails: the probe targets a path the demo app can fail, and it has failed for the window.
+func probeFails(pr *probe, c *podContainer, st demoState, now time.Time) bool {
+	if pr == nil || pr.HTTPGet == nil || !declaresPort(c, pr.HTTPGet.Port) {
+		return false
+	}
+	var s probeState
+	switch pr.HTTPGet.Path {
+	case "/healthy":
+		s = st.Healthy
+	case "/ready":
+		s = st.Ready
+	default:
+		return false
+	}
+	if !s.Failing || s.FailingSince == nil {
+		return false
+	}
+	since := time.Unix(0, int64(*s.FailingSince*1e9))
+	return now.Sub(since) >= pr.window()
+}
+
+func declaresPort(c *podContainer, port json.RawMessage) bool {
+	var number int32
+	var name string
+	if json.Unmarshal(port, &number) != nil && json.Unmarshal(port, &name) != nil {
+		return false
+	}
+	for _, p := range c.Ports {
+		if (number != 0 && p.ContainerPort == number) || (name != "" && p.Name == name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (pr *prober) check(ctx context.Context, p *pod) {
+	dir := pr.pods.dir(p.Metadata.UID)
+	st, ok := readState(dir)
+	if !ok {
+		return
+	}
+	now := time.Now()
+	for i := range p.Spec.Containers {
+		c := &p.Spec.Containers[i]
+		status := p.status(c.Name)
+		if status.State.Running == nil {
+			continue
+		}
+		if probeFails(c.LivenessProbe, c, st, now) {
+			if err := pr.restart(ctx, p, c); err != nil {
+				log.Printf("liveness restart of %s/%s: %v", p.ref(), c.Name, err)
+			}
+			return // the pod object is stale now; the watch brings the new one
+		}
+		failing := probeFails(c.ReadinessProbe, c, st, now)
+		if c.ReadinessProbe != nil && failing == status.Ready {
+			if err := pr.setReady(ctx, p, c.Name, !failing); err != nil {
+				log.Printf("readiness of %s/%s: %v", p.ref(), c.Name, err)
+			}
+			return
+		}
+	}
+}
+
+func (pr *prober) restart(ctx context.Context, p *pod, c *podContainer) error {
+	r := pr.pods
+	uid := p.Metadata.UID
+	now := time.Now().UTC().Format(time.RFC3339)
+	var statuses []map[string]any
+	for _, s := range p.Status.ContainerStatuses {
+		entry := map[string]any{"name": s.Name, "restartCount": s.RestartCount, "ready": s.Ready}
+		raw := rawContainerStatus(p, s.Name)
+		for k, v := range raw {
+			if _, set := entry[k]; !set {
+				entry[k] = v
+			}
+		}
+		if s.Name == c.Name {
+			started := now
+			if s.State.Running != nil {
+				started = s.State.Running.StartedAt
+			}
+			entry["restartCount"] = s.RestartCount + 1
+			entry["lastState"] = map[string]any{"terminated": map[string]any{
+				"exitCode": 2, "reason": "Error", "startedAt": started, "finishedAt": now,
+			}}
+			entry["state"] = map[string]any{"running": map[string]any{"startedAt": now}}
+		}
+		statuses = append(statuses, entry)
+	}
+	// Logged before the restart, so it ends the instance that failed.
+	file := logPath(r.dir(uid), c.Name, p.status(c.Name).RestartCount)
+	if _, err := os.Stat(file); err == nil {
+		r.appendLog(file, "Received signal terminated; shutting down (liveness probe failed)")
+	}
+	if err := r.api.patchStatus(ctx, p.Metadata.Namespace, p.Metadata.Name,
+		map[string]any{"status": map[string]any{"containerStatuses": statuses}}); err != nil {
+		return err
+	}
+	// A restarted container loses its processes and its own files; emptyDir volumes stay.
+	r.signal(uid, syscall.SIGTERM)
+	_ = os.RemoveAll(filepath.Join(r.dir(uid), "demo-state"))
+	_ = os.RemoveAll(filepath.Join(r.dir(uid), "fs", c.Name))
+	window := c.LivenessProbe.window()
+	pr.event(ctx, p, c.Name, "Warning", "Unhealthy",
+		fmt.Sprintf("Liveness probe failed: HTTP probe failed with statuscode: 500 (for %s)", window))
+	pr.event(ctx, p, c.Name, "Normal", "Killing",
+		fmt.Sprintf("Container %s failed liveness probe, will be restarted", c.Name))
+	pr.event(ctx, p, c.Name, "Normal", "Started", "Started container "+c.Name)
+	return nil
+}
+
+func rawContainerStatus(p *pod, name string) map[string]any {
+	for _, s := range p.rawStatuses {
+		if s["name"] == name {
+			return s
+		}
+	}
+	return nil
+}
+
+func (pr *prober) setReady(ctx context.Context, p *pod, container string, ready bool) error {
+	now := time.Now().UTC().Format(time.RFC3339)
+	status, reason, message := "True", "", ""
+	if !ready {
+		status, reason = "False", "ContainersNotReady"
+		message = fmt.Sprintf("containers with unready status: [%s]", container)
+	}
+	var statuses []map[string]any
+	for _, s := range p.Status.ContainerStatuses {
+		entry := rawContainerStatus(p, s.Name)
+		if entry == nil {
+			continue
+		}
+		if s.Name == container {
+			entry["ready"] = ready
+		}
+		statuses = append(statuses, entry)
+	}
+	conditions := []map[string]any{}
+	for _, t := range []string{"Ready", "ContainersReady"} {
+		conditions = append(conditions, map[string]any{
+			"type": t, "status": status, "reason": reason, "message": message, "lastTransitionTime": now,
+		})
+	}
+	patch := map[string]any{"status": map[string]any{"conditions": conditions, "containerStatuses": statuses}}
+	if err := pr.pods.api.patchStatus(ctx, p.Metadata.Namespace, p.Metadata.Name, patch); err != nil {
+		return err
+	}
+	if !ready {
+		pr.event(ctx, p, container, "Warning", "Unhealthy",
+			"Readiness probe failed: HTTP probe failed with statuscode: 503")
+	}
+	return nil
+}
+
+func (pr *prober) event(ctx context.Context, p *pod, container, kind, reason, message string) {
+	now := time.Now().UTC().Format(time.RFC3339)
+	ev := map[string]any{
+		"metadata": map[string]any{"generateName": p.Metadata.Name + "."},
+		"involvedObject": map[string]any{
+			"kind": "Pod", "apiVersion": "v1", "namespace": p.Metadata.Namespace, "name": p.Metadata.Name,
+			"uid": p.Metadata.UID, "fieldPath": "spec.containers{" + container + "}",
+		},
+		"type": kind, "reason": reason, "message": message, "count": 1,
+		"firstTimestamp": now, "lastTimestamp": now,
+		"source":             map[string]any{"component": "kubelet", "host": p.Spec.NodeName},
+		"reportingComponent": "kubelet", "reportingInstance": p.Spec.NodeName,
+	}
+	if err := pr.pods.api.createEvent(ctx, p.Metadata.Namespace, ev); err != nil {
+		log.Printf("event for %s: %v", p.ref(), err)
+	}
+}

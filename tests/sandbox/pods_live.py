@@ -1,0 +1,75 @@
+"""Helpers for tests that talk to simulated pods through the kubelet shim as a learner."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+from tests.fixtures.cluster import wait_until
+
+KUARD = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  labels: {{app: kuard}}
+spec:
+  containers:
+  - name: kuard
+    image: gcr.io/kuar-demo/kuard-amd64:blue
+    ports: [{{containerPort: 8080, name: http, protocol: TCP}}]
+    env: [{{name: GREETING, value: hello}}]
+    volumeMounts: [{{name: data, mountPath: /data}}]
+{probes}
+  volumes: [{{name: data, emptyDir: {{}}}}]
+"""
+
+
+def kuard_manifest(name: str = "kuard", probes: str = "") -> str:
+    return KUARD.format(name=name, probes=probes)
+
+
+def pod_running(learner: Any, name: str) -> None:
+    def running() -> bool:
+        done = learner.kubectl("get", "pod", name, "-o", "jsonpath={.status.phase}")
+        return done.stdout == "Running"
+
+    wait_until(running, timeout=60, what=f"pod {name} Running")
+
+
+def apply(learner: Any, manifest: str) -> None:
+    done = learner.kubectl("apply", "-f", "-", input=manifest)
+    assert done.returncode == 0, done.stderr
+
+
+@contextlib.contextmanager
+def port_forward(learner: Any, pod: str, port: int = 8080) -> Iterator[int]:
+    """`kubectl port-forward pod/POD :PORT` as the learner; yields the local port it chose."""
+    cmd = [
+        str(learner.kubectl_path), "--kubeconfig", str(learner.kubeconfig),
+        "port-forward", "--address", "127.0.0.1", f"pod/{pod}", f":{port}",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.search(r"Forwarding from 127\.0\.0\.1:(\d+)", line)
+        assert found, f"port-forward said: {line}{proc.stdout.read() if proc.poll() else ''}"
+        yield int(found.group(1))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def http_get(port: int, path: str, *, accept: str = "text/plain") -> tuple[int, str]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Accept": accept})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
