@@ -382,6 +382,8 @@ func (r *podRegistry) forget(uid string) {
 	delete(r.locks, uid)
 	r.mu.Unlock()
 	if uidPattern.MatchString(uid) {
+		// The pod's files live on a tmpfs the helper mounted (sandbox/pods/podjail.py).
+		_ = syscall.Unmount(filepath.Join(r.dir(uid), "fs"), syscall.MNT_DETACH)
 		if err := os.RemoveAll(r.dir(uid)); err != nil {
 			log.Printf("removing state of pod %s: %v", uid, err)
 		}

@@ -8,9 +8,9 @@ the same kind of jail as a learner's shell (sandbox.terminal.jail): its own user
 ipc, uts and network namespaces with no interface but loopback, read-only system directories, an
 unprivileged host uid, rlimits and a cgroup. Inside it looks like the container: hostname = pod
 name, the pod's environment (Service variables included), /etc/resolv.conf and /etc/hosts as the
-kubelet writes them, and the volumes at their mount paths. Files written to /tmp, /root and
-emptyDir volumes live as long as the pod, so `kubectl cp` followed by `kubectl exec ls` sees
-them.
+kubelet writes them, and the volumes at their mount paths. What the container writes (its own
+root, and emptyDir volumes) lives in a size-limited tmpfs for as long as the pod, so `kubectl cp`
+followed by `kubectl exec ls` sees it.
 
 Usage: python -m sandbox.pods.podjail exec --pod-dir D --container C [--tty] -- CMD...
        python -m sandbox.pods.podjail serve-demo --pod-dir D --container C --port N [--listen-fd 3]
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -35,17 +36,19 @@ from typing import Any
 
 from sandbox.pods import container as shape
 from sandbox.terminal.cgroups import SessionCgroup, cgroup_create
-from sandbox.terminal.jail import JailLimits, wrap_launch
-from sandbox.terminal.jail import _system_binds as system_binds
+from sandbox.terminal.jail import ETC_SUBSET, JailLimits, wrap_launch
 
 REPO = Path(__file__).resolve().parent.parent.parent
 UID_BASE = 190000  # below the terminal's pool (200000+); one host uid per learner namespace
 UID_COUNT = 10000
 DEFAULT_MEMORY = 256 * 1024**2
+POD_FS_BYTES = 128 * 1024**2  # everything one pod writes: container roots and emptyDir volumes
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Mount paths the jail cannot take: system directories are the host's, read-only.
 RESERVED = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/proc", "/dev")
 DEMO_ROOT = "/opt/kubelab"
+# The book's images are Alpine (busybox ash); a simulated container has this machine's tools.
+SHELL_STAND_INS = {"ash": "bash"}
 
 
 @dataclass(frozen=True)
@@ -152,9 +155,7 @@ def layout(pod: Pod, container: str, uid: int) -> list[str]:
     for name, text in files.items():
         _write_ro(etc / name, text.encode())
         args += ["--ro-bind", str(etc / name), f"/etc/{name}"]
-    fs = pod.dir / "fs"
-    args += ["--bind", str(_writable(fs / container / "root", uid)), "/root"]
-    args += ["--bind", str(_writable(fs / container / "tmp", uid)), "/tmp"]  # noqa: S108
+    fs = pod_fs(pod.dir)
     for mount in shape.volume_mounts(pod.obj, container, pod.refs):
         target = mount.mount_path
         if not target.startswith("/") or any(
@@ -174,6 +175,60 @@ def layout(pod: Pod, container: str, uid: int) -> list[str]:
     return args
 
 
+def pod_fs(pod_dir: Path) -> Path:
+    """The pod's writable storage: a size-limited tmpfs mounted on first use, so nothing a pod
+    writes can fill the host's disk. It lives until the shim unmounts it with the pod."""
+    fs = pod_dir / "fs"
+    fs.mkdir(mode=0o711, exist_ok=True)
+    with (pod_dir / ".fs.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.ismount(fs):
+            options = f"size={POD_FS_BYTES},mode=0711,nosuid,nodev"
+            done = subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", options, "kubelab-pod", str(fs)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                # Without mount rights (an unprivileged dev box) the files stay on disk.
+                print(f"podjail: no tmpfs for the pod: {done.stderr.strip()}", file=sys.stderr)
+    return fs
+
+
+def system_binds(root: Path) -> list[str]:
+    """The host's system directories, read-only, as in a learner's shell. The root persists
+    between execs, so the /bin-style symlinks are made (or mended) here, not by bwrap, which
+    refuses to make one that exists."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        host = Path("/") / top
+        if host.is_symlink():
+            target = os.readlink(host)
+            link = root / top
+            if link.is_symlink() and os.readlink(link) == target:
+                continue
+            if link.is_dir() and not link.is_symlink():
+                shutil.rmtree(link)
+            else:
+                link.unlink(missing_ok=True)
+            os.symlink(target, link)
+        elif host.is_dir():
+            args += ["--ro-bind", str(host), f"/{top}"]
+    for name in ETC_SUBSET:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    return args
+
+
+def container_root(pod_dir: Path, container: str, uid: int) -> Path:
+    """The container's writable root (its "image layer"): / for whatever it writes outside
+    volumes. A restart removes it, as a new container starts from its image again."""
+    root = _writable(pod_fs(pod_dir) / container / "rootfs", uid)
+    for name, mode in (("tmp", 0o1777), ("root", 0o700)):
+        _writable(root / name, uid).chmod(mode)
+    return root
+
+
 def jail_command(
     pod: Pod,
     container: str,
@@ -191,11 +246,13 @@ def jail_command(
     environment.setdefault("HOME", "/root")
     if tty:
         environment.setdefault("TERM", "xterm")
+        environment.setdefault("PS1", r"\u@\h:\w\$ ")
     environment.update(env or {})
     setenv: list[str] = []
     for key, value in environment.items():
         setenv += ["--setenv", key, value]
     cwd = workdir or spec.get("workingDir") or "/"
+    root = container_root(pod.dir, container, uid)
     command = ["setsid", "--ctty", "--wait", *argv] if tty else argv
     return [
         "bwrap",
@@ -207,13 +264,13 @@ def jail_command(
         "--uid", "0",
         "--gid", "0",
         "--hostname", shape.hostname(pod.obj),
-        *system_binds(),
+        "--bind", str(root), "/",
+        *system_binds(root),
         "--proc", "/proc",
         "--dev", "/dev",
         "--size", str(8 * 1024**2), "--tmpfs", "/dev/shm",  # noqa: S108
         *layout(pod, container, uid),
         *extra,
-        "--remount-ro", "/",
         "--chdir", cwd,
         "--clearenv",
         *setenv,
@@ -267,6 +324,9 @@ def cmd_exec(pod: Pod, container: str, argv: list[str], tty: bool) -> int:
         print("no command given", file=sys.stderr)
         return 126
     environment = dict(shape.container_env(pod.obj, container, pod.services, pod.refs))
+    stand_in = SHELL_STAND_INS.get(argv[0])
+    if stand_in and not _found(argv[0], environment.get("PATH", PATH)):
+        argv = [stand_in, *argv[1:]]
     if not _found(argv[0], environment.get("PATH", PATH)):
         # What a container runtime says, so learners meet the real message.
         print(

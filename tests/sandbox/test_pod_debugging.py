@@ -85,6 +85,15 @@ def test_exec_runs_in_the_pods_shape_and_reports_exit_codes(learner: Learner) ->
     assert 'exec: "no-such-program": executable file not found in $PATH' in missing.stderr
 
 
+def test_the_books_commands_work_as_written(learner: Learner, tmp_path: Path) -> None:
+    # `ash` (the kuard image's busybox shell) has a stand-in; the root is writable.
+    assert learner.kubectl("exec", "kuard", "--", "ash", "-c", "echo from-ash").stdout == "from-ash\n"
+    config = tmp_path / "config.txt"
+    config.write_text("debug=true\n")
+    assert learner.kubectl("cp", str(config), "kuard:/config.txt").returncode == 0
+    assert learner.kubectl("exec", "kuard", "--", "cat", "/config.txt").stdout == "debug=true\n"
+
+
 def test_exec_reads_stdin(learner: Learner) -> None:
     done = learner.kubectl("exec", "-i", "kuard", "--", "sh", "-c", "wc -l", input="a\nb\nc\n")
     assert done.returncode == 0, done.stderr

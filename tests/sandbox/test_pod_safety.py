@@ -60,8 +60,17 @@ def test_exec_cannot_read_host_files(learner: Learner) -> None:
     assert sh(learner, "ls /work /root/.cache 2>&1; true").stdout.count("No such file") == 2
     # Only the pod's own writable places are writable.
     assert sh(learner, "touch /usr/bin/evil").returncode != 0
-    assert sh(learner, "touch /evil").returncode != 0
-    assert sh(learner, "touch /tmp/fine /data/fine /root/fine").returncode == 0
+    assert sh(learner, "touch /etc/hosts").returncode != 0
+    # The container's own root is writable (as in a real container), and private to the pod.
+    assert sh(learner, "touch /fine /tmp/fine /data/fine /root/fine").returncode == 0
+
+
+def test_what_a_pod_writes_is_capped_in_memory_not_on_disk(learner: Learner) -> None:
+    # Files are capped one by one (RLIMIT_FSIZE), and all of a pod's together by its tmpfs.
+    fill = "for i in 1 2 3 4; do dd if=/dev/zero of=/big$i bs=1M count=50 2>&1; done; rm -f /big*"
+    done = sh(learner, fill)
+    assert "No space left on device" in done.stdout
+    assert sh(learner, "echo still-works > /tmp/after").returncode == 0
 
 
 def test_exec_cannot_reach_host_ports(learner: Learner) -> None:
