@@ -246,7 +246,8 @@ def jail_command(
     environment.setdefault("HOME", "/root")
     if tty:
         environment.setdefault("TERM", "xterm")
-        environment.setdefault("PS1", r"\u@\h:\w\$ ")
+        # Parameter expansion only: dash (sh) and bash both show "kuard:/ # ".
+        environment.setdefault("PS1", "${HOSTNAME}:${PWD} # ")
     environment.update(env or {})
     setenv: list[str] = []
     for key, value in environment.items():
