@@ -43,6 +43,8 @@ DEMO_IMAGES = ("kuard", "kuard-amd64", "kuard-arm64", "kubelab-demoapp")
 KUARD_DEFAULT_VERSION = "v0.10.0-blue"
 KUARD_PORT = 8080
 MASTER_SERVICE = "kubernetes"
+# Set by the container runtime (image config and hostname), unknown to the kubelet's expansion.
+RUNTIME_VARIABLES = ("HOSTNAME", "PATH")
 
 
 # --- lookups --------------------------------------------------------------------------------
@@ -769,7 +771,12 @@ def kuard_version(image: str) -> str:
 
 def container_argv(container: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
     """``command`` + ``args`` with ``$(VAR)`` expanded as the kubelet does (the image's own
-    entrypoint is unknown, so a container without ``command`` yields just its args)."""
+    entrypoint is unknown, so a container without ``command`` yields just its args).
+
+    HOSTNAME and PATH come from the runtime, not the kubelet, so ``$(HOSTNAME)`` stays as
+    written unless the container declares it in ``env``."""
+    declared = {str(v.get("name")) for v in container.get("env") or []}
+    env = {k: v for k, v in env.items() if k not in RUNTIME_VARIABLES or k in declared}
     words = [*(container.get("command") or []), *(container.get("args") or [])]
     return [expand(str(word), env) for word in words]
 

@@ -530,6 +530,7 @@ def test_nginx_startup_lines(pod: dict[str, Any]) -> None:
         ),
         (["sh", "-c", "echo '$HOME stays'; echo ${MY_POD_IP}"], [], ["$HOME stays", "10.244.4.2"]),
         (["bash", "-ec", "echo one\necho two"], [], ["one", "two"]),
+        (["echo", "$(HOSTNAME)", "$HOSTNAME"], [], ["$(HOSTNAME) $HOSTNAME"]),
     ],
 )
 def test_echo_commands_print_their_words(

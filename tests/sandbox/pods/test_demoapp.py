@@ -7,6 +7,7 @@ import http.client
 import io
 import json
 import random
+import shutil
 import socket
 import subprocess
 import threading
@@ -524,3 +525,32 @@ def test_poddir_describe(pod_dir: Path) -> None:
     assert base64.b64decode(tls["files"]["kuard.key"]) == b"KEY"
     assert described["startup_lines"][-1] == "Serving on HTTP on :8080"
     assert described["warnings"] == []
+
+
+def test_runs_with_only_the_pods_package_present(pod_dir: Path, tmp_path: Path) -> None:
+    """The jail binds just sandbox/__init__.py and sandbox/pods/: nothing else may be needed."""
+    root = tmp_path / "opt-kubelab"
+    (root / "sandbox" / "pods").mkdir(parents=True)
+    shutil.copy(REPO / "sandbox" / "__init__.py", root / "sandbox" / "__init__.py")
+    for module in (REPO / "sandbox" / "pods").glob("*.py"):
+        shutil.copy(module, root / "sandbox" / "pods" / module.name)
+    base = [PYTHON, "-E", "-s", "-m", "sandbox.pods.demoapp"]
+    state = tmp_path / "state"
+    served = subprocess.run(
+        [*base, "serve", "--pod-dir", str(pod_dir), "--state-dir", str(state), "--port", "8080"],
+        input=request("/env") + request("/dns?name=my-svc") + request("/memory"),
+        capture_output=True,
+        cwd=root,
+        env={},
+        timeout=30,
+    )
+    assert served.returncode == 0, served.stderr
+    assert [r.status for r in parse_responses(served.stdout)] == [200, 200, 200]
+    logged = subprocess.run(
+        [*base, "startup-log", "--pod-dir", str(pod_dir)],
+        capture_output=True,
+        cwd=root,
+        env={},
+        timeout=30,
+    )
+    assert logged.returncode == 0 and b"Serving on HTTP on :8080" in logged.stdout
