@@ -43,6 +43,14 @@ DEMO_IMAGES = ("kuard", "kuard-amd64", "kuard-arm64", "kubelab-demoapp")
 KUARD_DEFAULT_VERSION = "v0.10.0-blue"
 KUARD_PORT = 8080
 MASTER_SERVICE = "kubernetes"
+# What default/kubernetes is on every cluster kubelab makes, used when services.json lacks it.
+DEFAULT_MASTER_SERVICE: JSON = {
+    "metadata": {"name": MASTER_SERVICE, "namespace": "default"},
+    "spec": {
+        "clusterIP": "10.96.0.1",
+        "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+    },
+}
 # Set by the container runtime (image config and hostname), unknown to the kubelet's expansion.
 RUNTIME_VARIABLES = ("HOSTNAME", "PATH")
 
@@ -223,7 +231,8 @@ def service_link_variables(service: Mapping[str, Any]) -> EnvList:
 
 def service_env(pod: Mapping[str, Any], services: Sequence[Mapping[str, Any]]) -> EnvList:
     """Service variables of the pod's start: its namespace's Services (unless
-    ``enableServiceLinks: false``) and always ``default/kubernetes``; sorted by Service name.
+    ``enableServiceLinks: false``) and always ``default/kubernetes`` (10.96.0.1:443 when
+    ``services`` lacks it); sorted by Service name.
 
     A Service created after the pod started is left out, as the kubelet only knew the older
     ones when it started the container."""
@@ -244,6 +253,7 @@ def service_env(pod: Mapping[str, Any], services: Sequence[Mapping[str, Any]]) -
             chosen[name] = service
         elif meta.get("namespace") == "default" and name == MASTER_SERVICE:
             chosen.setdefault(name, service)
+    chosen.setdefault(MASTER_SERVICE, DEFAULT_MASTER_SERVICE)
     result: EnvList = []
     for name in sorted(chosen):
         result += service_link_variables(chosen[name])

@@ -217,7 +217,7 @@ def read_request(stream: BinaryIO, interim: BinaryIO | None = None) -> Request |
     lengths = {v.strip() for k, v in headers if k.lower() == "content-length"}
     length = 0
     if lengths:
-        if len(lengths) > 1 or not next(iter(lengths)).isdigit():
+        if len(lengths) > 1 or not re.fullmatch(r"[0-9]{1,18}", next(iter(lengths))):
             raise HttpError(400, "malformed Content-Length")
         length = int(next(iter(lengths)))
         if length > MAX_BODY:
@@ -229,10 +229,12 @@ def read_request(stream: BinaryIO, interim: BinaryIO | None = None) -> Request |
     if len(request.body) < length:
         raise HttpError(400, "incomplete request: the body was cut short")
 
-    if target.startswith("/") or target.lower().startswith(("http://", "https://")):
-        split = urlsplit(target)
-    else:
+    if not target.startswith("/") and not target.lower().startswith(("http://", "https://")):
         raise HttpError(400, "the request target must be a path")
+    try:
+        split = urlsplit(target)
+    except ValueError:
+        raise HttpError(400, "malformed request target") from None
     path = unquote(split.path or "/", errors="replace")
     if "\x00" in path:
         raise HttpError(400, "malformed path")
@@ -779,6 +781,11 @@ def serve_connection(app: DemoApp, rfile: BinaryIO, wfile: BinaryIO, log: TextIO
             except HttpError as error:
                 signal.alarm(0)
                 send(Response(error.status, f"{error.message}\n".encode()), None, close=True)
+                return 0
+            except (ValueError, UnicodeError) as error:  # a parsing case missed above
+                signal.alarm(0)
+                print(f"demoapp: unparsable request: {type(error).__name__}", file=log)
+                send(Response(400, b"malformed request\n"), None, close=True)
                 return 0
             signal.alarm(0)
             if request is None:

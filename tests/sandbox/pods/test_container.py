@@ -122,6 +122,19 @@ def test_enable_service_links_false_keeps_only_the_kubernetes_service(
     assert "MY_SVC_SERVICE_HOST" not in env
 
 
+def test_kubernetes_service_variables_even_without_the_object(pod: dict[str, Any]) -> None:
+    env = c.container_env(pod, "kuard", [], {})
+    assert env[2 : 2 + len(SERVICE_VARS_KUBERNETES)] == SERVICE_VARS_KUBERNETES
+
+
+def test_own_kubernetes_service_shadows_the_default_one(
+    pod: dict[str, Any], services: list[dict[str, Any]]
+) -> None:
+    own = service("kubernetes", "10.96.9.9", [{"port": 80}])
+    for order in ([*services, own], [own, *services]):
+        assert env_of(pod, order)["KUBERNETES_SERVICE_HOST"] == "10.96.9.9"
+
+
 def test_multi_port_udp_and_ipv6_service_variables(pod: dict[str, Any]) -> None:
     ports = [
         {"name": "dns", "port": 53, "protocol": "UDP"},

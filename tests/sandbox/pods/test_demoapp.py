@@ -318,6 +318,9 @@ def test_no_socket_is_ever_opened(pod_dir: Path, state_dir: Path) -> None:
         (b"POST /healthy/fail HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501),
         (b"GET example.com HTTP/1.1\r\n\r\n", 400),
+        (b"GET http://[::1/ HTTP/1.1\r\n\r\n", 400),
+        (b"POST /healthy/fail HTTP/1.1\r\nContent-Length: \xb2\r\n\r\nab", 400),
+        (b"POST /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
         (b"GET /dns?" + b"&".join(b"a=%d" % i for i in range(50)) + b" HTTP/1.1\r\n\r\n", 400),
     ],
 )
