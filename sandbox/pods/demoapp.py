@@ -529,7 +529,16 @@ class DemoApp:
 
     def overview(self, request: Request) -> Page:
         state = self.state.read()
-        version = c.kuard_version(str(self.container.get("image", "")))
+        image = str(self.container.get("image", ""))
+        if c.is_demo_image(image):
+            version = c.kuard_version(image)
+            headline = f"kuard {version}: Kubernetes Up and Running demo app (kubelab)"
+        else:
+            version = "kubelab demo app"
+            headline = (
+                f"kubelab demo app answering for {image}: simulated pods run no real image, "
+                "so every forwarded port reaches this app"
+            )
         rows = [
             ("Version", version),
             *self._identity(),
@@ -544,7 +553,7 @@ class DemoApp:
         ]
         headers = "\n".join(f"    {k}: {v}" for k, v in request.headers)
         text = (
-            f"kuard {version}: Kubernetes Up and Running demo app (kubelab)\n\n"
+            f"{headline}\n\n"
             f"{_rows_text(rows)}\n\nRequest details\n{_rows_text(request_rows)}\n"
             f"Headers:\n{headers}\n"
         )
@@ -552,7 +561,7 @@ class DemoApp:
             f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in request.headers
         )
         body = (
-            f"{_table(rows)}<h2>Request details</h2>{_table(request_rows)}"
+            f"<p>{esc(headline)}</p>{_table(rows)}<h2>Request details</h2>{_table(request_rows)}"
             f"<h3>Headers</h3><table>{header_rows}</table>"
         )
         return Page(200, "Overview", text, body)

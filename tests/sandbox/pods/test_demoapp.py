@@ -270,6 +270,14 @@ def test_overview_shows_the_pod_and_the_request(connect: Any) -> None:
     assert "X-Probe: 42" in text and "Method:" in text
 
 
+def test_other_images_say_what_answers(connect: Any, pod_dir: Path) -> None:
+    pod = json.loads((pod_dir / "pod.json").read_text())
+    pod["spec"]["containers"][0]["image"] = "nginx:1.27"
+    (pod_dir / "pod.json").write_text(json.dumps(pod))
+    (response,) = connect(request("/")).responses
+    assert response.text.startswith("kubelab demo app answering for nginx:1.27")
+
+
 def test_dns_answers_services_and_nxdomain(connect: Any) -> None:
     found, kube, missing = connect(
         request("/dns?name=my-svc")
