@@ -3,7 +3,10 @@
 It never opens a socket. The kubelet shim starts one process per ``kubectl port-forward``
 connection, with the connection's bytes on stdin and stdout; the process speaks HTTP/1.1
 (keep-alive until EOF or ``Connection: close``) and exits. Every answered request writes one
-access-log line to stderr, which the shim timestamps into ``kubectl logs``.
+line to stderr, which the shim timestamps into ``kubectl logs``: kuard's
+``127.0.0.1:41234 GET /healthy`` plus the status (``... 500``), or
+``127.0.0.1:41234 bad request (400): <reason>``; nothing else is ever written there except
+``demoapp: <problem>`` lines.
 
 Commands (cwd = the directory holding ``sandbox/``)::
 
@@ -549,7 +552,7 @@ class DemoApp:
             ("Proto", request.version),
             ("Method", request.method),
             ("Path", request.target),
-            ("RemoteAddr", "127.0.0.1 (via kubectl port-forward)"),
+            ("RemoteAddr", f"{remote_address()} (kubectl port-forward)"),
         ]
         headers = "\n".join(f"    {k}: {v}" for k, v in request.headers)
         text = (
@@ -763,12 +766,18 @@ def _on_alarm(signum: int, frame: FrameType | None) -> None:
     raise IdleTimeout()
 
 
-def access_line(request: Request | None, status: int, length: int) -> str:
+def remote_address() -> str:
+    """Where the connection seems to come from: kubectl port-forward's end inside the pod's
+    network namespace is loopback, from an ephemeral port that differs per connection."""
+    return f"127.0.0.1:{32768 + os.getpid() % 28000}"
+
+
+def access_line(remote: str, request: Request | None, response: Response) -> str:
+    """kuard's request log line (``RemoteAddr Method URL``) with the status appended."""
     if request is None:
-        return f'127.0.0.1 - "-" {status} {length} "-"'
-    line = printable(f"{request.method} {request.target} {request.version}")
-    agent = printable(request.header("user-agent") or "-")
-    return f'127.0.0.1 - "{line}" {status} {length} "{agent}"'
+        reason = printable(response.body.decode("latin-1").strip())
+        return f"{remote} bad request ({response.status}): {reason}"
+    return f"{remote} {printable(request.method)} {printable(request.target)} {response.status}"
 
 
 def serve_connection(app: DemoApp, rfile: BinaryIO, wfile: BinaryIO, log: TextIO) -> int:
@@ -779,8 +788,9 @@ def serve_connection(app: DemoApp, rfile: BinaryIO, wfile: BinaryIO, log: TextIO
         keep_alive_10 = request is not None and request.version == "HTTP/1.0" and not close
         wfile.write(response_bytes(response, head=head, close=close, keep_alive_10=keep_alive_10))
         wfile.flush()
-        print(access_line(request, response.status, len(response.body)), file=log, flush=True)
+        print(access_line(remote, request, response), file=log, flush=True)
 
+    remote = remote_address()
     signal.signal(signal.SIGALRM, _on_alarm)
     try:
         while True:

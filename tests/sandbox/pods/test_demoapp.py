@@ -7,6 +7,7 @@ import http.client
 import io
 import json
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -144,10 +145,8 @@ def test_keep_alive_serves_two_requests_on_one_connection(pod_dir: Path, state_d
         process.stdin.close()
         assert process.wait(timeout=20) == 0
         log = process.stderr.read().decode().splitlines()
-        assert log == [
-            '127.0.0.1 - "GET /healthy HTTP/1.1" 200 3 "curl/8.5.0"',
-            '127.0.0.1 - "GET /ready HTTP/1.1" 200 3 "curl/8.5.0"',
-        ]
+        remote = f"127.0.0.1:{32768 + process.pid % 28000}"
+        assert log == [f"{remote} GET /healthy 200", f"{remote} GET /ready 200"]
     finally:
         watchdog.cancel()
         process.kill()
@@ -340,6 +339,7 @@ def test_malformed_requests_get_an_error_and_a_clean_exit(
     assert result.responses[0].headers["connection"] == "close"
     assert result.returncode == 0
     assert not (state_dir / "state.json").exists()  # nothing after the bad request ran
+    assert re.fullmatch(rf"127\.0\.0\.1:\d+ bad request \({status}\): [ -~]+\n", result.stderr)
 
 
 @pytest.mark.parametrize(
