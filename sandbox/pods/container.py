@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 import math
+import posixpath
 import re
 import shlex
 from collections.abc import Mapping, Sequence
@@ -640,6 +641,45 @@ def volume_mounts(
             )
         )
     return result
+
+
+def absolute_path(path: str) -> str:
+    """``path`` as a normalised absolute path (``//a/../b/`` is ``/b``)."""
+    return posixpath.normpath("/" + path.lstrip("/"))
+
+
+def container_files(
+    pod: Mapping[str, Any],
+    container_name: str,
+    refs: Mapping[str, Any],
+    *,
+    warnings: list[str] | None = None,
+) -> tuple[dict[str, bytes], set[str]]:
+    """The files the container is known to have, by absolute path, and its known directories:
+    the kubelet-managed /etc/hosts, /etc/resolv.conf and /etc/hostname, and every volume
+    mount (API-data volumes with their files, others as empty directories). The image's own
+    files are not part of the simulation."""
+    namespace = str(_meta(pod).get("namespace", "default"))
+    files = {
+        "/etc/hosts": etc_hosts(pod).encode(),
+        "/etc/resolv.conf": resolv_conf(namespace).encode(),
+        "/etc/hostname": (hostname(pod) + "\n").encode(),
+    }
+    directories = {"/", "/etc"}
+    for mount in volume_mounts(pod, container_name, refs, warnings=warnings):
+        root = absolute_path(mount.mount_path)
+        directories.add(root)
+        for relative, content in mount.files.items():
+            path = absolute_path(f"{root}/{relative}") if relative else root
+            if not relative:
+                directories.discard(root)
+            files[path] = content
+    for path in [*files, *list(directories)]:
+        parent = posixpath.dirname(path)
+        while parent not in directories:
+            directories.add(parent)
+            parent = posixpath.dirname(parent)
+    return files, directories
 
 
 def _sub_path_files(

@@ -21,8 +21,10 @@ without a request), 2 when the pod dir or state dir is unusable (one line on std
 Endpoints (plain text, or HTML when Accept prefers text/html): ``/`` overview and request
 details; ``/healthy`` 200 ``ok`` or 500, flipped by ``/healthy/fail`` and ``/healthy/ok``;
 ``/ready`` 200 or 503, flipped by ``/ready/fail`` and ``/ready/ok``; ``/env``; ``/dns?name=X``;
-``/memory``, ``/memory/alloc?size=500Mi``, ``/memory/free``. The flips and memory endpoints
-accept GET and POST (a form body ``size=...`` works too).
+``/memory``, ``/memory/alloc?size=500Mi``, ``/memory/free``; ``/fs/<path>``, kuard's file
+browser over the files the simulation knows (kubelet-managed /etc files and volume mounts,
+served as text, never as HTML). The flips and memory endpoints accept GET and POST (a form body
+``size=...`` works too).
 
 State shared by the pod's connections lives in ``STATE-DIR/state.json``, replaced atomically
 (write a temporary file, then rename) under an exclusive ``flock`` of ``STATE-DIR/state.lock``.
@@ -60,6 +62,7 @@ import fcntl
 import html
 import json
 import os
+import posixpath
 import re
 import signal
 import sys
@@ -70,7 +73,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO, TextIO
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from sandbox.pods import container as c
 from sandbox.pods import dns
@@ -414,6 +417,7 @@ _NAV = [
     ("/env", "Environment"),
     ("/dns", "DNS"),
     ("/memory", "Memory"),
+    ("/fs", "Files"),
 ]
 _STYLE = (
     "body{font-family:system-ui,sans-serif;margin:0;color:#1d2433}"
@@ -465,7 +469,8 @@ class DemoApp:
         self.container = c.pod_container(pod_dir.pod, container_name)
         self.port = port
         self.state = state
-        self.routes: dict[str, Callable[[Request], Page]] = {
+        self._files: tuple[dict[str, bytes], set[str]] | None = None
+        self.routes: dict[str, Callable[[Request], Page | Response]] = {
             "/": self.overview,
             "/env": self.env,
             "/dns": self.dns,
@@ -493,6 +498,8 @@ class DemoApp:
     def handle(self, request: Request) -> Response:
         wants_html = prefers_html(request.header("accept"))
         handler = self.routes.get(request.path)
+        if request.path == "/fs" or request.path.startswith("/fs/"):
+            handler = self.fs
         if handler is None:
             page = Page(404, "Not found", f"404 page not found: {request.path}\n")
         elif request.method not in ("GET", "HEAD", "POST"):
@@ -503,7 +510,10 @@ class DemoApp:
                 405, "Method not allowed", "use GET here\n", headers=[("Allow", "GET, HEAD")]
             )
         else:
-            page = handler(request)
+            result = handler(request)
+            if isinstance(result, Response):
+                return result
+            page = result
             action = request.path.count("/") > 1  # /healthy/fail, /memory/alloc, ...
             if request.method == "POST" and wants_html and action and page.status < 400:
                 back = request.path.rsplit("/", 1)[0]
@@ -673,6 +683,44 @@ class DemoApp:
         result = dns.lookup(name, self.pod_dir.namespace, self.pod_dir.services)
         output = dns.dig_output(result, self.pod_dir.namespace)
         return Page(200, "DNS query", output, f"{form}<pre>{esc(output)}</pre>")
+
+    def fs(self, request: Request) -> Page | Response:
+        """kuard's file system browser, over the files the simulation knows: kubelet-managed
+        /etc files and the volume mounts. Files are served raw, never as HTML."""
+        if self._files is None:
+            self._files = c.container_files(self.pod, self.container_name, self.pod_dir.refs)
+        files, directories = self._files
+        target = c.absolute_path(request.path[len("/fs") :])
+        if target in files:
+            content = files[target]
+            try:
+                content.decode("utf-8")
+                kind = "text/plain; charset=utf-8"
+            except UnicodeDecodeError:
+                kind = "application/octet-stream"
+            return Response(200, content, kind)
+        note = (
+            "Only kubelet-managed files (/etc/hosts, /etc/resolv.conf, /etc/hostname) and volume "
+            "mounts are simulated; the image's own files are not."
+        )
+        if target not in directories:
+            return Page(404, "Files", f"{target}: no such file or directory\n{note}\n")
+        children = sorted(
+            {
+                posixpath.basename(path) + ("/" if path in directories else "")
+                for path in (*files, *directories)
+                if path != target and posixpath.dirname(path) == target
+            }
+        )
+        text = f"{target}\n" + "".join(f"{name}\n" for name in children) + f"# {note}\n"
+        base = "/fs" + ("" if target == "/" else target)
+        links = "".join(
+            f'<li><a href="{esc(quote(f"{base}/{name}"))}">{esc(name)}</a></li>'
+            for name in children
+        )
+        parent = esc(quote(posixpath.dirname(base)))
+        up = "" if target == "/" else f'<p><a href="{parent}">..</a></p>'
+        return Page(200, f"Files: {target}", text, f"{up}<ul>{links}</ul><p>{esc(note)}</p>")
 
     def _memory_limit(self) -> int | None:
         limit = ((self.container.get("resources") or {}).get("limits") or {}).get("memory")

@@ -559,3 +559,14 @@ def test_other_containers_get_one_generic_line(pod: dict[str, Any]) -> None:
     assert c.container_startup_lines(pod, "kuard") == [
         "Started container kuard (image busybox:1.36) sleep 3600"
     ]
+
+
+def test_container_files_and_directories(pod: dict[str, Any], refs: dict[str, Any]) -> None:
+    files, directories = c.container_files(pod, "kuard", refs)
+    assert files["/etc/hostname"] == b"kuard\n"
+    assert files["/etc/resolv.conf"] == c.resolv_conf("kl-demo").encode()
+    assert files["/config/my-key"] == b"my-value"
+    assert files["/tls/kuard.key"] == b"KEY"
+    assert files["/var/run/secrets/kubernetes.io/serviceaccount/namespace"] == b"kl-demo"
+    assert {"/", "/etc", "/config", "/scratch", "/var", "/var/run"} <= directories
+    assert not set(files) & directories

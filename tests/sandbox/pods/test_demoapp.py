@@ -277,6 +277,30 @@ def test_other_images_say_what_answers(connect: Any, pod_dir: Path) -> None:
     assert response.text.startswith("kubelab demo app answering for nginx:1.27")
 
 
+def test_file_browser_shows_kubelet_files_and_volumes(connect: Any, pod_dir: Path) -> None:
+    refs = json.loads((pod_dir / "refs.json").read_text())
+    refs["configmaps"]["my-config"]["page.html"] = "<script>alert(1)</script>"
+    refs["configmaps"]["my-config"]["<img src=x>"] = "x"
+    (pod_dir / "refs.json").write_text(json.dumps(refs))
+    html_accept = "Accept: text/html"
+    root, config, value, page, listing, missing = connect(
+        request("/fs")
+        + request("/fs/config/")
+        + request("/fs/config/my-key")
+        + request("/fs/config/page.html", "GET", html_accept)
+        + request("/fs/config", "GET", html_accept)
+        + request("/fs/usr/bin")
+    ).responses
+    assert root.text.splitlines()[:6] == ["/", "config/", "etc/", "scratch/", "tls/", "var/"]
+    assert "my-key" in config.text.splitlines()
+    assert (value.status, value.body) == (200, b"my-value")
+    assert page.headers["content-type"] == "text/plain; charset=utf-8"  # never rendered
+    assert page.body == b"<script>alert(1)</script>"
+    assert "<img" not in listing.text and "&lt;img src=x&gt;" in listing.text
+    assert 'href="/fs/config/page.html"' in listing.text
+    assert missing.status == 404 and "not" in missing.text
+
+
 def test_dns_answers_services_and_nxdomain(connect: Any) -> None:
     found, kube, missing = connect(
         request("/dns?name=my-svc")
