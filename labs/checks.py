@@ -297,10 +297,6 @@ def _outcome(
     )
 
 
-def _problems(found: Sequence[Msg], limit: int = 3) -> MsgList:
-    return MsgList(tuple(found[:limit]))
-
-
 def _label_of(check: Check) -> Msg:
     if isinstance(check, ExistsCheck | AbsentCheck | FieldCheck | LabelCheck | AnnotationCheck):
         if check.name:
@@ -328,7 +324,8 @@ def _per_object(
         details.append(detail)
         if problem_or_none is not None:
             problems.append(problem_or_none)
-    return _outcome(check, not problems, _problems(problems), "; ".join(details)[:1000], refs)
+    shown = MsgList(tuple(problems[:3]))
+    return _outcome(check, not problems, shown, "; ".join(details)[:1000], refs)
 
 
 # ---------------------------------------------------------------------------------------------
