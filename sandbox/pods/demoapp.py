@@ -14,7 +14,9 @@ Commands (cwd = the directory holding ``sandbox/``)::
     python3 -m sandbox.pods.demoapp startup-log --pod-dir DIR [--container C]
 
 ``--port`` is the containerPort that was forwarded; it picks the container (the one declaring
-that port, else the first running a kuard image, else the first). Exit status: 0 after the
+that port, else the first running a kuard image, else the first). Like kuard, port 8443 speaks
+HTTPS when the container mounts ``/tls/kuard.crt`` and ``/tls/kuard.key`` (the book's Secrets
+chapter; see tlspipe.py); plain HTTP there gets kuard's 400. Exit status: 0 after the
 connection ends (EOF, ``Connection: close``, a malformed request answered with 4xx, or 300 s
 without a request), 2 when the pod dir or state dir is unusable (one line on stderr).
 
@@ -60,11 +62,13 @@ import copy
 import email.utils
 import fcntl
 import html
+import io
 import json
 import os
 import posixpath
 import re
 import signal
+import ssl
 import sys
 import tempfile
 import time
@@ -72,11 +76,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, BinaryIO, TextIO
+from typing import Any, Protocol, TextIO
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from sandbox.pods import container as c
-from sandbox.pods import dns
+from sandbox.pods import dns, tlspipe
 from sandbox.pods.poddir import PodDir, PodDirError, default_container, pod_dir_load
 
 MAX_LINE = 8 * 1024
@@ -87,6 +91,8 @@ MAX_QUERY_FIELDS = 32
 IDLE_SECONDS = 300
 MAX_SIMULATED_MEMORY = 64 * 2**30
 STATE_VERSION = 1
+TLS_PORT = 8443
+TLS_DIR = "/tls"
 PROBES = {"healthy": ("liveness", 500), "ready": ("readiness", 503)}
 
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -113,6 +119,18 @@ _CSP = (
 
 
 # --- HTTP -----------------------------------------------------------------------------------
+
+
+class ByteReader(Protocol):
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class ByteWriter(Protocol):
+    def write(self, data: bytes, /) -> int | None: ...
+
+    def flush(self) -> None: ...
 
 
 class HttpError(Exception):
@@ -163,7 +181,7 @@ class Response:
     close: bool = False
 
 
-def _readline(stream: BinaryIO) -> bytes:
+def _readline(stream: ByteReader) -> bytes:
     line = stream.readline(MAX_LINE + 1)
     if len(line) > MAX_LINE:
         raise HttpError(431, "header line too long")
@@ -172,7 +190,7 @@ def _readline(stream: BinaryIO) -> bytes:
     return line
 
 
-def read_request(stream: BinaryIO, interim: BinaryIO | None = None) -> Request | None:
+def read_request(stream: ByteReader, interim: ByteWriter | None = None) -> Request | None:
     """The next request on the connection; None at a clean end of input.
 
     ``interim`` receives ``100 Continue`` when the client waits for it before the body."""
@@ -684,6 +702,14 @@ class DemoApp:
         output = dns.dig_output(result, self.pod_dir.namespace)
         return Page(200, "DNS query", output, f"{form}<pre>{esc(output)}</pre>")
 
+    def tls_material(self) -> tuple[bytes, bytes] | None:
+        """The PEM certificate and key kuard would serve HTTPS with, if the pod mounts them."""
+        if self._files is None:
+            self._files = c.container_files(self.pod, self.container_name, self.pod_dir.refs)
+        files = self._files[0]
+        certificate, key = files.get(f"{TLS_DIR}/kuard.crt"), files.get(f"{TLS_DIR}/kuard.key")
+        return (certificate, key) if certificate and key else None
+
     def fs(self, request: Request) -> Page | Response:
         """kuard's file system browser, over the files the simulation knows: kubelet-managed
         /etc files and the volume mounts. Files are served raw, never as HTML."""
@@ -828,7 +854,7 @@ def access_line(remote: str, request: Request | None, response: Response) -> str
     return f"{remote} {printable(request.method)} {printable(request.target)} {response.status}"
 
 
-def serve_connection(app: DemoApp, rfile: BinaryIO, wfile: BinaryIO, log: TextIO) -> int:
+def serve_connection(app: DemoApp, rfile: ByteReader, wfile: ByteWriter, log: TextIO) -> int:
     """Answer requests until the connection ends; the exit status of ``serve``."""
 
     def send(response: Response, request: Request | None, close: bool) -> None:
@@ -905,7 +931,42 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demoapp: {message}", file=sys.stderr)
         return 2
     app = DemoApp(pod_dir, name, args.port, StateStore(state_dir))
+    if args.port == TLS_PORT and app.tls_material() is not None:
+        return serve_tls(app, state_dir, sys.stderr)
     return serve_connection(app, sys.stdin.buffer, sys.stdout.buffer, sys.stderr)
+
+
+def serve_tls(app: DemoApp, state_dir: Path, log: TextIO) -> int:
+    """kuard's HTTPS on :8443, with the certificate and key the pod mounts at /tls."""
+    material = app.tls_material()
+    assert material is not None
+    try:
+        context = tlspipe.server_context(*material, scratch=state_dir)
+    except (ssl.SSLError, OSError) as error:
+        print(f"demoapp: {TLS_DIR}/kuard.crt and kuard.key are unusable: {error}", file=log)
+        return 2
+    stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
+    stream = tlspipe.TlsPipe(context, stdin, stdout)
+    remote = remote_address()
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.alarm(IDLE_SECONDS)
+    try:
+        stream.handshake()
+    except tlspipe.PlainHttpOnTlsPort:
+        message = b"Client sent an HTTP request to an HTTPS server.\n"
+        response = Response(400, message, close=True)
+        os.write(stdout, response_bytes(response, head=False, close=True, keep_alive_10=False))
+        print(f"{remote} bad request (400): plain HTTP on the HTTPS port", file=log)
+        return 0
+    except (ssl.SSLError, EOFError, OSError, IdleTimeout) as error:
+        print(f"{remote} TLS handshake error: {printable(str(error))}", file=log)
+        return 0
+    finally:
+        signal.alarm(0)
+    try:
+        return serve_connection(app, io.BufferedReader(stream), stream, log)
+    finally:
+        stream.close()
 
 
 if __name__ == "__main__":

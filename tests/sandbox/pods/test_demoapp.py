@@ -10,6 +10,7 @@ import random
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -317,7 +318,8 @@ def test_no_socket_is_ever_opened(pod_dir: Path, state_dir: Path) -> None:
     guarded = (
         "import socket, runpy, sys\n"
         "def refuse(*a, **k): raise SystemExit('socket use: ' + repr(a))\n"
-        "socket.socket = refuse; socket.getaddrinfo = refuse; socket.create_connection = refuse\n"
+        "socket.socket.__init__ = refuse; socket.getaddrinfo = refuse\n"
+        "socket.create_connection = refuse; socket.socketpair = refuse\n"
         "socket.gethostbyname = refuse\n"
         "sys.argv = ['demoapp'] + sys.argv[1:]\n"
         "runpy.run_module('sandbox.pods.demoapp', run_name='__main__')\n"
@@ -589,3 +591,97 @@ def test_runs_with_only_the_pods_package_present(pod_dir: Path, tmp_path: Path) 
         timeout=30,
     )
     assert logged.returncode == 0 and b"Serving on HTTP on :8080" in logged.stdout
+
+
+@pytest.fixture
+def tls_pod_dir(pod_dir: Path, tmp_path: Path) -> Path:
+    """The pod dir with a real certificate in the kuard-tls Secret (the book's /tls mount)."""
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a test certificate")
+    key, certificate = tmp_path / "kuard.key", tmp_path / "kuard.crt"
+    curve = "ec_paramgen_curve:prime256v1"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", curve, "-nodes"),
+            *("-keyout", str(key), "-out", str(certificate), "-days", "1", "-subj", "/CN=kuard"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    refs = json.loads((pod_dir / "refs.json").read_text())
+    refs["secrets"]["kuard-tls"] = {
+        path.name: base64.b64encode(path.read_bytes()).decode() for path in (key, certificate)
+    }
+    (pod_dir / "refs.json").write_text(json.dumps(refs))
+    return pod_dir
+
+
+def test_https_on_8443_with_the_mounted_certificate(tls_pod_dir: Path, state_dir: Path) -> None:
+    ours, theirs = socket.socketpair()
+    process = subprocess.Popen(
+        serve_command(tls_pod_dir, state_dir, port=8443),
+        stdin=theirs.fileno(),
+        stdout=theirs.fileno(),
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+        env=CLEAN_ENV,
+    )
+    theirs.close()
+    context = ssl.create_default_context(cafile=str(tls_pod_dir.parent / "kuard.crt"))
+    context.check_hostname = False
+    try:
+        tls = context.wrap_socket(ours, server_hostname="kuard")
+        tls.settimeout(20)
+        client = http.client.HTTPConnection("localhost", 8443, timeout=20)
+        client.sock = tls
+        for _ in range(2):  # kept alive over TLS
+            client.request("GET", "/healthy")
+            answer = client.getresponse()
+            assert (answer.status, answer.read()) == (200, b"ok\n")
+        client.request("GET", "/fs/tls")
+        assert b"kuard.crt" in client.getresponse().read()
+        tls.close()
+        assert process.wait(timeout=20) == 0
+        assert process.stderr
+        log = process.stderr.read().decode()
+        assert log.count("GET /healthy 200") == 2 and "Traceback" not in log
+    finally:
+        ours.close()
+        process.kill()
+        process.wait()
+
+
+def test_plain_http_on_the_https_port_is_told_so(tls_pod_dir: Path) -> None:
+    done = subprocess.run(
+        serve_command(tls_pod_dir, tls_pod_dir.parent / "state", port=8443),
+        input=request("/healthy"),
+        capture_output=True,
+        cwd=REPO,
+        env=CLEAN_ENV,
+        timeout=30,
+    )
+    (response,) = parse_responses(done.stdout)
+    assert response.status == 400
+    assert response.text == "Client sent an HTTP request to an HTTPS server.\n"
+    assert done.returncode == 0
+
+
+def test_without_a_certificate_8443_is_plain_http(connect: Any, pod_dir: Path) -> None:
+    refs = json.loads((pod_dir / "refs.json").read_text())
+    del refs["secrets"]["kuard-tls"]
+    (pod_dir / "refs.json").write_text(json.dumps(refs))
+    assert connect(request("/healthy")).responses[0].status == 200
+
+
+def test_a_broken_tls_handshake_ends_quietly(tls_pod_dir: Path) -> None:
+    done = subprocess.run(
+        serve_command(tls_pod_dir, tls_pod_dir.parent / "state", port=8443),
+        input=b"\x16\x03\x01\x00\x05hello" + b"\x00" * 64,
+        capture_output=True,
+        cwd=REPO,
+        env=CLEAN_ENV,
+        timeout=30,
+    )
+    assert done.returncode == 0
+    assert b"TLS handshake error" in done.stderr and b"Traceback" not in done.stderr
