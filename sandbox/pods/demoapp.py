@@ -59,7 +59,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import email.utils
 import fcntl
 import html
 import io
@@ -68,7 +67,6 @@ import os
 import posixpath
 import re
 import signal
-import ssl
 import sys
 import tempfile
 import time
@@ -80,7 +78,7 @@ from typing import Any, Protocol, TextIO
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from sandbox.pods import container as c
-from sandbox.pods import dns, tlspipe
+from sandbox.pods import dns
 from sandbox.pods.poddir import PodDir, PodDirError, default_container, pod_dir_load
 
 MAX_LINE = 8 * 1024
@@ -284,7 +282,7 @@ def read_request(stream: ByteReader, interim: ByteWriter | None = None) -> Reque
 def response_bytes(response: Response, *, head: bool, close: bool, keep_alive_10: bool) -> bytes:
     reason = _REASONS.get(response.status, "Unknown")
     headers = [
-        ("Date", email.utils.formatdate(usegmt=True)),
+        ("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())),
         ("Server", "kuard (kubelab demo app)"),
         ("Content-Type", response.content_type),
         ("Content-Length", str(len(response.body))),
@@ -938,6 +936,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve_tls(app: DemoApp, state_dir: Path, log: TextIO) -> int:
     """kuard's HTTPS on :8443, with the certificate and key the pod mounts at /tls."""
+    import ssl  # only here: most connections never need it, and it costs start-up time
+
+    from sandbox.pods import tlspipe
+
     material = app.tls_material()
     assert material is not None
     try:
