@@ -22,6 +22,8 @@ from labs.kubevalues import (
     selector_from_api,
     selector_parse,
 )
+from labs.messages import Msg, MsgList, verbatim
+from labs.messages import gettext_noop as _
 from labs.spec import (
     AbsentCheck,
     AnnotationCheck,
@@ -78,11 +80,15 @@ class Snapshot:
 class CheckOutcome:
     check_id: str
     status: CheckStatus
-    # For the learner when it fails: the author's message, else a specific generated one.
+    # For the learner when it fails: the author's message, else a specific generated one
+    # (English here; ``problem`` carries it for translation).
     message: Mapping[str, str]
     # What the engine found, in plain English ("Pod kuard: .spec.containers[0].image is ...").
     detail: str
     evidence: tuple[Mapping[str, Any], ...] = ()
+    # The generated message as a message id and parameters, for translation (None when the
+    # check passed or its author wrote the message).
+    problem: Msg | MsgList | None = None
 
     @property
     def passed(self) -> bool:
@@ -111,6 +117,9 @@ class Needs:
     scripts: tuple[ScriptCheck, ...]
 
 
+_TargetedCheck = (
+    ExistsCheck | AbsentCheck | FieldCheck | LabelCheck | AnnotationCheck | ReadyCheck | OwnerCheck
+)
 _OWNER_CHAIN = {"Deployment": ("ReplicaSet",), "CronJob": ("Job",)}
 
 
@@ -182,17 +191,19 @@ def _ref(kind: str, obj: Obj) -> dict[str, Any]:
     return {"kind": kind, "name": meta.get("name"), "resourceVersion": meta.get("resourceVersion")}
 
 
-def _names(objects: Iterable[Obj], limit: int = 6) -> str:
+def _names(objects: Iterable[Obj], limit: int = 6) -> Msg:
     names = sorted(_name(o) for o in objects)
     shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    if len(names) > limit:
+        return Msg.of(_("{names} and {count} more"), names=shown, count=len(names) - limit)
+    return verbatim(shown)
 
 
-def _show(values: Sequence[Any]) -> str:
+def _show(values: Sequence[Any]) -> Msg:
     if not values:
-        return "nothing"
+        return Msg(_("nothing"))
     text = ", ".join(repr(v) if isinstance(v, str) else _compact(v) for v in values[:5])
-    return text[:300]
+    return verbatim(text[:300])
 
 
 def _compact(value: Any) -> str:
@@ -229,8 +240,8 @@ def _number(value: Any) -> Decimal | None:
         return None
 
 
-def _en(text: str) -> dict[str, str]:
-    return {"en": text}
+def _scope(kind: str, selector: str) -> Msg:
+    return Msg.of(_("{kind}s with the labels {selector}"), kind=kind, selector=selector)
 
 
 class _Evaluation:
@@ -248,33 +259,73 @@ class _Evaluation:
         chosen = selector_parse(selector or "")
         return [o for o in objects if chosen.matches(_labels(o))]
 
-    def missing(self, kind: str, name: str | None, selector: str | None) -> str:
+    def missing(self, kind: str, name: str | None, selector: str | None) -> Msg:
         if name is not None:
-            return f"There is no {kind} named {name} in your namespace {self.namespace}."
-        return f"There is no {kind} with the labels {selector} in your namespace {self.namespace}."
+            return Msg.of(
+                _("There is no {kind} named {name} in your namespace {namespace}."),
+                kind=kind,
+                name=name,
+                namespace=self.namespace,
+            )
+        return Msg.of(
+            _("There is no {kind} with the labels {selector} in your namespace {namespace}."),
+            kind=kind,
+            selector=str(selector),
+            namespace=self.namespace,
+        )
+
+
+Problem = Msg | MsgList
 
 
 def _outcome(
     check: Check,
     ok: bool,
-    problem: str,
+    problem: Problem,
     detail: str,
     evidence: Iterable[Mapping[str, Any]] = (),
 ) -> CheckOutcome:
     if ok:
         return CheckOutcome(check.id, "pass", {}, detail, tuple(evidence))
-    message = dict(check.message) if check.message else _en(problem)
-    return CheckOutcome(check.id, "fail", message, detail or problem, tuple(evidence))
-
-
-def _label_of(check: Check) -> str:
-    if isinstance(check, ExistsCheck | AbsentCheck | FieldCheck | LabelCheck | AnnotationCheck):
-        return (
-            f"{check.kind} {check.name}"
-            if check.name
-            else f"{check.kind}s with labels {check.selector}"
+    if check.message:
+        return CheckOutcome(
+            check.id, "fail", dict(check.message), detail or str(problem), tuple(evidence)
         )
-    return check.id
+    english = problem.render()
+    return CheckOutcome(
+        check.id, "fail", {"en": english}, detail or english, tuple(evidence), problem
+    )
+
+
+def _label_of(check: Check) -> Msg:
+    if isinstance(check, ExistsCheck | AbsentCheck | FieldCheck | LabelCheck | AnnotationCheck):
+        if check.name:
+            return verbatim(f"{check.kind} {check.name}")
+        return _scope(check.kind, str(check.selector))
+    return verbatim(check.id)
+
+
+def _per_object(
+    ev: _Evaluation,
+    check: _TargetedCheck,
+    judge: Callable[[Obj, str], tuple[str, Msg | None]],
+) -> CheckOutcome:
+    """The shape most checks share: find the targets (failing when there are none), then let
+    `judge` give each object a detail line and maybe a problem."""
+    found = ev.targets(check.kind, check.name, check.selector)
+    refs = [_ref(check.kind, o) for o in found]
+    if not found:
+        problem = ev.missing(check.kind, check.name, check.selector)
+        return _outcome(check, False, problem, str(problem), refs)
+    problems: list[Msg] = []
+    details: list[str] = []
+    for obj in found:
+        detail, problem_or_none = judge(obj, f"{check.kind} {_name(obj)}")
+        details.append(detail)
+        if problem_or_none is not None:
+            problems.append(problem_or_none)
+    shown = MsgList(tuple(problems[:3]))
+    return _outcome(check, not problems, shown, "; ".join(details)[:1000], refs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,31 +335,38 @@ def _label_of(check: Check) -> str:
 def _exists(ev: _Evaluation, check: ExistsCheck) -> CheckOutcome:
     found = ev.targets(check.kind, check.name, check.selector)
     refs = [_ref(check.kind, o) for o in found]
-    detail = (
-        f"found {_names(found)}" if found else ev.missing(check.kind, check.name, check.selector)
-    )
-    return _outcome(
-        check, bool(found), ev.missing(check.kind, check.name, check.selector), detail, refs
-    )
+    missing = ev.missing(check.kind, check.name, check.selector)
+    detail = f"found {_names(found)}" if found else str(missing)
+    return _outcome(check, bool(found), missing, detail, refs)
 
 
 def _absent(ev: _Evaluation, check: AbsentCheck) -> CheckOutcome:
     found = ev.targets(check.kind, check.name, check.selector)
     refs = [_ref(check.kind, o) for o in found]
     if check.name:
-        problem = f"{check.kind} {check.name} still exists; it should be gone."
+        problem = Msg.of(
+            _("{kind} {name} still exists; it should be gone."), kind=check.kind, name=check.name
+        )
     else:
-        problem = (
-            f"{len(found)} {check.kind}(s) with the labels {check.selector} still exist "
-            f"({_names(found)}); there should be none."
+        problem = Msg.of(
+            _(
+                "{count} {kind}(s) with the labels {selector} still exist ({names}); there should "
+                "be none."
+            ),
+            count=len(found),
+            kind=check.kind,
+            selector=str(check.selector),
+            names=_names(found),
         )
     return _outcome(check, not found, problem, f"found {_names(found)}" if found else "none", refs)
 
 
-def _field_test(check: FieldCheck) -> tuple[Callable[[Any], bool], str]:
+def _field_test(check: FieldCheck) -> tuple[Callable[[Any], bool], Msg]:
     fields = check.model_fields_set
     if "equals" in fields:
-        return (lambda v: _same(v, check.equals)), f"equal {check.equals!r}"
+        return (lambda v: _same(v, check.equals)), Msg.of(
+            _("equal {value}"), value=repr(check.equals)
+        )
     if "matches" in fields:
         pattern = re.compile(check.matches or "")
         return (
@@ -317,7 +375,7 @@ def _field_test(check: FieldCheck) -> tuple[Callable[[Any], bool], str]:
                 and not isinstance(v, bool)
                 and pattern.fullmatch(str(v)) is not None
             )
-        ), f"match {check.matches!r}"
+        ), Msg.of(_("match {pattern}"), pattern=repr(check.matches))
     if "contains" in fields:
 
         def contains(value: Any) -> bool:
@@ -327,10 +385,12 @@ def _field_test(check: FieldCheck) -> tuple[Callable[[Any], bool], str]:
                 return any(_subset(item, check.contains) for item in value)
             return _subset(value, check.contains)
 
-        return contains, f"contain {check.contains!r}"
+        return contains, Msg.of(_("contain {value}"), value=repr(check.contains))
     if "quantity" in fields:
         want = quantity_parse(check.quantity)
-        return (lambda v: _number(v) == want), f"be the quantity {check.quantity}"
+        return (lambda v: _number(v) == want), Msg.of(
+            _("be the quantity {quantity}"), quantity=str(check.quantity)
+        )
     low = Decimal(str(check.at_least)) if check.at_least is not None else None
     high = Decimal(str(check.at_most)) if check.at_most is not None else None
 
@@ -342,82 +402,103 @@ def _field_test(check: FieldCheck) -> tuple[Callable[[Any], bool], str]:
             and (high is None or number <= high)
         )
 
-    if low is not None and high is not None:
-        return bounded, f"be between {check.at_least:g} and {check.at_most:g}"
-    if low is not None:
-        return bounded, f"be at least {check.at_least:g}"
-    return bounded, f"be at most {check.at_most:g}"
+    if check.at_least is not None and check.at_most is not None:
+        return bounded, Msg.of(
+            _("be between {low} and {high}"), low=f"{check.at_least:g}", high=f"{check.at_most:g}"
+        )
+    if check.at_least is not None:
+        return bounded, Msg.of(_("be at least {low}"), low=f"{check.at_least:g}")
+    return bounded, Msg.of(_("be at most {high}"), high=f"{check.at_most:g}")
 
 
 def _field(ev: _Evaluation, check: FieldCheck) -> CheckOutcome:
-    found = ev.targets(check.kind, check.name, check.selector)
-    refs = [_ref(check.kind, o) for o in found]
-    if not found:
-        problem = ev.missing(check.kind, check.name, check.selector)
-        return _outcome(check, False, problem, problem, refs)
-    problems: list[str] = []
-    details: list[str] = []
-    for obj in found:
+    def judge(obj: Obj, where: str) -> tuple[str, Msg | None]:
         values = jsonpath_find(check.path, obj)
-        where = f"{check.kind} {_name(obj)}"
-        details.append(f"{where}: {check.path} is {_show(values)}")
+        shown = _show(values)
+        detail = f"{where}: {check.path} is {shown}"
         if "exists" in check.model_fields_set:
-            if bool(values) != check.exists:
-                problems.append(
-                    f"{where} has no {check.path}."
-                    if check.exists
-                    else f"{where} should not set {check.path} (it is {_show(values)})."
-                )
-            continue
+            if bool(values) == check.exists:
+                return detail, None
+            if check.exists:
+                return detail, Msg.of(_("{where} has no {path}."), where=where, path=check.path)
+            return detail, Msg.of(
+                _("{where} should not set {path} (it is {values})."),
+                where=where,
+                path=check.path,
+                values=shown,
+            )
         test, wanted = _field_test(check)
         results = [test(v) for v in values]
-        ok = bool(results) and (all(results) if check.match == "all" else any(results))
-        if not ok:
-            if not values:
-                problems.append(f"{where} has no {check.path}; it should {wanted}.")
-            else:
-                problems.append(
-                    f"{where}: {check.path} should {wanted}, but it is {_show(values)}."
-                )
-    return _outcome(check, not problems, " ".join(problems[:3]), "; ".join(details)[:1000], refs)
+        if results and (all(results) if check.match == "all" else any(results)):
+            return detail, None
+        if not values:
+            return detail, Msg.of(
+                _("{where} has no {path}; it should {wanted}."),
+                where=where,
+                path=check.path,
+                wanted=wanted,
+            )
+        return detail, Msg.of(
+            _("{where}: {path} should {wanted}, but it is {values}."),
+            where=where,
+            path=check.path,
+            wanted=wanted,
+            values=shown,
+        )
+
+    return _per_object(ev, check, judge)
 
 
 def _metadata(ev: _Evaluation, check: LabelCheck | AnnotationCheck) -> CheckOutcome:
-    what = "label" if isinstance(check, LabelCheck) else "annotation"
-    found = ev.targets(check.kind, check.name, check.selector)
-    refs = [_ref(check.kind, o) for o in found]
-    if not found:
-        problem = ev.missing(check.kind, check.name, check.selector)
-        return _outcome(check, False, problem, problem, refs)
-    problems: list[str] = []
-    details: list[str] = []
-    for obj in found:
-        values = _labels(obj) if what == "label" else _annotations(obj)
-        where = f"{check.kind} {_name(obj)}"
-        value = values.get(check.key)
-        details.append(
-            f"{where}: {check.key}={value!r}" if value is not None else f"{where}: no {check.key}"
-        )
+    is_label = isinstance(check, LabelCheck)
+    what = Msg(_("label")) if is_label else Msg(_("annotation"))
+    key = check.key
+
+    def judge(obj: Obj, where: str) -> tuple[str, Msg | None]:
+        value = (_labels(obj) if is_label else _annotations(obj)).get(key)
+        detail = f"{where}: {key}={value!r}" if value is not None else f"{where}: no {key}"
+        common: dict[str, str | Msg] = {"where": where, "what": what, "key": key}
         if check.present is not None:
-            if (value is not None) != check.present:
-                problems.append(
-                    f"{where} has no {what} {check.key}."
-                    if check.present
-                    else f"{where} still has the {what} {check.key}={value}; remove it."
-                )
-        elif check.equals is not None:
-            if value != check.equals:
-                problems.append(
-                    f"{where} has no {what} {check.key}; it should be {check.key}={check.equals}."
-                    if value is None
-                    else f"{where} has {what} {check.key}={value}, not {check.key}={check.equals}."
-                )
-        elif check.contains is not None and (value is None or check.contains not in value):
-            problems.append(
-                f"The {what} {check.key} of {where} should contain {check.contains!r}"
-                + (f", but it is {value!r}." if value is not None else ", but it is not set.")
+            if (value is not None) == check.present:
+                return detail, None
+            if check.present:
+                return detail, Msg.of(_("{where} has no {what} {key}."), **common)
+            return detail, Msg.of(
+                _("{where} still has the {what} {key}={value}; remove it."),
+                value=str(value),
+                **common,
             )
-    return _outcome(check, not problems, " ".join(problems[:3]), "; ".join(details)[:1000], refs)
+        if check.equals is not None:
+            if value == check.equals:
+                return detail, None
+            if value is None:
+                return detail, Msg.of(
+                    _("{where} has no {what} {key}; it should be {key}={expected}."),
+                    expected=check.equals,
+                    **common,
+                )
+            return detail, Msg.of(
+                _("{where} has {what} {key}={value}, not {key}={expected}."),
+                value=value,
+                expected=check.equals,
+                **common,
+            )
+        if check.contains is None or (value is not None and check.contains in value):
+            return detail, None
+        if value is None:
+            return detail, Msg.of(
+                _("The {what} {key} of {where} should contain {expected}, but it is not set."),
+                expected=repr(check.contains),
+                **common,
+            )
+        return detail, Msg.of(
+            _("The {what} {key} of {where} should contain {expected}, but it is {value}."),
+            expected=repr(check.contains),
+            value=repr(value),
+            **common,
+        )
+
+    return _per_object(ev, check, judge)
 
 
 def _count(ev: _Evaluation, check: CountCheck) -> CheckOutcome:
@@ -425,27 +506,44 @@ def _count(ev: _Evaluation, check: CountCheck) -> CheckOutcome:
     count = len(found)
     refs = [_ref(check.kind, o) for o in found]
     scope = (
-        f"{check.kind}s with the labels {check.selector}" if check.selector else f"{check.kind}s"
+        _scope(check.kind, check.selector)
+        if check.selector
+        else Msg.of(_("{kind}s"), kind=check.kind)
     )
+    wanted: Msg
     if check.equals is not None:
         ok = count == check.equals
-        wanted = f"exactly {check.equals}"
+        wanted = Msg.of(_("exactly {count}"), count=check.equals)
     else:
         ok = (check.at_least is None or count >= check.at_least) and (
             check.at_most is None or count <= check.at_most
         )
-        parts = []
-        if check.at_least is not None:
-            parts.append(f"at least {check.at_least}")
-        if check.at_most is not None:
-            parts.append(f"at most {check.at_most}")
-        wanted = " and ".join(parts)
+        low = Msg.of(_("at least {count}"), count=check.at_least or 0)
+        high = Msg.of(_("at most {count}"), count=check.at_most or 0)
+        if check.at_least is not None and check.at_most is not None:
+            wanted = Msg.of(_("{first} and {second}"), first=low, second=high)
+        else:
+            wanted = low if check.at_least is not None else high
     detail = f"{count} {scope}" + (f": {_names(found)}" if found else "")
-    problem = f"Your namespace has {count} {scope}; it should have {wanted}."
+    problem = Msg.of(
+        _("Your namespace has {count} {scope}; it should have {wanted}."),
+        count=count,
+        scope=scope,
+        wanted=wanted,
+    )
     return _outcome(check, ok, problem, detail, refs)
 
 
-def _workload_ready(kind: str, obj: Obj) -> tuple[bool, int, str]:
+_WORKLOAD_COUNTS = {
+    "scheduled": _("scheduled"),
+    "updated": _("updated"),
+    "ready": _("ready"),
+    "available": _("available"),
+    "running": _("running"),
+}
+
+
+def _workload_ready(kind: str, obj: Obj) -> tuple[bool, int, Msg]:
     """(ready?, desired count, explanation) for a workload object's status."""
     spec = _get(obj, "spec", default={})
     status = _get(obj, "status", default={})
@@ -453,19 +551,24 @@ def _workload_ready(kind: str, obj: Obj) -> tuple[bool, int, str]:
     generation = _int(_meta(obj).get("generation"))
     observed = _int(_get(status, "observedGeneration"))
     if kind == "Pod":
-        phase = _get(status, "phase", default="Pending")
+        phase = str(_get(status, "phase", default="Pending"))
         conditions = _get(status, "conditions", default=[]) or []
         ready = any(
             isinstance(c, Mapping) and c.get("type") == "Ready" and c.get("status") == "True"
             for c in conditions
         )
         ok = phase == "Running" and ready
-        return ok, 1, f"Pod {name} is {phase}{'' if ready else ', not Ready'}"
+        template = _("Pod {name} is {phase}") if ready else _("Pod {name} is {phase}, not Ready")
+        return ok, 1, Msg.of(template, name=name, phase=phase)
     if observed < generation:
         return (
             False,
             0,
-            f"{kind} {name}: the controller has not caught up with your last change yet",
+            Msg.of(
+                _("{kind} {name}: the controller has not caught up with your last change yet"),
+                kind=kind,
+                name=name,
+            ),
         )
     if kind == "DaemonSet":
         desired = _int(_get(status, "desiredNumberScheduled"))
@@ -477,7 +580,11 @@ def _workload_ready(kind: str, obj: Obj) -> tuple[bool, int, str]:
         }
         ok = desired > 0 and all(v == desired for v in counts.values())
         if desired == 0:
-            return False, 0, f"DaemonSet {name} matches no node, so it runs no pods"
+            return (
+                False,
+                0,
+                Msg.of(_("DaemonSet {name} matches no node, so it runs no pods"), name=name),
+            )
     else:
         raw = _get(spec, "replicas")
         desired = 1 if raw is None else _int(raw)
@@ -490,28 +597,43 @@ def _workload_ready(kind: str, obj: Obj) -> tuple[bool, int, str]:
         if kind == "Deployment":
             counts["available"] = _int(_get(status, "availableReplicas"))
         ok = all(v == desired for v in counts.values())
-    shown = ", ".join(f"{k} {v}" for k, v in counts.items())
-    return ok, desired, f"{kind} {name} wants {desired}: {shown}"
+    shown = MsgList(
+        tuple(
+            Msg.of("{state} {count}", state=Msg(_WORKLOAD_COUNTS[k]), count=v)
+            for k, v in counts.items()
+        ),
+        separator=", ",
+    )
+    return (
+        ok,
+        desired,
+        Msg.of(
+            _("{kind} {name} wants {desired}: {counts}"),
+            kind=kind,
+            name=name,
+            desired=desired,
+            counts=shown,
+        ),
+    )
 
 
 def _ready(ev: _Evaluation, check: ReadyCheck) -> CheckOutcome:
-    found = ev.targets(check.kind, check.name, check.selector)
-    refs = [_ref(check.kind, o) for o in found]
-    if not found:
-        problem = ev.missing(check.kind, check.name, check.selector)
-        return _outcome(check, False, problem, problem, refs)
-    problems, details = [], []
-    for obj in found:
+    def judge(obj: Obj, where: str) -> tuple[str, Msg | None]:
         ok, desired, explanation = _workload_ready(check.kind, obj)
-        details.append(explanation)
         if check.replicas is not None and check.kind != "Pod" and desired != check.replicas:
-            problems.append(
-                f"{check.kind} {_name(obj)} asks for {desired} replica(s); it should ask for "
-                f"{check.replicas}."
+            return str(explanation), Msg.of(
+                _("{where} asks for {desired} replica(s); it should ask for {replicas}."),
+                where=where,
+                desired=desired,
+                replicas=check.replicas,
             )
-        elif not ok:
-            problems.append(f"{explanation}; it is not fully ready yet.")
-    return _outcome(check, not problems, " ".join(problems[:3]), "; ".join(details), refs)
+        if not ok:
+            return str(explanation), Msg.of(
+                _("{explanation}; it is not fully ready yet."), explanation=explanation
+            )
+        return str(explanation), None
+
+    return _per_object(ev, check, judge)
 
 
 def _owners(obj: Obj) -> list[Mapping[str, Any]]:
@@ -520,26 +642,30 @@ def _owners(obj: Obj) -> list[Mapping[str, Any]]:
 
 
 def _owner(ev: _Evaluation, check: OwnerCheck) -> CheckOutcome:
-    found = ev.targets(check.kind, check.name, check.selector)
-    refs = [_ref(check.kind, o) for o in found]
-    if not found:
-        problem = ev.missing(check.kind, check.name, check.selector)
-        return _outcome(check, False, problem, problem, refs)
-    problems, details = [], []
-    for obj in found:
-        where = f"{check.kind} {_name(obj)}"
+    def judge(obj: Obj, where: str) -> tuple[str, Msg | None]:
         owners = _owners(obj)
-        shown = ", ".join(f"{r.get('kind')} {r.get('name')}" for r in owners) or "nothing"
-        details.append(f"{where} is owned by {shown}")
+        listed = ", ".join(f"{r.get('kind')} {r.get('name')}" for r in owners)
+        shown = verbatim(listed) if listed else Msg(_("nothing"))
+        detail = f"{where} is owned by {shown}"
         if check.owner is None:
-            if owners:
-                problems.append(f"{where} is still owned by {shown}; it should have no owner.")
-            continue
-        if not _owned_by(ev, obj, check.owner.kind, check.owner.name, depth=0):
-            problems.append(
-                f"{where} is owned by {shown}, not by {check.owner.kind} {check.owner.name}."
+            if not owners:
+                return detail, None
+            return detail, Msg.of(
+                _("{where} is still owned by {owners}; it should have no owner."),
+                where=where,
+                owners=shown,
             )
-    return _outcome(check, not problems, " ".join(problems[:3]), "; ".join(details)[:1000], refs)
+        if _owned_by(ev, obj, check.owner.kind, check.owner.name, depth=0):
+            return detail, None
+        return detail, Msg.of(
+            _("{where} is owned by {owners}, not by {kind} {name}."),
+            where=where,
+            owners=shown,
+            kind=check.owner.kind,
+            name=check.owner.name,
+        )
+
+    return _per_object(ev, check, judge)
 
 
 def _owned_by(ev: _Evaluation, obj: Obj, kind: str, name: str, depth: int) -> bool:
@@ -555,24 +681,24 @@ def _owned_by(ev: _Evaluation, obj: Obj, kind: str, name: str, depth: int) -> bo
     return False
 
 
+def _condition(status: Mapping[str, Any], kind: str) -> bool:
+    conditions = _get(status, "conditions", default=[]) or []
+    return any(
+        isinstance(c, Mapping) and c.get("type") == kind and c.get("status") == "True"
+        for c in conditions
+    )
+
+
 def _job(ev: _Evaluation, check: JobCheck) -> CheckOutcome:
     found = ev.targets("Job", check.name, None)
     if not found:
         problem = ev.missing("Job", check.name, None)
-        return _outcome(check, False, problem, problem)
+        return _outcome(check, False, problem, str(problem))
     job = found[0]
     status = _get(job, "status", default={}) or {}
     succeeded = _int(_get(status, "succeeded"))
     failed = _int(_get(status, "failed"))
-    conditions = _get(status, "conditions", default=[]) or []
-    complete = any(
-        isinstance(c, Mapping) and c.get("type") == "Complete" and c.get("status") == "True"
-        for c in conditions
-    )
-    job_failed = any(
-        isinstance(c, Mapping) and c.get("type") == "Failed" and c.get("status") == "True"
-        for c in conditions
-    )
+    complete = _condition(status, "Complete")
     detail = (
         f"Job {check.name}: {succeeded} succeeded, {failed} failed, "
         f"{'complete' if complete else 'not complete'}"
@@ -580,22 +706,28 @@ def _job(ev: _Evaluation, check: JobCheck) -> CheckOutcome:
     problems = []
     if check.succeeded is not None and succeeded < check.succeeded:
         problems.append(
-            f"Job {check.name} has {succeeded} succeeded pod(s); it needs {check.succeeded}."
+            Msg.of(
+                _("Job {name} has {succeeded} succeeded pod(s); it needs {wanted}."),
+                name=check.name,
+                succeeded=succeeded,
+                wanted=check.succeeded,
+            )
         )
     if check.complete and not complete:
-        problems.append(
-            f"Job {check.name} has failed; look at its pods with kubectl describe."
-            if job_failed
-            else f"Job {check.name} has not completed yet."
+        template = (
+            _("Job {name} has failed; look at its pods with kubectl describe.")
+            if _condition(status, "Failed")
+            else _("Job {name} has not completed yet.")
         )
-    return _outcome(check, not problems, " ".join(problems), detail, [_ref("Job", job)])
+        problems.append(Msg.of(template, name=check.name))
+    return _outcome(check, not problems, MsgList(tuple(problems)), detail, [_ref("Job", job)])
 
 
 def _service_selects(ev: _Evaluation, check: ServiceSelectsCheck) -> CheckOutcome:
     services = ev.targets("Service", check.service, None)
     if not services:
         problem = ev.missing("Service", check.service, None)
-        return _outcome(check, False, problem, problem)
+        return _outcome(check, False, problem, str(problem))
     service = services[0]
     pods = [
         p for p in ev.objects("Pod") if _get(p, "status", "phase") not in ("Succeeded", "Failed")
@@ -614,28 +746,50 @@ def _service_selects(ev: _Evaluation, check: ServiceSelectsCheck) -> CheckOutcom
         f"{', '.join(sorted(intended)) or 'no pods'}"
     )
     if not intended:
-        problem = (
-            f"No pods match {check.pods} yet, so Service {check.service} has nothing to send "
-            "traffic to. Create those pods first."
+        problem = Msg.of(
+            _(
+                "No pods match {selector} yet, so Service {service} has nothing to send traffic "
+                "to. Create those pods first."
+            ),
+            selector=check.pods,
+            service=check.service,
         )
         return _outcome(check, False, problem, detail, evidence)
     if not raw_selector:
-        problem = f"Service {check.service} has no selector, so it selects no pods."
+        problem = Msg.of(
+            _("Service {service} has no selector, so it selects no pods."), service=check.service
+        )
         return _outcome(check, False, problem, detail, evidence)
     extra = sorted(selected - intended)
     missing = sorted(intended - selected)
     problems = []
     if extra:
         problems.append(
-            f"Service {check.service} (selector {chosen}) also selects {len(extra)} pod(s) it "
-            f"should not: {', '.join(extra[:4])}."
+            Msg.of(
+                _(
+                    "Service {service} (selector {selector}) also selects {count} pod(s) it should "
+                    "not: {pods}."
+                ),
+                service=check.service,
+                selector=str(chosen),
+                count=len(extra),
+                pods=", ".join(extra[:4]),
+            )
         )
     if missing:
         problems.append(
-            f"Service {check.service} (selector {chosen}) misses {len(missing)} pod(s) it should "
-            f"select: {', '.join(missing[:4])}."
+            Msg.of(
+                _(
+                    "Service {service} (selector {selector}) misses {count} pod(s) it should "
+                    "select: {pods}."
+                ),
+                service=check.service,
+                selector=str(chosen),
+                count=len(missing),
+                pods=", ".join(missing[:4]),
+            )
         )
-    return _outcome(check, not problems, " ".join(problems), detail, evidence)
+    return _outcome(check, not problems, MsgList(tuple(problems)), detail, evidence)
 
 
 def _pods_on_nodes(ev: _Evaluation, check: PodsOnNodesCheck) -> CheckOutcome:
@@ -655,30 +809,47 @@ def _pods_on_nodes(ev: _Evaluation, check: PodsOnNodesCheck) -> CheckOutcome:
     placement = {_name(p): _get(p, "spec", "nodeName") for p in pods}
     detail = ", ".join(f"{pod} on {node or 'no node'}" for pod, node in sorted(placement.items()))
     if not pods:
-        problem = f"There are no running pods with the labels {check.pods} in your namespace."
-        return _outcome(check, False, problem, problem, evidence)
+        problem = Msg.of(
+            _("There are no running pods with the labels {selector} in your namespace."),
+            selector=check.pods,
+        )
+        return _outcome(check, False, problem, str(problem), evidence)
     problems = []
     unscheduled = sorted(p for p, n in placement.items() if not n)
     if unscheduled:
         problems.append(
-            f"{len(unscheduled)} pod(s) are not scheduled on any node: "
-            f"{', '.join(unscheduled[:4])}."
+            Msg.of(
+                _("{count} pod(s) are not scheduled on any node: {pods}."),
+                count=len(unscheduled),
+                pods=", ".join(unscheduled[:4]),
+            )
         )
     misplaced = sorted(f"{p} on {n}" for p, n in placement.items() if n and n not in wanted)
     if misplaced:
+        labels = verbatim(check.nodes) if check.nodes else Msg(_("the right labels"))
         problems.append(
-            f"These pods run on nodes without {check.nodes or 'the right labels'}: "
-            f"{', '.join(misplaced[:4])}."
+            Msg.of(
+                _("These pods run on nodes without {labels}: {pods}."),
+                labels=labels,
+                pods=", ".join(misplaced[:4]),
+            )
         )
     if check.every_node:
         per_node = {name: sum(1 for n in placement.values() if n == name) for name in wanted}
         empty = [name for name, count in per_node.items() if count == 0]
         doubled = [name for name, count in per_node.items() if count > 1]
         if empty:
-            problems.append(f"No pod runs on {', '.join(empty[:4])}; every such node needs one.")
+            problems.append(
+                Msg.of(
+                    _("No pod runs on {nodes}; every such node needs one."),
+                    nodes=", ".join(empty[:4]),
+                )
+            )
         if doubled:
-            problems.append(f"More than one pod runs on {', '.join(doubled[:4])}.")
-    return _outcome(check, not problems, " ".join(problems), detail or "no pods", evidence)
+            problems.append(
+                Msg.of(_("More than one pod runs on {nodes}."), nodes=", ".join(doubled[:4]))
+            )
+    return _outcome(check, not problems, MsgList(tuple(problems)), detail or "no pods", evidence)
 
 
 def _script(ev: _Evaluation, check: ScriptCheck) -> CheckOutcome:
@@ -694,8 +865,17 @@ def _script(ev: _Evaluation, check: ScriptCheck) -> CheckOutcome:
         return CheckOutcome(
             check.id, "inconclusive", {}, f"the check script timed out after {check.timeout:g}s"
         )
+    # The script's last line is the author's own message to the learner; it is shown as is.
     last_line = output.splitlines()[-1] if output else ""
-    problem = last_line or f"The check {check.id} failed (exit code {run.exit_code})."
+    problem = (
+        verbatim(last_line)
+        if last_line
+        else Msg.of(
+            _("The check {check} failed (exit code {code})."),
+            check=check.id,
+            code=str(run.exit_code),
+        )
+    )
     detail = f"exit code {run.exit_code}" + (f": {output}" if output else "")
     return _outcome(check, run.exit_code == 0, problem, detail)
 
@@ -724,11 +904,9 @@ def check_evaluate(check: Check, snapshot: Snapshot) -> CheckOutcome:
         return _EVALUATORS[type(check)](evaluation, check)
     except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
         # A malformed object must not take the grader down; say so instead of guessing.
-        return CheckOutcome(
-            check.id,
-            "fail",
-            dict(check.message) if check.message else _en(f"{_label_of(check)} could not be read."),
-            f"could not evaluate: {exc.__class__.__name__}: {exc}",
+        problem = Msg.of(_("{target} could not be read."), target=_label_of(check))
+        return _outcome(
+            check, False, problem, f"could not evaluate: {exc.__class__.__name__}: {exc}"
         )
 
 

@@ -1,8 +1,9 @@
 """Run shell commands as the learner: `script` checks, and the solutions and near misses of
 `labs test`. One function, ``learner_shell_run``, decides where they run.
 
-Where: in the terminal's bubblewrap jail when ``sandbox.terminal.jail`` offers a runner
-(``jail_run``), else in a subprocess with a scrubbed environment, its own session, a private
+Where: in the terminal's bubblewrap jail (``sandbox.terminal.jail.jail_run``: no host files, no
+host network, the API server only through the forwarder). Only a deployment without the sandbox
+app's terminal falls back to a subprocess with a scrubbed environment, its own session, a private
 temporary HOME and working directory, the learner's kubeconfig (never the admin one) and a hard
 timeout that kills the whole process group. Either way the commands hold only the learner's
 credentials, so they can do exactly what the learner could do in their terminal.

@@ -20,6 +20,7 @@ from labs.learners import learner_environment, learner_namespaces
 from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun, Trigger
 from labs.selectors import ExerciseNotFound, attempt_payload, catalog_get, exercise_get
 from labs.snapshot import snapshot_evidence, snapshot_take
+from labs.translation import check_message
 from sandbox import k8s
 
 logger = logging.getLogger(__name__)
@@ -239,7 +240,7 @@ def _grading_store(
                 check_id=check.check_id,
                 position=position,
                 status=check.status,
-                message=dict(check.message),
+                message=check_message(check),
                 detail=check.detail[:4000],
                 evidence=list(check.evidence),
             )

@@ -23,10 +23,10 @@ import re
 import shlex
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -63,21 +63,6 @@ MAX_SPEC_BYTES = 512 * 1024
 MAX_NODES = 20_000
 
 # Kinds a check may look at; the snapshot fetches exactly these through the gateway.
-NAMESPACED_KINDS = (
-    "Pod",
-    "Service",
-    "Endpoints",
-    "EndpointSlice",
-    "ConfigMap",
-    "ServiceAccount",
-    "ReplicaSet",
-    "Deployment",
-    "DaemonSet",
-    "StatefulSet",
-    "Job",
-    "CronJob",
-    "HorizontalPodAutoscaler",
-)
 Kind = Literal[
     "Pod",
     "Service",
@@ -93,6 +78,7 @@ Kind = Literal[
     "CronJob",
     "HorizontalPodAutoscaler",
 ]
+NAMESPACED_KINDS: tuple[str, ...] = get_args(Kind)
 WorkloadKind = Literal["Pod", "ReplicaSet", "Deployment", "DaemonSet", "StatefulSet"]
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -129,32 +115,46 @@ def _text(value: Any) -> dict[str, str]:
 Text = Annotated[dict[str, str], BeforeValidator(_text)]
 
 
-def _selector(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError("a selector is text like `app=alpaca,env=prod`. Fix: quote it")
-    try:
-        selector_parse(value)
-    except SelectorError as exc:
-        raise ValueError(f"{exc}. Fix: write it like app=alpaca,ver in (1,2),!canary") from None
-    return value
+def _parsed_text(
+    what: str, parse: Callable[[str], object], error: type[ValueError], fix: str
+) -> Callable[[Any], str]:
+    """A validator for text in a small language (selectors, paths): parsed at load, kept as text;
+    a parse error becomes the parser's own message plus how to fix it."""
+
+    def validate(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"{what}. Fix: quote it")
+        try:
+            parse(value)
+        except error as exc:
+            raise ValueError(f"{exc}. Fix: {fix}") from None
+        return value
+
+    return validate
 
 
-Selector = Annotated[str, BeforeValidator(_selector)]
-
-
-def _jsonpath(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError("a path is text like `.spec.containers[0].image`. Fix: quote it")
-    try:
-        jsonpath_compile(value)
-    except JsonPathError as exc:
-        raise ValueError(
-            f"{exc}. Fix: use .field, ['key'], [0], [*] and [?(@.name==\"x\")] only"
-        ) from None
-    return value
-
-
-JsonPathText = Annotated[str, BeforeValidator(_jsonpath)]
+Selector = Annotated[
+    str,
+    BeforeValidator(
+        _parsed_text(
+            "a selector is text like `app=alpaca,env=prod`",
+            selector_parse,
+            SelectorError,
+            "write it like app=alpaca,ver in (1,2),!canary",
+        )
+    ),
+]
+JsonPathText = Annotated[
+    str,
+    BeforeValidator(
+        _parsed_text(
+            "a path is text like `.spec.containers[0].image`",
+            jsonpath_compile,
+            JsonPathError,
+            "use .field, ['key'], [0], [*] and [?(@.name==\"x\")] only",
+        )
+    ),
+]
 
 
 class _Model(BaseModel):

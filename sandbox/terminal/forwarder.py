@@ -67,6 +67,10 @@ class ApiForwarder:
                 return
             upstream_writer = upstream
             await asyncio.gather(_pipe(reader, upstream_writer), _pipe(up_reader, writer))
+        except asyncio.CancelledError:
+            # close() ends open connections by cancelling them; that is not an error (asyncio
+            # would log a cancelled connection task as one).
+            pass
         finally:
             self._tasks.discard(task)
             for w in (writer, upstream_writer):

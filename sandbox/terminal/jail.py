@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,19 +177,22 @@ def wrap_launch(
     ]  # fmt: skip
 
 
-def jail_files(*, namespace: str, kubeconfig: str, completion: str) -> dict[str, tuple[str, int]]:
-    """Files of /run/kubelab and the synthetic /etc entries: name -> (content, mode)."""
-    ns = shlex.quote(namespace)
-    init = f"""#!/bin/sh
-# Relay the jail's own 127.0.0.1:{JAIL_API_PORT} to kubelab's API forwarder, then start the shell.
-socat TCP-LISTEN:{JAIL_API_PORT},bind=127.0.0.1,reuseaddr,fork \\
+# Relay the jail's own 127.0.0.1:6443 to kubelab's API forwarder (the first lines of every init).
+_RELAY_START = f"""socat TCP-LISTEN:{JAIL_API_PORT},bind=127.0.0.1,reuseaddr,fork \\
   UNIX-CONNECT:{JAIL_RUN}/api.sock </dev/null >/dev/null 2>&1 &
 i=0
 while [ $i -lt 200 ] && ! grep -q ':{JAIL_API_PORT:04X} 00000000:0000 0A' /proc/net/tcp; do
   sleep 0.01; i=$((i + 1))
 done
 mkdir -p {JAIL_HOME}/.kube
-exec setsid --ctty --wait bash --rcfile {JAIL_RUN}/bashrc -i
+"""
+
+
+def jail_files(*, namespace: str, kubeconfig: str, completion: str) -> dict[str, tuple[str, int]]:
+    """Files of /run/kubelab and the synthetic /etc entries: name -> (content, mode)."""
+    ns = shlex.quote(namespace)
+    init = f"""#!/bin/sh
+{_RELAY_START}exec setsid --ctty --wait bash --rcfile {JAIL_RUN}/bashrc -i
 """
     bashrc = f"""# kubelab learner shell
 shopt -s checkwinsize histappend
@@ -231,3 +235,30 @@ fi
         "kubeconfig": (kubeconfig, 0o400),
         "kubectl-completion.bash": (completion, 0o444),
     }
+
+
+def jail_run_files(*, script: str, files: Mapping[str, str]) -> dict[str, tuple[str, int]]:
+    """The files that turn the jail into a one-shot runner of `script` (see ``jail_run``): an init
+    that starts the relay, copies `files` into the learner's home and runs the script there."""
+    init = f"""#!/bin/sh
+{_RELAY_START}if [ -d {JAIL_RUN}/work ]; then cp -R {JAIL_RUN}/work/. {JAIL_HOME}/; fi
+cd {JAIL_HOME} || exit 125
+exec /bin/sh {JAIL_RUN}/script.sh </dev/null
+"""
+    built = {"init.sh": (init, 0o444), "script.sh": (script, 0o444)}
+    for name, text in files.items():
+        built[f"work/{Path(name).name}"] = (text, 0o444)
+    return built
+
+
+def jail_run(
+    *, script: str, kubeconfig: str, timeout: float, files: Mapping[str, str] | None = None
+) -> tuple[int | None, str, bool]:
+    """Run `script` with /bin/sh in a fresh jail as the learner: (exit code, output, timed out).
+
+    Exit code None without a timeout means the jail could not start (the output says why). The
+    runner lives in ``sandbox.terminal.oneshot``; this name is what ``labs.scripts`` looks for.
+    """
+    from sandbox.terminal.oneshot import oneshot_run
+
+    return oneshot_run(script=script, kubeconfig=kubeconfig, timeout=timeout, files=files or {})

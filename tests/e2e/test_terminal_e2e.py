@@ -2,54 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.fixtures.browser import screenshot
-from tests.fixtures.processes import ARTIFACTS, ROOT, VENV_BIN, child_env, free_port, stop_process
+from tests.fixtures.processes import LearnerSite
 from tests.sandbox.terminal.conftest import Learner, kubeconfig_dir, make_learner  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def terminal_web(
-    django_db_setup: None,
-    redis_available: str,
-    kubeconfig_dir: Path,  # noqa: F811
-) -> Iterator[str]:
-    """daphne for this test, started after the learner kubeconfig provider is configured."""
-    port = free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = (ARTIFACTS / "daphne-terminal.log").open("wb")
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "kubelab.asgi:application"],
-        cwd=ROOT,
-        env=child_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/accounts/login/", timeout=2):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                stop_process(proc)
-                raise RuntimeError(
-                    "daphne did not start; see test-artifacts/daphne-terminal.log"
-                ) from None
-            time.sleep(0.2)
-    yield url
-    stop_process(proc)
 
 
 def screen_text(page: Any) -> str:
@@ -68,7 +31,7 @@ def wait_screen(page: Any, needle: str, timeout: float = 20.0) -> str:
 
 
 def test_terminal_in_a_lesson_survives_a_reload(
-    terminal_web: str,
+    learner_site: Callable[..., LearnerSite],
     make_learner: Callable[[str], Learner],  # noqa: F811
     page: Any,
 ) -> None:
@@ -76,11 +39,8 @@ def test_terminal_in_a_lesson_survives_a_reload(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     learner = make_learner("browser")
 
-    page.goto(f"{terminal_web}/accounts/login/?next=/learn/pods/")
-    page.fill("input[name=username]", learner.user.username)
-    page.fill("input[name=password]", "pw-123456789")
-    page.click("form.form-card button[type=submit]")
-    page.wait_for_url("**/learn/pods/")
+    # Started after make_learner: daphne's terminals use the test kubeconfig provider it set.
+    learner_site("terminal").login(page, learner.user.username, "pw-123456789")
 
     status = page.locator("[data-terminal-status]")
     page.wait_for_function(

@@ -19,7 +19,16 @@ import websocket
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from tests.fixtures.processes import ARTIFACTS, ROOT, VENV_BIN, WebServer, child_env, stop_process
+from tests.fixtures.processes import (
+    ARTIFACTS,
+    ROOT,
+    VENV_BIN,
+    WebServer,
+    WorkerProcess,
+    child_env,
+    stop_process,
+    worker_start,
+)
 from tests.sandbox.conftest import Learner, make_learner  # noqa: F401
 
 KUARD_POD = """\
@@ -159,35 +168,19 @@ def labs_watcher(django_db_setup: None, redis_available: str) -> Iterator[Proces
     stop_process(process.proc)
 
 
-def grading_worker_start(name: str, queue: str, **env: str) -> Process:
+def grading_worker_start(name: str, queue: str, **env: str) -> WorkerProcess:
     """A Celery worker (prefork, one child) consuming only `queue`; killable as a group."""
-    return _start(
-        [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "kubelab",
-            "worker",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"{name}@localhost",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-Q",
-            queue,
-        ],
+    return worker_start(
+        f"{name}@localhost",
         ARTIFACTS / f"celery-{name}.log",
-        "ready.",
-        env=child_env(**env),
+        "--without-heartbeat",
+        "-Q",
+        queue,
+        env=env,
     )
 
 
-def kill_group(process: Process) -> None:
+def kill_group(process: WorkerProcess) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.proc.pid, signal.SIGKILL)
     process.proc.wait(timeout=10)

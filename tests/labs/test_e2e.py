@@ -4,24 +4,14 @@ it reacts by itself: a wrong manifest shows the failing check, the right one tur
 from __future__ import annotations
 
 import os
-import subprocess
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.fixtures.browser import screenshot
-from tests.fixtures.processes import (
-    ARTIFACTS,
-    ROOT,
-    VENV_BIN,
-    WorkerProcess,
-    child_env,
-    free_port,
-    stop_process,
-)
+from tests.fixtures.processes import LearnerSite, WorkerProcess
 from tests.labs.conftest import Process, kuard_pod
 from tests.sandbox.conftest import Learner
 
@@ -35,44 +25,12 @@ pytestmark = [
 KUARD = '[data-labs-exercise="pods/kuard-pod"]'
 
 
-@pytest.fixture
-def labs_web(django_db_setup: None, redis_available: str) -> Iterator[str]:
-    """daphne whose terminals take the learner's kubeconfig from the sandbox app, as in
-    production (no test kubeconfig provider in its environment)."""
-    env = child_env()
-    env.pop("KUBELAB_TERMINAL_KUBECONFIG_PROVIDER", None)
-    port = free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "kubelab.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=(ARTIFACTS / "daphne-labs.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/accounts/login/", timeout=2):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                stop_process(proc)
-                raise RuntimeError(
-                    "daphne did not start; see test-artifacts/daphne-labs.log"
-                ) from None
-            time.sleep(0.2)
-    yield url
-    stop_process(proc)
-
-
 def type_in_terminal(page: Any, text: str) -> None:
     page.evaluate("text => window.kubelabTerminal.type(text)", text)
 
 
 def test_kuard_turns_green_in_the_browser_without_a_click(
-    labs_web: str,
+    learner_site: Callable[..., LearnerSite],
     make_learner: Callable[..., Learner],
     celery_worker_process: WorkerProcess,
     labs_watcher: Process,
@@ -82,11 +40,9 @@ def test_kuard_turns_green_in_the_browser_without_a_click(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     learner = make_learner()
 
-    page.goto(f"{labs_web}/accounts/login/?next=/learn/pods/")
-    page.fill("input[name=username]", learner.user.username)
-    page.fill("input[name=password]", "x" * 12)
-    page.click("form.form-card button[type=submit]")
-    page.wait_for_url("**/learn/pods/")
+    # Terminals take the learner's kubeconfig from the sandbox app, as in production.
+    site = learner_site("labs", KUBELAB_TERMINAL_KUBECONFIG_PROVIDER=None)
+    site.login(page, learner.user.username, "x" * 12)
     page.wait_for_function(
         "document.querySelector('[data-terminal-status]').dataset.state === 'ready'",
         timeout=30_000,

@@ -16,10 +16,9 @@ import yaml
 from labs.models import Attempt, CheckResult, GradingRun, Trigger
 from labs.services import attempt_check_request, attempt_get_or_create
 from labs.tasks import attempt_grade_task
-from tests.fixtures.processes import free_port, stop_process
+from tests.fixtures.processes import WorkerProcess, free_port, stop_process
 from tests.labs.conftest import (
     EventSocket,
-    Process,
     grading_worker_start,
     kill_group,
     kuard_pod,
@@ -43,8 +42,8 @@ def slow_catalog(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def workers() -> Iterator[list[Process]]:
-    started: list[Process] = []
+def workers() -> Iterator[list[WorkerProcess]]:
+    started: list[WorkerProcess] = []
     yield started
     for process in started:
         if process.proc.poll() is None:
@@ -59,7 +58,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
     return value
 
 
-def pool_child_pid(process: Process) -> int:
+def pool_child_pid(process: WorkerProcess) -> int:
     children = Path(f"/proc/{process.proc.pid}/task/{process.proc.pid}/children").read_text()
     return int(children.split()[0])
 
@@ -68,7 +67,7 @@ def test_worker_killed_mid_task_loses_nothing_and_duplicates_nothing(
     make_learner: Callable[..., Learner],
     grading_queue: str,
     slow_catalog: str,
-    workers: list[Process],
+    workers: list[WorkerProcess],
     event_socket: Callable[[Any], EventSocket],
 ) -> None:
     learner = make_learner()
@@ -109,7 +108,7 @@ def test_pool_child_killed_mid_task_is_redelivered_at_once(
     make_learner: Callable[..., Learner],
     grading_queue: str,
     slow_catalog: str,
-    workers: list[Process],
+    workers: list[WorkerProcess],
     event_socket: Callable[[Any], EventSocket],
 ) -> None:
     learner = make_learner()
@@ -139,7 +138,7 @@ def test_unreachable_api_server_is_inconclusive_then_the_right_result(
     make_learner: Callable[..., Learner],
     cluster: Any,
     grading_queue: str,
-    workers: list[Process],
+    workers: list[WorkerProcess],
     event_socket: Callable[[Any], EventSocket],
     tmp_path: Path,
 ) -> None:

@@ -30,6 +30,11 @@ def _p(area: str, name: str, command: str, expect: str = "denied", **kw: object)
     return Probe(area, name, tuple(command.split()), expect, **kw)  # type: ignore[arg-type]
 
 
+def _probes(area: str, *rows: tuple[str, str], expect: str = "denied") -> tuple[Probe, ...]:
+    """One area's probes from (name, command) rows."""
+    return tuple(_p(area, name, command, expect) for name, command in rows)
+
+
 def _manifest(area: str, name: str, yaml: str, namespace: str = "{own}") -> Probe:
     return Probe(
         area, name, ("create", "--validate=false", "-n", namespace, "-f", "-"), "denied", yaml
@@ -51,132 +56,138 @@ def _pod(name: str, extra: str = "{}", container: str = "") -> str:
 
 DENIED: tuple[Probe, ...] = (
     # --- another learner's namespace: nothing at all -------------------------------------
-    _p("other-ns", "list pods", "get pods -n {other}"),
-    _p("other-ns", "get a pod", "get pod {other_pod} -n {other}"),
-    _p(
+    *_probes(
         "other-ns",
-        "watch pods",
-        "get --raw /api/v1/namespaces/{other}/pods?watch=1&timeoutSeconds=1",
-    ),
-    _p("other-ns", "create a pod", "run intruder --image=nginx -n {other}"),
-    _p("other-ns", "delete a pod", "delete pod {other_pod} -n {other} --wait=false"),
-    _p("other-ns", "label a pod", "label pod {other_pod} -n {other} pwned=yes"),
-    _p("other-ns", "logs of a pod", "logs {other_pod} -n {other}"),
-    _p("other-ns", "exec into a pod", "exec {other_pod} -n {other} -- true"),
-    _p(
-        "other-ns",
-        "port-forward to a pod",
-        "port-forward pod/{other_pod} -n {other} --address 127.0.0.1 0:80",
-    ),
-    _p("other-ns", "list deployments", "get deployments -n {other}"),
-    _p("other-ns", "create a deployment", "create deployment x --image=nginx -n {other}"),
-    _p("other-ns", "scale a deployment", "scale deployment {other_deploy} --replicas=5 -n {other}"),
-    _p("other-ns", "delete a deployment", "delete deployment {other_deploy} -n {other}"),
-    _p("other-ns", "list replicasets", "get replicasets -n {other}"),
-    _p("other-ns", "list services", "get services -n {other}"),
-    _p("other-ns", "delete a service", "delete service {other_svc} -n {other}"),
-    _p("other-ns", "list configmaps", "get configmaps -n {other}"),
-    _p("other-ns", "read a configmap", "get configmap {other_cm} -n {other}"),
-    _p("other-ns", "create a configmap", "create configmap x -n {other}"),
-    _p("other-ns", "list events", "get events -n {other}"),
-    _p("other-ns", "list jobs", "get jobs -n {other}"),
-    _p("other-ns", "list hpas", "get hpa -n {other}"),
-    _p("other-ns", "list endpoints", "get endpoints -n {other}"),
-    _p("other-ns", "read its quota", "get resourcequota -n {other}"),
-    _p("other-ns", "read the namespace", "get namespace {other}"),
-    _p("other-ns", "delete the namespace", "delete namespace {other} --wait=false"),
-    _p("other-ns", "list its serviceaccounts", "get serviceaccounts -n {other}"),
-    _p("other-ns", "list its rolebindings", "get rolebindings -n {other}"),
-    _p("other-ns", "token for its learner", "create token learner -n {other}"),
-    _p(
-        "other-ns",
-        "act as its learner",
-        "get pods -n {other} --as=system:serviceaccount:{other}:learner",
+        ("list pods", "get pods -n {other}"),
+        ("get a pod", "get pod {other_pod} -n {other}"),
+        ("watch pods", "get --raw /api/v1/namespaces/{other}/pods?watch=1&timeoutSeconds=1"),
+        ("create a pod", "run intruder --image=nginx -n {other}"),
+        ("delete a pod", "delete pod {other_pod} -n {other} --wait=false"),
+        ("label a pod", "label pod {other_pod} -n {other} pwned=yes"),
+        ("logs of a pod", "logs {other_pod} -n {other}"),
+        ("exec into a pod", "exec {other_pod} -n {other} -- true"),
+        (
+            "port-forward to a pod",
+            "port-forward pod/{other_pod} -n {other} --address 127.0.0.1 0:80",
+        ),
+        ("list deployments", "get deployments -n {other}"),
+        ("create a deployment", "create deployment x --image=nginx -n {other}"),
+        ("scale a deployment", "scale deployment {other_deploy} --replicas=5 -n {other}"),
+        ("delete a deployment", "delete deployment {other_deploy} -n {other}"),
+        ("list replicasets", "get replicasets -n {other}"),
+        ("list services", "get services -n {other}"),
+        ("delete a service", "delete service {other_svc} -n {other}"),
+        ("list configmaps", "get configmaps -n {other}"),
+        ("read a configmap", "get configmap {other_cm} -n {other}"),
+        ("create a configmap", "create configmap x -n {other}"),
+        ("list events", "get events -n {other}"),
+        ("list jobs", "get jobs -n {other}"),
+        ("list hpas", "get hpa -n {other}"),
+        ("list endpoints", "get endpoints -n {other}"),
+        ("read its quota", "get resourcequota -n {other}"),
+        ("read the namespace", "get namespace {other}"),
+        ("delete the namespace", "delete namespace {other} --wait=false"),
+        ("list its serviceaccounts", "get serviceaccounts -n {other}"),
+        ("list its rolebindings", "get rolebindings -n {other}"),
+        ("token for its learner", "create token learner -n {other}"),
+        ("act as its learner", "get pods -n {other} --as=system:serviceaccount:{other}:learner"),
     ),
     # --- kube-system: read some, change nothing ------------------------------------------
-    _p("kube-system", "list secrets", "get secrets -n kube-system"),
-    _p("kube-system", "list configmaps", "get configmaps -n kube-system"),
-    _p("kube-system", "create a pod", "run intruder --image=nginx -n kube-system"),
-    _p("kube-system", "delete coredns", "delete deployment coredns -n kube-system --wait=false"),
-    _p("kube-system", "scale coredns", "scale deployment coredns --replicas=0 -n kube-system"),
-    _p("kube-system", "label its pods", "label pods --all -n kube-system pwned=yes"),
-    _p("kube-system", "create a configmap", "create configmap x -n kube-system"),
-    _p("kube-system", "delete kube-dns", "delete service kube-dns -n kube-system"),
-    _p("kube-system", "exec into coredns", "exec deploy/coredns -n kube-system -- true"),
-    _p("kube-system", "coredns logs", "logs deploy/coredns -n kube-system"),
-    _p("kube-system", "token for coredns", "create token coredns -n kube-system"),
-    _p("kube-system", "list serviceaccounts", "get serviceaccounts -n kube-system"),
-    _p("kube-system", "list roles", "get roles -n kube-system"),
-    # --- secrets anywhere (the learner has no secrets rights at all) ----------------------
-    _p("secrets", "list in every namespace", "get secrets -A"),
-    _p("secrets", "list in default", "get secrets -n default"),
-    _p(
-        "secrets",
-        "create in the other namespace",
-        "create secret generic s --from-literal=a=b -n {other}",
+    *_probes(
+        "kube-system",
+        ("list secrets", "get secrets -n kube-system"),
+        ("list configmaps", "get configmaps -n kube-system"),
+        ("create a pod", "run intruder --image=nginx -n kube-system"),
+        ("delete coredns", "delete deployment coredns -n kube-system --wait=false"),
+        ("scale coredns", "scale deployment coredns --replicas=0 -n kube-system"),
+        ("label its pods", "label pods --all -n kube-system pwned=yes"),
+        ("create a configmap", "create configmap x -n kube-system"),
+        ("delete kube-dns", "delete service kube-dns -n kube-system"),
+        ("exec into coredns", "exec deploy/coredns -n kube-system -- true"),
+        ("coredns logs", "logs deploy/coredns -n kube-system"),
+        ("token for coredns", "create token coredns -n kube-system"),
+        ("list serviceaccounts", "get serviceaccounts -n kube-system"),
+        ("list roles", "get roles -n kube-system"),
     ),
-    _p("secrets", "list in own namespace", "get secrets"),
-    _p("secrets", "create in own namespace", "create secret generic s --from-literal=a=b"),
+    # --- secrets anywhere (the learner has no secrets rights at all) ----------------------
+    *_probes(
+        "secrets",
+        ("list in every namespace", "get secrets -A"),
+        ("list in default", "get secrets -n default"),
+        ("create in the other namespace", "create secret generic s --from-literal=a=b -n {other}"),
+        ("list in own namespace", "get secrets"),
+        ("create in own namespace", "create secret generic s --from-literal=a=b"),
+    ),
     # --- nodes: read, never write ----------------------------------------------------------
-    _p("nodes", "label a node", "label node worker-3 pwned=yes"),
-    _p("nodes", "cordon a node", "cordon worker-1"),
-    _p("nodes", "taint a node", "taint node worker-2 pwned=yes:NoSchedule"),
-    _p("nodes", "delete a node", "delete node worker-4 --wait=false"),
-    _p("nodes", "proxy to a node's kubelet", "get --raw /api/v1/nodes/worker-1/proxy/healthz"),
+    *_probes(
+        "nodes",
+        ("label a node", "label node worker-3 pwned=yes"),
+        ("cordon a node", "cordon worker-1"),
+        ("taint a node", "taint node worker-2 pwned=yes:NoSchedule"),
+        ("delete a node", "delete node worker-4 --wait=false"),
+        ("proxy to a node's kubelet", "get --raw /api/v1/nodes/worker-1/proxy/healthz"),
+    ),
     _manifest(
         "nodes", "create a node", "apiVersion: v1\nkind: Node\nmetadata: {name: rogue}\n", "default"
     ),
     # --- namespaces ----------------------------------------------------------------------
-    _p("namespaces", "list namespaces", "get namespaces"),
-    _p("namespaces", "create a namespace", "create namespace rogue"),
-    _p("namespaces", "delete own namespace", "delete namespace {own} --wait=false"),
-    _p(
+    *_probes(
         "namespaces",
-        "lift own pod security",
-        "label namespace {own} pod-security.kubernetes.io/enforce=privileged --overwrite",
+        ("list namespaces", "get namespaces"),
+        ("create a namespace", "create namespace rogue"),
+        ("delete own namespace", "delete namespace {own} --wait=false"),
+        (
+            "lift own pod security",
+            "label namespace {own} pod-security.kubernetes.io/enforce=privileged --overwrite",
+        ),
+        ("read default", "get namespace default"),
     ),
-    _p("namespaces", "read default", "get namespace default"),
     # --- RBAC escalation -----------------------------------------------------------------
-    _p(
+    *_probes(
         "rbac",
-        "bind cluster-admin cluster-wide",
-        "create clusterrolebinding pwn --clusterrole=cluster-admin --serviceaccount={own}:learner",
+        (
+            "bind cluster-admin cluster-wide",
+            "create clusterrolebinding pwn --clusterrole=cluster-admin "
+            "--serviceaccount={own}:learner",
+        ),
+        (
+            "bind cluster-admin in own namespace",
+            "create rolebinding pwn --clusterrole=cluster-admin --serviceaccount={own}:learner",
+        ),
+        (
+            "bind admin in own namespace",
+            "create rolebinding pwn --clusterrole=admin --serviceaccount={own}:learner",
+        ),
+        ("create a clusterrole", "create clusterrole pwn --verb=get --resource=secrets"),
+        ("create a role", "create role pwn --verb=get --resource=secrets"),
+        (
+            "grant own role secrets",
+            "patch role kubelab-learner --type=json -p "
+            '[{"op":"add","path":"/rules/0/resources/-","value":"secrets"}]',
+        ),
+        ("delete own rolebinding", "delete rolebinding kubelab-learner"),
+        ("list clusterroles", "get clusterroles"),
+        ("list clusterrolebindings", "get clusterrolebindings"),
     ),
-    _p(
-        "rbac",
-        "bind cluster-admin in own namespace",
-        "create rolebinding pwn --clusterrole=cluster-admin --serviceaccount={own}:learner",
-    ),
-    _p(
-        "rbac",
-        "bind admin in own namespace",
-        "create rolebinding pwn --clusterrole=admin --serviceaccount={own}:learner",
-    ),
-    _p("rbac", "create a clusterrole", "create clusterrole pwn --verb=get --resource=secrets"),
-    _p("rbac", "create a role", "create role pwn --verb=get --resource=secrets"),
-    _p(
-        "rbac",
-        "grant own role secrets",
-        "patch role kubelab-learner --type=json -p "
-        '[{"op":"add","path":"/rules/0/resources/-","value":"secrets"}]',
-    ),
-    _p("rbac", "delete own rolebinding", "delete rolebinding kubelab-learner"),
-    _p("rbac", "list clusterroles", "get clusterroles"),
-    _p("rbac", "list clusterrolebindings", "get clusterrolebindings"),
     # --- impersonation -------------------------------------------------------------------
-    _p("impersonate", "as system:admin", "get pods --as=system:admin"),
-    _p("impersonate", "as system:masters", "get pods --as=someone --as-group=system:masters"),
-    _p(
+    *_probes(
         "impersonate",
-        "as kube-system's default SA",
-        "get pods --as=system:serviceaccount:kube-system:default",
+        ("as system:admin", "get pods --as=system:admin"),
+        ("as system:masters", "get pods --as=someone --as-group=system:masters"),
+        ("as kube-system's default SA", "get pods --as=system:serviceaccount:kube-system:default"),
     ),
     # --- tokens ----------------------------------------------------------------------------
-    _p("tokens", "token for own default SA", "create token default"),
-    _p("tokens", "another token for itself", "create token learner"),
-    _p("tokens", "create a serviceaccount", "create serviceaccount extra"),
+    *_probes(
+        "tokens",
+        ("token for own default SA", "create token default"),
+        ("another token for itself", "create token learner"),
+        ("create a serviceaccount", "create serviceaccount extra"),
+    ),
     # --- certificates ----------------------------------------------------------------------
-    _p("csr", "list CSRs", "get certificatesigningrequests"),
+    *_probes(
+        "csr",
+        ("list CSRs", "get certificatesigningrequests"),
+    ),
     _manifest(
         "csr",
         "create a CSR",
@@ -184,9 +195,15 @@ DENIED: tuple[Probe, ...] = (
         "metadata: {name: pwn}\nspec: {request: AA==, usages: [client auth],"
         " signerName: kubernetes.io/kube-apiserver-client}\n",
     ),
-    _p("csr", "approve a CSR", "certificate approve pwn"),
+    *_probes(
+        "csr",
+        ("approve a CSR", "certificate approve pwn"),
+    ),
     # --- admission control -------------------------------------------------------------------
-    _p("admission", "list validating webhooks", "get validatingwebhookconfigurations"),
+    *_probes(
+        "admission",
+        ("list validating webhooks", "get validatingwebhookconfigurations"),
+    ),
     _manifest(
         "admission",
         "create a validating webhook",
@@ -250,36 +267,37 @@ DENIED: tuple[Probe, ...] = (
         "apiVersion: v1\nkind: Endpoints\nmetadata: {name: sneaky}\n"
         "subsets: [{addresses: [{ip: 10.244.1.5}], ports: [{port: 80}]}]\n",
     ),
-    _p("own-ns", "delete own quota", "delete resourcequota kubelab-quota"),
-    _p(
+    *_probes(
         "own-ns",
-        "raise own quota",
-        'patch resourcequota kubelab-quota -p {"spec":{"hard":{"pods":"1000"}}}',
-    ),
-    _p("own-ns", "delete own limitrange", "delete limitrange kubelab-defaults"),
-    _p("own-ns", "delete own network policy", "delete networkpolicy kubelab-same-namespace-only"),
-    _p("own-ns", "proxy to a pod", "get --raw /api/v1/namespaces/{own}/pods/{own_pod}/proxy/"),
-    _p(
-        "own-ns",
-        "proxy to a service",
-        "get --raw /api/v1/namespaces/{own}/services/{own_svc}/proxy/",
+        ("delete own quota", "delete resourcequota kubelab-quota"),
+        (
+            "raise own quota",
+            'patch resourcequota kubelab-quota -p {"spec":{"hard":{"pods":"1000"}}}',
+        ),
+        ("delete own limitrange", "delete limitrange kubelab-defaults"),
+        ("delete own network policy", "delete networkpolicy kubelab-same-namespace-only"),
+        ("proxy to a pod", "get --raw /api/v1/namespaces/{own}/pods/{own_pod}/proxy/"),
+        ("proxy to a service", "get --raw /api/v1/namespaces/{own}/services/{own_svc}/proxy/"),
     ),
 )
 
 # In order: later probes use what earlier ones made.
 ALLOWED: tuple[Probe, ...] = (
-    _p("own-ns", "run a pod", "run {own_pod} --image=nginx", "allowed"),
-    _p("own-ns", "list pods", "get pods", "allowed"),
-    _p(
+    *_probes(
         "own-ns",
-        "watch pods",
-        "get --raw /api/v1/namespaces/{own}/pods?watch=1&timeoutSeconds=1",
-        "allowed",
+        ("run a pod", "run {own_pod} --image=nginx"),
+        ("list pods", "get pods"),
+        ("watch pods", "get --raw /api/v1/namespaces/{own}/pods?watch=1&timeoutSeconds=1"),
+        ("label a pod", "label pod {own_pod} color=red"),
+        ("annotate a pod", "annotate pod {own_pod} note=hi"),
+        expect="allowed",
     ),
-    _p("own-ns", "label a pod", "label pod {own_pod} color=red", "allowed"),
-    _p("own-ns", "annotate a pod", "annotate pod {own_pod} note=hi", "allowed"),
-    _p("own-ns", "logs", "logs {own_pod}", "authorized"),
-    _p("own-ns", "exec", "exec {own_pod} -- true", "authorized"),
+    *_probes(
+        "own-ns",
+        ("logs", "logs {own_pod}"),
+        ("exec", "exec {own_pod} -- true"),
+        expect="authorized",
+    ),
     _p(
         "own-ns",
         "port-forward",
@@ -287,23 +305,22 @@ ALLOWED: tuple[Probe, ...] = (
         "authorized",
         long_running=True,
     ),
-    _p(
+    *_probes(
         "own-ns",
-        "create a deployment",
-        "create deployment web --image=nginx --replicas=2",
-        "allowed",
+        ("create a deployment", "create deployment web --image=nginx --replicas=2"),
+        ("scale it", "scale deployment web --replicas=3"),
+        ("set its image", "set image deployment/web nginx=nginx:1.27"),
+        ("restart its rollout", "rollout restart deployment web"),
+        ("rollout history", "rollout history deployment web"),
+        ("label it", "label deployment web canary=true"),
+        ("expose it", "expose deployment web --name={own_svc} --port=80"),
+        ("read endpoints", "get endpoints {own_svc}"),
+        ("read endpointslices", "get endpointslices"),
+        ("autoscale it", "autoscale deployment web --min=2 --max=4 --cpu=80"),
+        ("create a configmap", "create configmap settings --from-literal=a=b"),
+        ("create a job", "create job once --image=busybox"),
+        expect="allowed",
     ),
-    _p("own-ns", "scale it", "scale deployment web --replicas=3", "allowed"),
-    _p("own-ns", "set its image", "set image deployment/web nginx=nginx:1.27", "allowed"),
-    _p("own-ns", "restart its rollout", "rollout restart deployment web", "allowed"),
-    _p("own-ns", "rollout history", "rollout history deployment web", "allowed"),
-    _p("own-ns", "label it", "label deployment web canary=true", "allowed"),
-    _p("own-ns", "expose it", "expose deployment web --name={own_svc} --port=80", "allowed"),
-    _p("own-ns", "read endpoints", "get endpoints {own_svc}", "allowed"),
-    _p("own-ns", "read endpointslices", "get endpointslices", "allowed"),
-    _p("own-ns", "autoscale it", "autoscale deployment web --min=2 --max=4 --cpu=80", "allowed"),
-    _p("own-ns", "create a configmap", "create configmap settings --from-literal=a=b", "allowed"),
-    _p("own-ns", "create a job", "create job once --image=busybox", "allowed"),
     Probe(
         "own-ns",
         "create a daemonset",
@@ -314,31 +331,42 @@ ALLOWED: tuple[Probe, ...] = (
         "    metadata: {labels: {app: agent}}\n"
         "    spec: {nodeSelector: {ssd: 'true'}, containers: [{name: a, image: nginx}]}\n",
     ),
-    _p("own-ns", "list everything", "get all", "allowed"),
-    _p("own-ns", "describe a deployment", "describe deployment web", "allowed"),
-    _p("own-ns", "read events", "get events", "allowed"),
-    _p("own-ns", "describe own quota", "describe resourcequota kubelab-quota", "allowed"),
-    _p("own-ns", "read own namespace", "get namespace {own}", "allowed"),
-    _p("own-ns", "delete the daemonset", "delete daemonset agent", "allowed"),
-    _p("own-ns", "delete the job", "delete job once", "allowed"),
-    _p("own-ns", "delete the hpa", "delete hpa web", "allowed"),
-    _p("own-ns", "delete the service", "delete service {own_svc}", "allowed"),
-    _p("own-ns", "delete the deployment", "delete deployment web", "allowed"),
-    _p("own-ns", "delete the configmap", "delete configmap settings", "allowed"),
-    _p("cluster-read", "list nodes", "get nodes", "allowed"),
-    _p("cluster-read", "describe a node", "describe node worker-1", "allowed"),
-    _p("cluster-read", "nodes with ssd=true", "get nodes -l ssd=true", "allowed"),
-    _p("cluster-read", "component statuses", "get componentstatuses", "allowed"),
-    _p("cluster-read", "API server health", "get --raw /readyz", "allowed"),
-    _p("cluster-read", "cluster-info", "cluster-info", "allowed"),
-    _p("kube-system", "list pods", "get pods -n kube-system", "allowed"),
-    _p(
-        "kube-system",
-        "list deployments, services",
-        "get deployments,services -n kube-system",
-        "allowed",
+    *_probes(
+        "own-ns",
+        ("list everything", "get all"),
+        ("describe a deployment", "describe deployment web"),
+        ("read events", "get events"),
+        ("describe own quota", "describe resourcequota kubelab-quota"),
+        ("read own namespace", "get namespace {own}"),
+        ("delete the daemonset", "delete daemonset agent"),
+        ("delete the job", "delete job once"),
+        ("delete the hpa", "delete hpa web"),
+        ("delete the service", "delete service {own_svc}"),
+        ("delete the deployment", "delete deployment web"),
+        ("delete the configmap", "delete configmap settings"),
+        expect="allowed",
     ),
-    _p("kube-system", "list daemonsets", "get daemonsets -n kube-system", "allowed"),
-    _p("kube-system", "describe coredns", "describe deployment coredns -n kube-system", "allowed"),
-    _p("own-ns", "delete the pod", "delete pod {own_pod} --wait=false", "allowed"),
+    *_probes(
+        "cluster-read",
+        ("list nodes", "get nodes"),
+        ("describe a node", "describe node worker-1"),
+        ("nodes with ssd=true", "get nodes -l ssd=true"),
+        ("component statuses", "get componentstatuses"),
+        ("API server health", "get --raw /readyz"),
+        ("cluster-info", "cluster-info"),
+        expect="allowed",
+    ),
+    *_probes(
+        "kube-system",
+        ("list pods", "get pods -n kube-system"),
+        ("list deployments, services", "get deployments,services -n kube-system"),
+        ("list daemonsets", "get daemonsets -n kube-system"),
+        ("describe coredns", "describe deployment coredns -n kube-system"),
+        expect="allowed",
+    ),
+    *_probes(
+        "own-ns",
+        ("delete the pod", "delete pod {own_pod} --wait=false"),
+        expect="allowed",
+    ),
 )
