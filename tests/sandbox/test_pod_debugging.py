@@ -39,7 +39,8 @@ def test_logs_show_the_demo_apps_start_up_with_the_pod_name(learner: Learner) ->
     assert done.stdout.rstrip().endswith("Serving on HTTP on :8080")
 
     stamped = learner.kubectl("logs", "kuard", "--timestamps", "--tail=1").stdout.strip()
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z Serving on HTTP on :8080", stamped)
+    timestamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
+    assert re.fullmatch(timestamp + " Serving on HTTP on :8080", stamped)
 
     previous = learner.kubectl("logs", "kuard", "--previous")
     assert previous.returncode != 0
@@ -87,7 +88,8 @@ def test_exec_runs_in_the_pods_shape_and_reports_exit_codes(learner: Learner) ->
 
 def test_the_books_commands_work_as_written(learner: Learner, tmp_path: Path) -> None:
     # `ash` (the kuard image's busybox shell) has a stand-in; the root is writable.
-    assert learner.kubectl("exec", "kuard", "--", "ash", "-c", "echo from-ash").stdout == "from-ash\n"
+    ash = learner.kubectl("exec", "kuard", "--", "ash", "-c", "echo from-ash")
+    assert ash.stdout == "from-ash\n"
     config = tmp_path / "config.txt"
     config.write_text("debug=true\n")
     assert learner.kubectl("cp", str(config), "kuard:/config.txt").returncode == 0
@@ -161,7 +163,8 @@ def test_attach_shows_the_containers_output_as_it_is_written(learner: Learner) -
 
 
 def _restarts(learner: Learner, name: str) -> int:
-    done = learner.kubectl("get", "pod", name, "-o", "jsonpath={.status.containerStatuses[0].restartCount}")
+    path = "jsonpath={.status.containerStatuses[0].restartCount}"
+    done = learner.kubectl("get", "pod", name, "-o", path)
     return int(done.stdout or 0)
 
 
@@ -172,7 +175,8 @@ def test_failing_liveness_probe_restarts_the_container(learner: Learner) -> None
     )
     apply(learner, kuard_manifest("kuard-live", probes))
     pod_running(learner, "kuard-live")
-    learner.kubectl("exec", "kuard-live", "--", "sh", "-c", "echo x > /tmp/scratch; echo y > /data/kept")
+    setup = "echo x > /tmp/scratch; echo y > /data/kept"
+    learner.kubectl("exec", "kuard-live", "--", "sh", "-c", setup)
     with port_forward(learner, "kuard-live") as port:
         assert http_get(port, "/healthy/fail")[0] == 200
     wait_until(lambda: _restarts(learner, "kuard-live") == 1, timeout=30, what="a restart")
@@ -210,7 +214,8 @@ def test_failing_readiness_probe_takes_the_pod_out_of_its_service(learner: Learn
     with port_forward(learner, "kuard-ready") as port:
         assert http_get(port, "/ready/fail")[0] == 200
         wait_until(lambda: _endpoint_ready(learner, "kuard-ready") is False, what="unready")
-        ready = learner.kubectl("get", "pod", "kuard-ready", "-o", "jsonpath={.status.containerStatuses[0].ready}")
+        path = "jsonpath={.status.containerStatuses[0].ready}"
+        ready = learner.kubectl("get", "pod", "kuard-ready", "-o", path)
         assert ready.stdout == "false"
         assert http_get(port, "/ready/ok")[0] == 200
     wait_until(lambda: _endpoint_ready(learner, "kuard-ready") is True, what="ready again")

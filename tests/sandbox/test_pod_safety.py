@@ -167,11 +167,13 @@ def test_kubelet_shim_refuses_clients_without_the_clusters_certificate(learner: 
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    with pytest.raises((ssl.SSLError, ConnectionError)):  # noqa: PT012
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-            with context.wrap_socket(raw) as tls:
-                tls.sendall(b"GET /exec/x/y/z?command=id HTTP/1.1\r\nHost: x\r\n\r\n")
-                answer = tls.recv(100)
-                if not answer:
-                    raise ConnectionError("closed without an answer")
-                pytest.fail(f"the shim answered a client without a certificate: {answer!r}")
+    with (
+        pytest.raises((ssl.SSLError, ConnectionError)),
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw) as tls,
+    ):
+        tls.sendall(b"GET /exec/x/y/z?command=id HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = tls.recv(100)
+        if not answer:
+            raise ConnectionError("closed without an answer")
+        pytest.fail(f"the shim answered a client without a certificate: {answer!r}")

@@ -16,9 +16,10 @@ ALL_COMMANDS = [command for slug in SLUGS for command in lesson_commands(slug)]
 
 # What a runnable command may start with: kubectl itself, writing a manifest with a heredoc,
 # editing that manifest with sed, a loop over kubectl output, or echoing a variable.
-RUNNABLE_PROGRAMS = {"kubectl", "cat", "sed", "for", "echo"}
-# Verbs that need a running container (or a local server) and so cannot be run here.
-NEEDS_CONTAINERS = {"exec", "logs", "cp", "attach", "port-forward", "proxy", "debug", "top"}
+RUNNABLE_PROGRAMS = {"kubectl", "cat", "sed", "for", "echo", "curl", "kill"}
+# Verbs the embedded cluster cannot answer: a local server (proxy), ephemeral containers (debug)
+# and metrics (top). exec, logs, cp, attach and port-forward work on its simulated Pods.
+NEEDS_CONTAINERS = {"proxy", "debug", "top"}
 # The book's forms that no longer work; they may appear in prose, never in a command.
 OUTDATED = [
     (re.compile(r"--cascade=(false|true)\b"), "--cascade=false/true (use orphan/background)"),
@@ -76,6 +77,11 @@ def test_runnable_commands_fit_the_learner_terminal(command: Command) -> None:
         assert re.match(r"^cat > [\w.-]+ <<'EOF'$", command.first_line), where
     if command.program == "sed":
         assert re.match(r"^sed -i '[^']+' [\w.-]+$", command.first_line), where
+    if command.program == "curl":
+        # Only what a port-forward opened in the learner's own terminal.
+        assert re.search(r"http://localhost:\d+/", command.first_line), where
+    if command.program == "kill":
+        assert command.first_line == "kill %1", where
     for arguments in kubectl_calls(command):
         verb = kubectl_verb(arguments)
         assert verb not in NEEDS_CONTAINERS, f"{where}: kubectl {verb} needs a real container"
@@ -94,7 +100,27 @@ def test_runnable_commands_fit_the_learner_terminal(command: Command) -> None:
 @pytest.mark.parametrize("command", [c for c in ALL_COMMANDS if c.interactive], ids=command_id)
 def test_interactive_commands_need_a_human(command: Command) -> None:
     (arguments,) = kubectl_calls(command)
-    assert kubectl_verb(arguments) == "edit" or "--watch" in arguments or "-w" in arguments
+    verb = kubectl_verb(arguments)
+    terminal = verb == "exec" and any(a in arguments for a in ("-it", "-ti"))
+    assert verb in {"edit", "attach"} or terminal or "--watch" in arguments or "-w" in arguments
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_background_port_forwards_are_stopped(slug: str) -> None:
+    open_jobs = 0
+    for command in lesson_commands(slug):
+        if command.illustrative:
+            continue
+        if command.first_line.startswith("kubectl port-forward"):
+            assert command.first_line.endswith(" &"), (
+                f"{command.source}:{command.line}: run port-forward in the background (&)"
+            )
+            assert open_jobs == 0, f"{command.source}:{command.line}: one tunnel at a time"
+            open_jobs += 1
+        if command.first_line == "kill %1":
+            assert open_jobs == 1, f"{command.source}:{command.line}: no background job to stop"
+            open_jobs -= 1
+    assert open_jobs == 0, f"{slug} leaves a port-forward running"
 
 
 @pytest.mark.parametrize("slug", SLUGS)
