@@ -59,7 +59,7 @@ def test_logs_follow_streams_requests_served_through_port_forward(learner: Learn
         with port_forward(learner, "kuard") as port:
             assert http_get(port, "/ready?from=follow-test")[0] == 200
         line = follower.stdout.readline()  # blocks until the access line arrives
-        assert '"GET /ready?from=follow-test HTTP/1.1" 200' in line
+        assert "GET /ready?from=follow-test 200" in line
     finally:
         follower.terminate()
         follower.wait(timeout=10)
@@ -219,3 +219,34 @@ def test_failing_readiness_probe_takes_the_pod_out_of_its_service(learner: Learn
         assert ready.stdout == "false"
         assert http_get(port, "/ready/ok")[0] == 200
     wait_until(lambda: _endpoint_ready(learner, "kuard-ready") is True, what="ready again")
+
+
+SIDECAR = """
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  containers:
+  - {name: kuard, image: "gcr.io/kuar-demo/kuard-amd64:blue", ports: [{containerPort: 8080}]}
+  - {name: nginx, image: "nginx:1.27", ports: [{containerPort: 80}]}
+"""
+
+
+def test_container_flag_picks_the_container(learner: Learner) -> None:
+    apply(learner, SIDECAR)
+    pod_running(learner, "web")
+    nginx = learner.kubectl("logs", "web", "-c", "nginx")
+    assert nginx.returncode == 0, nginx.stderr
+    assert "nginx" in nginx.stdout and "Serving on HTTP" not in nginx.stdout
+    kuard = learner.kubectl("logs", "web", "-c", "kuard").stdout
+    assert "Serving on HTTP on :8080" in kuard
+    # Each container has its own root; both see the Pod's hostname.
+    learner.kubectl("exec", "web", "-c", "nginx", "--", "sh", "-c", "echo mine > /only-nginx")
+    assert (
+        learner.kubectl("exec", "web", "-c", "nginx", "--", "cat", "/only-nginx").stdout == "mine\n"
+    )
+    other = learner.kubectl("exec", "web", "-c", "kuard", "--", "cat", "/only-nginx")
+    assert other.returncode != 0
+    assert learner.kubectl("exec", "web", "-c", "kuard", "--", "hostname").stdout == "web\n"
+    missing = learner.kubectl("logs", "web", "-c", "nope")
+    assert missing.returncode != 0 and "nope" in missing.stderr

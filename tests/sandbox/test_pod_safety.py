@@ -124,9 +124,15 @@ def test_exec_processes_end_with_the_exec_and_with_the_pod(learner: Learner) -> 
     running = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: host_processes(uid, "sleep 1002"), timeout=30, what="exec running")
+        pod_uid = learner.kubectl("get", "pod", "kuard", "-o", "jsonpath={.metadata.uid}").stdout
+        state = REPO / "var" / "cluster" / "pods" / pod_uid
+        assert state.is_dir()
         learner.kubectl("delete", "pod", "kuard", "--wait=false")
         wait_until(lambda: not host_processes(uid, "sleep 1002"), timeout=30, what="killed")
         running.wait(timeout=30)
+        # The pod's files and its tmpfs go with it.
+        wait_until(lambda: not state.exists(), timeout=30, what="pod state removed")
+        assert pod_uid not in Path("/proc/mounts").read_text()
     finally:
         if running.poll() is None:
             running.kill()
