@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -564,3 +565,75 @@ def cluster_endpoint() -> Endpoint:
         certificate_authority_data=ca_data,
         insecure_skip_tls_verify=not configuration.verify_ssl,
     )
+
+
+_HANDSHAKE = re.compile(r"Handshake status (\d{3})")
+
+
+def _handshake_error(exc: ApiException, what: str) -> ClusterError:
+    """The websocket client reports an HTTP refusal as status 0 and "Handshake status 403 ...";
+    recover the real status and the API server's message."""
+    text = str(exc.reason or exc)
+    found = _HANDSHAKE.search(text)
+    if not found:
+        return translate_error(exc, what)
+    status = int(found.group(1))
+    message, reason, body = text, "", ""
+    start = text.find('{"kind":"Status"')
+    if start >= 0:
+        body = text[start:].splitlines()[0]
+        api_status = _status_of(body)
+        message = str(api_status.get("message") or message)
+        reason = str(api_status.get("reason") or "")
+    if status in _TEMPORARY_STATUSES:
+        return ClusterUnavailable(f"{what}: API server answered {status}")
+    return ClusterRejected(f"{what}: {status} {message}", status=status, reason=reason, body=body)
+
+
+def pod_port_exchange(
+    *, token: str, namespace: str, pod: str, port: int, request: bytes, limit: int, timeout: float
+) -> bytes:
+    """Send `request` to a pod's port through the API server's port-forward, authenticated as
+    the holder of `token` (so the learner's own RBAC decides), and return what the pod answers
+    until it closes the connection, at most `limit` bytes."""
+    from kubernetes.stream import portforward
+
+    base = api_client().configuration
+    configuration = client.Configuration()
+    configuration.host = base.host
+    configuration.ssl_ca_cert = base.ssl_ca_cert
+    configuration.verify_ssl = base.verify_ssl
+    configuration.retries = False
+    # A bearer token and nothing else: the admin's client certificate must not come along.
+    configuration.api_key = {"authorization": f"Bearer {token}"}
+    what = f"forward to port {port} of pod {namespace}/{pod}"
+    api = client.CoreV1Api(client.ApiClient(configuration))
+    try:
+        forward = portforward(
+            api.connect_get_namespaced_pod_portforward,
+            pod,
+            namespace,
+            ports=str(port),
+            _request_timeout=timeout,
+        )
+    except ApiException as exc:
+        raise _handshake_error(exc, what) from exc
+    except Exception as exc:
+        raise translate_error(exc, what) from exc
+    answer = bytearray()
+    try:
+        sock = forward.socket(port)
+        sock.settimeout(timeout)
+        sock.sendall(request)
+        while len(answer) < limit:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    except OSError as exc:
+        raise ClusterUnavailable(f"{what}: {exc.__class__.__name__}") from exc
+    finally:
+        forward.close()
+    if not answer and forward.error(port):
+        raise ClusterRejected(f"{what}: {forward.error(port)}", status=502, reason="PortForward")
+    return bytes(answer[:limit])

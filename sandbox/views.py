@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from sandbox import k8s
+from sandbox.pod_ports import PodPortError, pod_port_fetch
 from sandbox.selectors import sandbox_denials, sandbox_get_for_user, sandbox_status_view
 from sandbox.services import sandbox_provision, sandbox_reset
 
@@ -57,3 +58,46 @@ def reset(request: HttpRequest) -> JsonResponse:
         return refused
     sandbox_reset(user=request.user)
     return JsonResponse(_body(request))
+
+
+# What a Pod's page may do in the learner's browser: show itself and submit its own forms (as
+# GET, back through this view). No scripts, no plugins, no framing by other sites.
+POD_PAGE_POLICY = (
+    "sandbox allow-forms allow-same-origin; default-src 'none'; style-src 'unsafe-inline'; "
+    "img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
+)
+
+
+@never_cache
+def pod_port(request: HttpRequest, pod: str, port: int, rest: str = "") -> HttpResponse:
+    """A learner's Pod port in the browser (see sandbox.pod_ports)."""
+    refused = _refused(request)
+    if refused:
+        return refused
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    try:
+        answer = pod_port_fetch(
+            user=request.user,
+            pod=pod,
+            port=port,
+            path=rest,
+            query=request.META.get("QUERY_STRING", ""),
+            method=request.method or "GET",
+            headers=headers,
+        )
+    except PodPortError as exc:
+        response = HttpResponse(f"{exc}\n", status=exc.status, content_type="text/plain")
+    except k8s.ClusterUnavailable as exc:
+        response = HttpResponse(
+            f"The cluster did not answer ({exc}). Try again in a moment.\n",
+            status=503,
+            content_type="text/plain",
+        )
+    else:
+        response = HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)
+        if answer.location:
+            response["Location"] = answer.location
+    response["Content-Security-Policy"] = POD_PAGE_POLICY
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Referrer-Policy"] = "same-origin"
+    return response

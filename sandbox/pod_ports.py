@@ -1,0 +1,123 @@
+"""Open a learner's Pod port in their browser: an HTTP GET through the API server's port-forward.
+
+The book has you open kuard at http://localhost:8080 after `kubectl port-forward`. A browser tab
+cannot reach the learner's terminal sandbox, so kubelab offers /sandbox/pods/<pod>/ports/<port>/
+instead: each request is forwarded with the learner's own short-lived token (their RBAC decides,
+and only their namespace is ever named), and the answer is handed back with links rewritten
+under that prefix. Only GET and HEAD pass: a page cannot make the learner's browser change
+anything else through it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from sandbox import k8s
+from sandbox.services import sandbox_credentials
+
+__all__ = ["PodPortAnswer", "PodPortError", "pod_port_fetch", "pod_port_prefix"]
+
+POD_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+ANSWER_LIMIT = 4 * 1024 * 1024
+TIMEOUT_SECONDS = 20.0
+# What a page may ask the Pod for; nothing of the learner's (cookies, auth) is ever passed on.
+FORWARDED_HEADERS = ("accept", "accept-language", "user-agent", "if-none-match")
+_LINK = re.compile(rb'\b(href|action|src)="/(?!/)')
+_POST_FORM = re.compile(rb'(<form\b[^>]*\bmethod=")post"', re.IGNORECASE)
+
+
+class PodPortError(Exception):
+    """Why a Pod port could not be shown; `status` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class PodPortAnswer:
+    status: int
+    content_type: str
+    body: bytes
+    location: str | None = None
+
+
+def pod_port_prefix(*, pod: str, port: int) -> str:
+    return f"/sandbox/pods/{pod}/ports/{port}"
+
+
+def _request_bytes(*, port: int, method: str, target: str, headers: dict[str, str]) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", f"Host: localhost:{port}", "Connection: close"]
+    for name in FORWARDED_HEADERS:
+        value = headers.get(name)
+        if value and "\r" not in value and "\n" not in value:
+            lines.append(f"{name.title()}: {value[:512]}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+
+
+class _Raw(io.BytesIO):
+    def makefile(self, *_args: Any, **_kwargs: Any) -> _Raw:
+        return self
+
+
+def _parse(raw: bytes, *, method: str) -> tuple[int, http.client.HTTPMessage, bytes]:
+    response = http.client.HTTPResponse(_Raw(raw), method=method)  # type: ignore[arg-type]
+    try:
+        response.begin()
+        body = response.read()
+    except (http.client.HTTPException, ValueError) as exc:
+        message = f"the Pod answered something that is not HTTP ({exc})"
+        raise PodPortError(message, status=502) from exc
+    return response.status, response.msg, body
+
+
+def _rewrite(body: bytes, prefix: str) -> bytes:
+    """Keep the page's own links inside the prefix; its forms submit with GET (all we pass)."""
+    body = _LINK.sub(lambda m: m.group(1) + b'="' + prefix.encode() + b"/", body)
+    return _POST_FORM.sub(rb'\1get"', body)
+
+
+def pod_port_fetch(
+    *, user: Any, pod: str, port: int, path: str, query: str, method: str, headers: dict[str, str]
+) -> PodPortAnswer:
+    """What the learner's Pod `pod` answers on `port` for GET `path`?`query`."""
+    if method not in ("GET", "HEAD"):
+        raise PodPortError("only GET and HEAD reach a Pod from the browser", status=405)
+    if not POD_NAME.match(pod):
+        raise PodPortError(f"{pod!r} is not a Pod name", status=404)
+    if not 1 <= port <= 65535:
+        raise PodPortError(f"{port} is not a port number", status=404)
+    target = quote("/" + path.lstrip("/"), safe="/-._~!$&'()*+,;=:@%")
+    if query:
+        target += "?" + quote(query, safe="=&%+-._~!$'()*,;:@/?")
+    credentials = sandbox_credentials(user=user)
+    request = _request_bytes(port=port, method=method, target=target, headers=headers)
+    try:
+        raw = k8s.pod_port_exchange(
+            token=credentials.token,
+            namespace=credentials.namespace,
+            pod=pod,
+            port=port,
+            request=request,
+            limit=ANSWER_LIMIT,
+            timeout=TIMEOUT_SECONDS,
+        )
+    except k8s.ClusterRejected as exc:
+        status = 404 if exc.status == 404 else 403 if exc.status == 403 else 502
+        raise PodPortError(exc.api_message, status=status) from exc
+    status, message, body = _parse(raw, method=method)
+    content_type = message.get("Content-Type", "application/octet-stream")
+    prefix = pod_port_prefix(pod=pod, port=port)
+    if content_type.startswith("text/html"):
+        body = _rewrite(body, prefix)
+    location = message.get("Location")
+    if location and location.startswith("/") and not location.startswith("//"):
+        location = prefix + location
+    elif location:
+        location = None  # never send the browser somewhere else
+    return PodPortAnswer(status=status, content_type=content_type, body=body, location=location)

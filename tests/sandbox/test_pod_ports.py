@@ -1,0 +1,73 @@
+"""A learner's Pod port in the browser (/sandbox/pods/<pod>/ports/<port>/), for real."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from tests.fixtures.cluster import Cluster
+from tests.sandbox.conftest import Learner
+from tests.sandbox.pods_live import apply, kuard_manifest, pod_running
+
+pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
+BASE = "/sandbox/pods/kuard/ports/8080"
+
+
+@pytest.fixture
+def learner(cluster: Cluster, make_learner: Callable[..., Learner]) -> Learner:
+    if not cluster.embedded:
+        pytest.skip("simulated pods answer port-forward only on the embedded cluster")
+    found = make_learner()
+    apply(found, kuard_manifest())
+    pod_running(found, "kuard")
+    return found
+
+
+def browser(learner: Learner) -> Client:
+    client = Client()
+    client.force_login(learner.user)
+    return client
+
+
+def test_the_pods_page_opens_in_the_browser_with_its_links_kept_inside(learner: Learner) -> None:
+    client = browser(learner)
+    page = client.get(f"{BASE}/", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "kuard" in html and learner.namespace in html
+    assert f'href="{BASE}/env"' in html
+    assert 'method="post"' not in html.lower()
+    policy = page["Content-Security-Policy"]
+    assert policy.startswith("sandbox allow-forms") and "script-src" not in policy
+    assert "default-src 'none'" in policy
+
+
+def test_health_switches_pass_through_with_their_status_codes(learner: Learner) -> None:
+    client = browser(learner)
+    healthy = client.get(f"{BASE}/healthy")
+    assert (healthy.status_code, healthy.content) == (200, b"ok\n")
+    assert client.get(f"{BASE}/healthy/fail").status_code == 200
+    assert client.get(f"{BASE}/healthy").status_code == 500
+    dns = client.get(f"{BASE}/dns", {"name": "kubernetes.default"})
+    assert dns.status_code == 200 and b"10.96.0.1" in dns.content
+
+
+def test_only_the_learners_own_pods_and_only_reads(
+    learner: Learner, make_learner: Callable[..., Learner]
+) -> None:
+    client = browser(learner)
+    assert client.post(f"{BASE}/healthy/fail").status_code == 405
+    assert client.get("/sandbox/pods/..%2Fetc/ports/8080/").status_code == 404
+    assert client.get("/sandbox/pods/kuard/ports/0/").status_code == 404
+    undeclared = client.get("/sandbox/pods/kuard/ports/9999/")
+    assert undeclared.status_code == 502
+    assert b"declares no TCP containerPort 9999" in undeclared.content
+
+    # Another learner names the same Pod: their own namespace has none, so nothing is found.
+    intruder = browser(make_learner())
+    missing = intruder.get(f"{BASE}/")
+    assert missing.status_code == 404
+    assert b"kuard" in missing.content and learner.namespace.encode() not in missing.content
+    assert Client().get(f"{BASE}/").status_code == 401
