@@ -85,7 +85,7 @@ def test_kuard_turns_green_in_the_browser_without_a_click(
     )
     assert page.locator(f"{KUARD} [data-labs-status]").inner_text() == "done"
     assert page.locator(f"{KUARD} .labs-check").count() == 0
-    assert "1 of 4 done" in page.locator("[data-labs-progress]").inner_text()
+    assert "1 of 5 done" in page.locator("[data-labs-progress]").inner_text()
     screenshot(page, "labs-green-without-a-click")
     assert elapsed < 20
     # Progress persists: a reload shows the tick from the database.
