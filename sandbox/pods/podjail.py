@@ -335,7 +335,13 @@ def cmd_exec(pod: Pod, container: str, argv: list[str], tty: bool) -> int:
             file=sys.stderr,
         )
         return 127
-    return run_jailed(pod, container, jail_command(pod, container, argv, tty=tty, extra=[]))
+    extra_env = {}
+    if argv[0] == "tar":
+        # `kubectl cp` extracts with tar as root, which keeps the sender's uid; only uid 0 exists
+        # in the pod's user namespace, so a learner's files (uid 1000) could not be owned.
+        extra_env["TAR_OPTIONS"] = "--no-same-owner"
+    bwrap = jail_command(pod, container, argv, tty=tty, extra=[], env=extra_env)
+    return run_jailed(pod, container, bwrap)
 
 
 def cmd_serve_demo(pod: Pod, container: str, port: int, listen_fd: int) -> int:
