@@ -533,7 +533,7 @@ class TerminalSession:
                     continue
                 attachment.inflight.append(len(data))
                 attachment.inflight_bytes += len(data)
-                await attachment.screen.send_text(protocol.encode("stdout", text))
+                await attachment.screen.send_text(protocol.encode_stdout(text))
             self._update_reader()
 
     # ----- screens ---------------------------------------------------------------------------
