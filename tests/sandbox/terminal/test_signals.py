@@ -70,3 +70,28 @@ async def test_ctrl_c_interrupts_a_command_when_the_server_ignores_sigint(
     assert "status=130" in await run(session, screen, "echo status=$?")
     if uid is not None:
         assert "sleep" not in uid_processes(uid)
+
+
+async def test_ctrl_c_gets_past_input_nobody_reads(make_learner: Callable[[str], Learner]) -> None:
+    # `sleep` reads nothing: a big paste fills the pty's input queue, the rest waits in kubelab,
+    # and the Ctrl-C typed after it must still interrupt (a tty flushes its input on Ctrl-C too).
+    learner = await sync_to_async(make_learner)("paste-ctrlc")
+
+    async def source() -> str:
+        return learner.kubeconfig
+
+    session = await terminal_manager().open(
+        owner_id=learner.user.pk, kubeconfig_source=source, rows=24, cols=80
+    )
+    screen = await attach(session)
+    await session.start()
+    await screen.wait_for(PROMPT)
+    session.write("stty -echo -icanon; sleep 100\r")
+    await asyncio.sleep(0.5)
+    for _ in range(8):
+        session.write("x" * 16 * 1024)
+    mark = len(screen.output)
+    session.write("\x03")
+    await screen.wait_for(PROMPT, start=mark, within=20)
+    session.write("\x15")
+    assert "status=130" in await run(session, screen, "echo status=$?; stty sane")
