@@ -136,3 +136,20 @@ def cgroup_create(name: str, *, memory_bytes: int, pids: int, cpu_percent: int) 
                     made.remove()
                     return SessionCgroup()
     return made
+
+
+def cgroup_find(name: str) -> SessionCgroup:
+    """The existing cgroups of the session `name` (to clean up after a process that was killed
+    before it could remove them)."""
+    found = SessionCgroup()
+    v2 = _v2_base()
+    if v2 is not None and (v2 / name).is_dir():
+        found.dirs.append(v2 / name)
+    own = _own_paths()
+    for controller in ("memory", "pids", "cpu"):
+        path = own.get(controller)
+        if path is not None:
+            d = ROOT / controller / path.lstrip("/") / GROUP / name
+            if d.is_dir():
+                found.dirs.append(d)
+    return found

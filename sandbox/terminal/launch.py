@@ -14,11 +14,12 @@ import contextlib
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandbox.terminal.cgroups import SessionCgroup, cgroup_create
+from sandbox.terminal.cgroups import SessionCgroup, cgroup_create, cgroup_find
 from sandbox.terminal.config import TerminalConfig
 from sandbox.terminal.forwarder import ApiForwarder
 from sandbox.terminal.jail import JailPaths, jail_argv, jail_files, wrap_launch
@@ -122,3 +123,32 @@ async def jail_prepare(
             await prepared.release()
         raise
     return prepared
+
+
+STALE_AFTER = 600.0  # seconds; far longer than any one-shot jail may run
+
+
+def stale_jails_sweep(config: TerminalConfig, name_prefix: str) -> int:
+    """Remove what jails whose names start with `name_prefix` left behind when their process was
+    killed (SIGKILL skips ``release``): session directories and cgroups older than STALE_AFTER."""
+    removed = 0
+    cutoff = time.time() - STALE_AFTER
+    try:
+        with os.scandir(config.runtime_dir) as entries:
+            stale = [e for e in entries if e.name.startswith(name_prefix) and _older(e, cutoff)]
+    except FileNotFoundError:
+        return 0
+    for entry in stale:
+        leftover = cgroup_find(entry.name)
+        leftover.kill_all()
+        leftover.remove()
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _older(entry: os.DirEntry[str], cutoff: float) -> bool:
+    try:
+        return entry.stat().st_mtime < cutoff
+    except FileNotFoundError:
+        return False

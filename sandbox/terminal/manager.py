@@ -411,11 +411,45 @@ class TerminalSession:
         if self.state != "running" or self._master is None:
             return
         data = text.encode("utf-8")
+        if self._pending_input and self._signal_past_pending(data):
+            return
         if len(self._pending_input) + len(data) > MAX_PENDING_INPUT:
             self._broadcast_status("input-dropped", "the shell is not reading; input dropped")
             return
         self._pending_input += data
         self._flush_input()
+
+    def _signal_past_pending(self, data: bytes) -> bool:
+        """Ctrl-C, Ctrl-\\ or Ctrl-Z typed while the program is not reading its input: the pty's
+        queue is full and input waits here, so the key would wait behind it, maybe for ever. Do
+        what the tty does for that key instead: drop the unread input and signal the foreground
+        job. Only when the tty would (ISIG set, the key is its INTR, QUIT or SUSP character);
+        in raw mode the key is input like any other."""
+        assert self._master is not None
+        try:
+            attrs = termios.tcgetattr(self._master)
+            foreground = os.tcgetpgrp(self._master)
+        except (OSError, termios.error):
+            return False
+        if not attrs[3] & termios.ISIG:
+            return False
+        keys = {
+            attrs[6][termios.VINTR]: signal.SIGINT,
+            attrs[6][termios.VQUIT]: signal.SIGQUIT,
+            attrs[6][termios.VSUSP]: signal.SIGTSTP,
+        }
+        keys.pop(b"\x00", None)  # a disabled key (_POSIX_VDISABLE)
+        sig = next((keys[bytes([b])] for b in data if bytes([b]) in keys), None)
+        if sig is None:
+            return False
+        self._pending_input.clear()
+        self._flush_input()  # nothing pending: stop waiting for the pty to take input
+        with contextlib.suppress(OSError, termios.error):
+            termios.tcflush(self._master, termios.TCOFLUSH)  # what the pty holds, unread
+        with contextlib.suppress(OSError):
+            # The tty's foreground group is in the jail's session (tcsetpgrp allows no other).
+            os.killpg(foreground, sig)
+        return True
 
     def _flush_input(self) -> None:
         if self._master is None:
@@ -533,7 +567,7 @@ class TerminalSession:
                     continue
                 attachment.inflight.append(len(data))
                 attachment.inflight_bytes += len(data)
-                await attachment.screen.send_text(protocol.encode("stdout", text))
+                await attachment.screen.send_text(protocol.encode_stdout(text))
             self._update_reader()
 
     # ----- screens ---------------------------------------------------------------------------

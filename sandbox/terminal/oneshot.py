@@ -14,19 +14,23 @@ import contextlib
 import logging
 import os
 import subprocess
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
-from sandbox.terminal.config import terminal_config
+from sandbox.terminal.config import TerminalConfig, terminal_config
 from sandbox.terminal.jail import jail_run_files
 from sandbox.terminal.kubeconfig import KubeconfigError, jail_kubeconfig
-from sandbox.terminal.launch import LAUNCH_ENV, PreparedJail, jail_prepare
+from sandbox.terminal.launch import LAUNCH_ENV, PreparedJail, jail_prepare, stale_jails_sweep
 from sandbox.terminal.manager import TerminalError
 
 log = logging.getLogger(__name__)
 
 OUTPUT_LIMIT = 64 * 1024  # the newest output is kept; a flood costs no memory
 READ_CHUNK = 64 * 1024
+NAME_PREFIX = "run-"
+SWEEP_EVERY = 300.0  # seconds between looks for jails a killed worker left behind
+_swept_at = -SWEEP_EVERY
 
 RunResult = tuple[int | None, str, bool]
 
@@ -39,6 +43,18 @@ def oneshot_run(
         return thread.submit(
             asyncio.run, _run(script=script, kubeconfig=kubeconfig, seconds=timeout, files=files)
         ).result()
+
+
+def _sweep_now_and_then(config: TerminalConfig) -> None:
+    global _swept_at
+    now = time.monotonic()
+    if now - _swept_at < SWEEP_EVERY:
+        return
+    _swept_at = now
+    try:
+        stale_jails_sweep(config, NAME_PREFIX)
+    except OSError as exc:
+        log.warning("could not clean up stale jails: %s", exc)
 
 
 class _Tail:
@@ -65,12 +81,13 @@ async def _run(
     except KubeconfigError as exc:
         return None, f"the learner's kubeconfig cannot be used: {exc}", False
     config = terminal_config()
+    _sweep_now_and_then(config)
     try:
         prepared = await jail_prepare(
             config=config,
             kubeconfig=jailed,
             completion="",
-            name_prefix="run-",
+            name_prefix=NAME_PREFIX,
             extra_files=jail_run_files(script=script, files=files),
         )
     except (TerminalError, OSError) as exc:

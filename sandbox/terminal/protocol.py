@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 # A frame larger than this is refused before it is parsed; pastes bigger than this are split by
@@ -13,6 +14,12 @@ MAX_FRAME_BYTES = 64 * 1024
 MIN_ROWS, MAX_ROWS = 2, 500
 MIN_COLS, MAX_COLS = 10, 1000
 MAX_ACK = 1_000_000
+# Below this many characters a frame cannot exceed MAX_FRAME_BYTES in UTF-8 (4 bytes at most per
+# character), so typing skips the byte count.
+_SURELY_SMALL = MAX_FRAME_BYTES // 4
+# Built once: json.dumps with options builds a new encoder on every call, and stdout frames are
+# most of what the server sends.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,9 @@ def parse_client_frame(text: str | None, data: bytes | None = None) -> ClientMes
         return Invalid("binary frames are not accepted")
     if text is None:
         return Invalid("empty frame")
-    if len(text) > MAX_FRAME_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
+    if len(text) > _SURELY_SMALL and (
+        len(text) > MAX_FRAME_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES
+    ):
         return Invalid(f"frame larger than {MAX_FRAME_BYTES // 1024} KiB")
     try:
         decoded = json.loads(text)
@@ -81,8 +90,11 @@ def parse_client_frame(text: str | None, data: bytes | None = None) -> ClientMes
     if kind == "stdin":
         if len(args) != 1 or not isinstance(args[0], str):
             return Invalid("stdin needs one string")
-        # Lone surrogates cannot be encoded for the pty; replace rather than fail.
-        return Stdin(args[0].encode("utf-8", "replace").decode("utf-8"))
+        typed: str = args[0]
+        if not typed.isascii():
+            # Lone surrogates cannot be encoded for the pty; replace rather than fail.
+            typed = typed.encode("utf-8", "replace").decode("utf-8")
+        return Stdin(typed)
     if kind in ("resize", "set_size"):
         if len(args) < 2:
             return Invalid("resize needs rows and cols")
@@ -102,4 +114,9 @@ def parse_client_frame(text: str | None, data: bytes | None = None) -> ClientMes
 
 def encode(kind: str, *args: Any) -> str:
     """A server message: ["stdout", text], ["exit", code], ["status", state, detail], ["pong"]."""
-    return json.dumps([kind, *args], ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode([kind, *args])
+
+
+def encode_stdout(text: str) -> str:
+    """["stdout", text], the same string encode() makes, without building a list per frame."""
+    return '["stdout",' + encode_basestring(text) + "]"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ from labs.checks import CheckOutcome, exercise_evaluate
 from labs.scripts import learner_shell_run
 from labs.snapshot import snapshot_take
 from labs.spec import Exercise, Lab
+from sandbox.terminal.cgroups import cgroup_create
+from sandbox.terminal.config import terminal_config
+from sandbox.terminal.launch import STALE_AFTER, stale_jails_sweep
 from tests.sandbox.conftest import Learner
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db]
@@ -190,3 +194,27 @@ def test_output_is_capped(make_learner: Callable[..., Learner]) -> None:
     assert run.exit_code == 0, run
     assert len(run.output) <= 64 * 1024
     assert run.output.endswith("the end\n")
+
+
+def test_leftovers_of_a_killed_worker_are_swept() -> None:
+    """A worker killed mid-check (SIGKILL) leaves its jail's directory and empty cgroups; the next
+    runs remove them once they are older than any jail may live, and never a live one."""
+    config = terminal_config()
+    config.runtime_dir.mkdir(parents=True, exist_ok=True)
+    limits = config.limits
+    made = {}
+    for age in ("old", "new"):
+        name = f"run-test{age}{secrets.token_hex(4)}"
+        (config.runtime_dir / name).mkdir()
+        cgroup = cgroup_create(name, memory_bytes=limits.memory_bytes, pids=64, cpu_percent=50)
+        made[age] = (config.runtime_dir / name, cgroup)
+    stale = time.time() - STALE_AFTER - 60
+    os.utime(made["old"][0], (stale, stale))
+
+    assert stale_jails_sweep(config, "run-test") == 1
+    assert not made["old"][0].exists()
+    assert all(not d.exists() for d in made["old"][1].dirs)
+    assert made["new"][0].is_dir()
+    assert all(d.is_dir() for d in made["new"][1].dirs)
+    made["new"][1].remove()
+    made["new"][0].rmdir()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -13,6 +14,25 @@ from tests.sandbox.terminal.helpers import WsTerminal
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 PROMPT = r"learner@kubelab:~\$ $"
+
+# What a learner of the sandbox app may do outside their own namespace: name -> (kubectl
+# arguments, allowed). Allowed ones exit 0, Forbidden ones exit 1.
+OUTSIDE: dict[str, tuple[str, bool]] = {
+    "ks_pods": ("get pods -n kube-system", True),
+    "ks_workloads": ("get deployments,daemonsets,replicasets,services -n kube-system", True),
+    "ks_events": ("get events -n kube-system", True),
+    "ks_describe_dns": ("describe service kube-dns -n kube-system", True),
+    "nodes": ("get nodes", True),
+    "ks_secrets": ("get secrets -n kube-system", False),
+    "ks_configmaps": ("get configmaps -n kube-system", False),
+    "ks_logs": ("logs -n kube-system deployment/coredns", False),
+    "ks_sa": ("get serviceaccounts -n kube-system", False),
+    "ks_write": ("label service kube-dns -n kube-system x=y --dry-run=server", False),
+    "default_pods": ("get pods -n default", False),
+    "all_pods": ("get pods --all-namespaces", False),
+    "namespaces": ("get namespaces", False),
+    "own_secrets": ("get secrets", False),
+}
 
 
 async def open_terminal(learner: Learner, **kwargs: object) -> WsTerminal:
@@ -34,6 +54,9 @@ async def test_kubectl_sees_the_learners_namespace_and_nothing_else(
     await tab.type("kubectl get pods\r")
     await tab.wait_for(f"No resources found in {learner.namespace} namespace.", start=start)
 
+    # This learner's token (tests/sandbox/terminal/learners.py) carries one namespaced Role and
+    # nothing else, so everything outside is Forbidden: the jail adds no rights of its own. The
+    # sandbox app's learners also read a little of kube-system, tested further down.
     start = len(tab.output)
     await tab.type("kubectl get pods -n kube-system\r")
     text = await tab.wait_for(r"Forbidden.*\n.*\$ $", start=start)
@@ -175,10 +198,20 @@ async def test_the_sandbox_apps_learner_environment_end_to_end(
         start = len(tab.output)
         await tab.type("kubectl get pods\r")
         await tab.wait_for(f"No resources found in {env.namespace} namespace.", start=start)
-        # The sandbox app lets learners read kube-system pods (course material), never secrets.
+        # Outside their namespace a learner reads what the chapters inspect (sandbox/manifests.py:
+        # CLUSTER_READ_RULES, KUBE_SYSTEM_READ_RULES) and nothing else.
         start = len(tab.output)
-        await tab.type("kubectl get secrets -n kube-system\r")
-        await tab.wait_for("Forbidden", start=start)
+        await tab.type(
+            "; ".join(
+                f"kubectl {command} >/dev/null 2>&1; echo {name}=$?"
+                for name, (command, _) in OUTSIDE.items()
+            )
+            + "; echo outside''-done\r"
+        )
+        text = await tab.wait_for(r"outside-done", start=start, within=60)
+        seen = {name: int(code) for name, code in re.findall(r"(\w+)=(\d+)", text)}
+        expected = {name: 0 if allowed else 1 for name, (_, allowed) in OUTSIDE.items()}
+        assert seen == expected
         await tab.close()
     finally:
         await terminal_manager().shutdown()
