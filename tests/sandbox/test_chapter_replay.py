@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
 # Chapters whose every runnable command works on the embedded cluster, kubectl logs, exec, cp
 # and port-forward included (the kubelet shim answers them for simulated pods).
-REPLAYED = ["everyday-kubectl", "pods"]
+REPLAYED = ["everyday-kubectl", "pods", "service-discovery", "jobs"]
 INTERACTIVE_TIMEOUT = 20
 
 
