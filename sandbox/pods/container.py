@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import math
 import posixpath
@@ -861,19 +862,22 @@ def _kuard_lines(pod: Mapping[str, Any], container: Mapping[str, Any]) -> list[s
     tls = any(
         m.get("mountPath", "").rstrip("/") == "/tls" for m in container.get("volumeMounts") or []
     )
+    keygen = _keygen_flags(container)
+    keygen_config: dict[str, Any] = {
+        "enable": False,
+        "exit-code": 0,
+        "exit-on-complete": False,
+        "memq-queue": "",
+        "memq-server": "",
+        "num-to-gen": 0,
+        "time-to-run": 0,
+    }
+    keygen_config.update(keygen or {})
     config = {
         "address": f":{KUARD_PORT}",
         "debug": False,
         "debug-sitedata-dir": "./sitedata",
-        "keygen": {
-            "enable": False,
-            "exit-code": 0,
-            "exit-on-complete": False,
-            "memq-queue": "",
-            "memq-server": "",
-            "num-to-gen": 0,
-            "time-to-run": 0,
-        },
+        "keygen": keygen_config,
         "liveness": {"fail-next": 0},
         "readiness": {"fail-next": 0},
         "tls-address": ":8443",
@@ -895,6 +899,43 @@ def _kuard_lines(pod: Mapping[str, Any], container: Mapping[str, Any]) -> list[s
     else:
         lines.append("Could not find certificates to serve TLS")
     lines.append(f"Serving on HTTP on :{KUARD_PORT}")
+    if keygen is not None:
+        lines += _keygen_lines(str(meta.get("uid") or meta.get("name", "")), keygen)
+    return lines
+
+
+def _keygen_flags(container: Mapping[str, Any]) -> dict[str, Any] | None:
+    """kuard's --keygen-* flags from the container's command and args, or None without
+    --keygen-enable."""
+    flags: dict[str, Any] = {}
+    for word in [*(container.get("command") or []), *(container.get("args") or [])]:
+        name, _, value = str(word).removeprefix("--").partition("=")
+        if not name.startswith("keygen-"):
+            continue
+        key = name.removeprefix("keygen-")
+        if key in ("enable", "exit-on-complete"):
+            flags[key] = value.lower() not in ("false", "0")
+        elif key in ("num-to-gen", "exit-code", "time-to-run"):
+            flags[key] = int(value) if value.lstrip("-").isdigit() else 0
+        elif key in ("memq-server", "memq-queue"):
+            flags[key] = value
+    return flags if flags.get("enable") else None
+
+
+def _keygen_lines(seed: str, flags: Mapping[str, Any]) -> list[str]:
+    """What kuard's key generator prints: one line per generated key (a stand-in fingerprint,
+    stable for the pod), framed by start and exit lines. Work from a MemQ queue is not
+    simulated: such a worker finds nothing to do."""
+    total = int(flags.get("num-to-gen") or 0)
+    lines = ["(ID 0) Workload starting"]
+    if flags.get("memq-server"):
+        lines.append(f"(ID 0) No more items in queue {flags.get('memq-queue', '')}")
+    for i in range(1, total + 1):
+        digest = hashlib.sha256(f"{seed}/{i}".encode()).digest()
+        fingerprint = base64.b64encode(digest).decode().rstrip("=")
+        lines.append(f"(ID 0 {i}/{total}) Item done: SHA256:{fingerprint}")
+    if flags.get("exit-on-complete"):
+        lines.append("(ID 0) Workload exiting")
     return lines
 
 

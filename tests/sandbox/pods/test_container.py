@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from fractions import Fraction
 from typing import Any
 
@@ -570,3 +571,38 @@ def test_container_files_and_directories(pod: dict[str, Any], refs: dict[str, An
     assert files["/var/run/secrets/kubernetes.io/serviceaccount/namespace"] == b"kl-demo"
     assert {"/", "/etc", "/config", "/scratch", "/var", "/var/run"} <= directories
     assert not set(files) & directories
+
+
+def test_kuard_keygen_prints_its_work_as_the_books_jobs_show() -> None:
+    pod = {
+        "metadata": {"name": "oneshot-x1", "namespace": "ns", "uid": "u-1"},
+        "spec": {
+            "nodeName": "worker-1",
+            "containers": [
+                {
+                    "name": "kuard",
+                    "image": "gcr.io/kuar-demo/kuard-amd64:blue",
+                    "command": ["/kuard"],
+                    "args": [
+                        "--keygen-enable",
+                        "--keygen-exit-on-complete",
+                        "--keygen-num-to-gen=3",
+                    ],
+                }
+            ],
+        },
+    }
+    lines = c.container_startup_lines(pod, "kuard")
+    work = lines[lines.index("(ID 0) Workload starting") :]
+    assert [line.split(" Item done")[0] for line in work[1:4]] == [
+        "(ID 0 1/3)", "(ID 0 2/3)", "(ID 0 3/3)",
+    ]  # fmt: skip
+    assert all(re.fullmatch(r".* Item done: SHA256:[A-Za-z0-9+/]{43}", line) for line in work[1:4])
+    assert len(set(work[1:4])) == 3
+    assert work[-1] == "(ID 0) Workload exiting"
+    assert '"num-to-gen": 3' in "\n".join(lines)  # the printed config shows the flags
+    # Another pod generates other keys; without --keygen-enable nothing is generated.
+    other = {**pod, "metadata": {**pod["metadata"], "uid": "u-2"}}
+    assert c.container_startup_lines(other, "kuard")[-2] != lines[-2]
+    pod["spec"]["containers"][0]["args"] = []  # type: ignore[index]
+    assert "(ID 0) Workload starting" not in c.container_startup_lines(pod, "kuard")
