@@ -175,7 +175,7 @@ async def ws_typist(
     def flush_acks() -> None:
         nonlocal pending_acks, pending_chars
         pending_chars = 0
-        if pending_acks:
+        if pending_acks and not ws.closed:
             sends.add(task := loop.create_task(ws.send_str(json.dumps(["ack", pending_acks]))))
             task.add_done_callback(sends.discard)
             pending_acks = 0
@@ -213,6 +213,8 @@ async def ws_typist(
     async def close() -> None:
         await ws.close()
         task.cancel()
+        for sending in list(sends):  # acks still on their way when the socket closed
+            sending.cancel()
 
     return Typist(send, echo), close
 

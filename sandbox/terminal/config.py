@@ -24,6 +24,7 @@ class TerminalConfig:
     max_sessions: int
     uid_base: int
     uid_count: int
+    uid_lock_dir: Path
     kubeconfig_provider: str
     token_refresh_seconds: int
     limits: JailLimits
@@ -58,6 +59,10 @@ def terminal_config() -> TerminalConfig:
         max_sessions=env_int("KUBELAB_TERMINAL_MAX_SESSIONS", 200, minimum=1),
         uid_base=env_int("KUBELAB_TERMINAL_UID_BASE", 200000, minimum=1000),
         uid_count=env_int("KUBELAB_TERMINAL_UID_COUNT", 10000, minimum=1),
+        # Machine-wide, not under var/: every kubelab on this host (another install, a second
+        # checkout, a bench) leases from the same uids, and a uid shared by two sessions would let
+        # one session's end kill the other's shell.
+        uid_lock_dir=Path(env_str("KUBELAB_TERMINAL_UID_LOCK_DIR", "/run/kubelab/terminal-uids")),
         kubeconfig_provider=env_str(
             "KUBELAB_TERMINAL_KUBECONFIG_PROVIDER", "sandbox.services.sandbox_kubeconfig"
         ),

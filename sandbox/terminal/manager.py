@@ -82,8 +82,8 @@ class _UidLease:
         self._fd: int | None = None
         if os.geteuid() != 0:
             return  # not root: the jail runs as the server's own uid
-        lock_dir = config.runtime_dir / "uids"
-        lock_dir.mkdir(parents=True, exist_ok=True)
+        lock_dir = config.uid_lock_dir
+        lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         start = secrets.randbelow(config.uid_count)
         for i in range(config.uid_count):
             uid = config.uid_base + (start + i) % config.uid_count

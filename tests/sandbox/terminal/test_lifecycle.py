@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
 
 from sandbox.terminal.config import terminal_config
-from sandbox.terminal.manager import ENDED_NOTICE, TerminalManager
+from sandbox.terminal.manager import ENDED_NOTICE, TerminalError, TerminalManager, _UidLease
 from sandbox.terminal.ring import Ring
 from tests.sandbox.terminal.conftest import Learner
 from tests.sandbox.terminal.helpers import attach, run
@@ -29,6 +31,24 @@ def test_ring_keeps_the_newest_bytes_with_absolute_offsets() -> None:
     offset, data = ring.read(0, 100)  # asked for overwritten bytes: start at the tail
     assert offset == ring.tail and data == b"0123456789abcdefghij"[offset:]
     assert ring.read(18, 100) == (18, b"ij")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="uids are leased only when kubelab runs as root")
+def test_uid_leases_hold_across_installs(tmp_path: Path) -> None:
+    # Two kubelabs with their own var/ (another install, a second checkout) share the host's uids.
+    base = dataclasses.replace(
+        terminal_config(), uid_base=250_000, uid_count=1, uid_lock_dir=tmp_path / "leases"
+    )
+    mine = dataclasses.replace(base, runtime_dir=tmp_path / "one")
+    theirs = dataclasses.replace(base, runtime_dir=tmp_path / "two")
+    lease = _UidLease(mine)
+    assert lease.uid == 250_000
+    with pytest.raises(TerminalError, match="no free terminal uid"):
+        _UidLease(theirs)
+    lease.release()
+    other = _UidLease(theirs)
+    assert other.uid == 250_000
+    other.release()
 
 
 def manager_with(**changes: object) -> TerminalManager:
