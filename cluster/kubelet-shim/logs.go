@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,15 +31,7 @@ type logOptions struct {
 }
 
 func (r *podRegistry) fetchForLogs(ctx context.Context, namespace, name, container string) (*pod, []byte, error) {
-	var raw json.RawMessage
-	path := fmt.Sprintf("/api/v1/namespaces/%s/pods/%s", url.PathEscape(namespace), url.PathEscape(name))
-	if err := r.api.get(ctx, path, &raw); err != nil {
-		if err == errNotFound {
-			return nil, nil, fmt.Errorf("pod %s/%s not found", namespace, name)
-		}
-		return nil, nil, err
-	}
-	p, err := decodePod(raw)
+	p, raw, err := r.fetch(ctx, namespace, name)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -153,9 +154,8 @@ func newPodRegistry(api *apiClient, stateDir, helper string) *podRegistry {
 
 func (r *podRegistry) dir(uid string) string { return filepath.Join(r.stateDir, uid) }
 
-// fetchRunning reads the pod from the API server (the source of truth, not the watch cache) and
-// refuses pods that have no running containers, as a kubelet would.
-func (r *podRegistry) fetchRunning(ctx context.Context, namespace, name string) (*pod, []byte, error) {
+// fetch reads the pod from the API server: the source of truth, not the watch cache.
+func (r *podRegistry) fetch(ctx context.Context, namespace, name string) (*pod, []byte, error) {
 	var raw json.RawMessage
 	path := fmt.Sprintf("/api/v1/namespaces/%s/pods/%s", url.PathEscape(namespace), url.PathEscape(name))
 	if err := r.api.get(ctx, path, &raw); err != nil {
@@ -165,6 +165,15 @@ func (r *podRegistry) fetchRunning(ctx context.Context, namespace, name string) 
 		return nil, nil, err
 	}
 	p, err := decodePod(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, raw, nil
+}
+
+// fetchRunning is fetch for pods with running containers only, as a kubelet would have them.
+func (r *podRegistry) fetchRunning(ctx context.Context, namespace, name string) (*pod, []byte, error) {
+	p, raw, err := r.fetch(ctx, namespace, name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -205,6 +214,21 @@ func (r *podRegistry) dirLock(uid string) *sync.Mutex {
 		r.locks[uid] = l
 	}
 	return l
+}
+
+// runningContainer fetches a running pod, checks it has the container and prepares its state
+// directory: what every streaming verb needs first.
+func (r *podRegistry) runningContainer(ctx context.Context, name, container string) (*pod, string, error) {
+	namespace, podName, _ := strings.Cut(name, "/")
+	p, raw, err := r.fetchRunning(ctx, namespace, podName)
+	if err != nil {
+		return nil, "", err
+	}
+	if p.container(container) == nil {
+		return nil, "", fmt.Errorf("container %q not found in pod %s", container, p.ref())
+	}
+	dir, err := r.prepare(ctx, p, raw)
+	return p, dir, err
 }
 
 // prepare writes the pod's inputs for the helper. services.json and refs.json are what the

@@ -91,15 +91,7 @@ func (rt *streamRuntime) servePortForward(w http.ResponseWriter, r *http.Request
 func (rt *streamRuntime) ExecInContainer(ctx context.Context, name, _, container string, cmd []string,
 	in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize, _ time.Duration,
 ) error {
-	ns, podName := splitName(name)
-	p, raw, err := rt.pods.fetchRunning(ctx, ns, podName)
-	if err != nil {
-		return err
-	}
-	if p.container(container) == nil {
-		return fmt.Errorf("container %q not found in pod %s", container, p.ref())
-	}
-	dir, err := rt.pods.prepare(ctx, p, raw)
+	p, dir, err := rt.pods.runningContainer(ctx, name, container)
 	if err != nil {
 		return err
 	}
@@ -197,15 +189,7 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
 func (rt *streamRuntime) AttachContainer(ctx context.Context, name, _, container string, in io.Reader,
 	out, _ io.WriteCloser, _ bool, _ <-chan remotecommand.TerminalSize,
 ) error {
-	ns, podName := splitName(name)
-	p, raw, err := rt.pods.fetchRunning(ctx, ns, podName)
-	if err != nil {
-		return err
-	}
-	if p.container(container) == nil {
-		return fmt.Errorf("container %q not found in pod %s", container, p.ref())
-	}
-	dir, err := rt.pods.prepare(ctx, p, raw)
+	p, dir, err := rt.pods.runningContainer(ctx, name, container)
 	if err != nil {
 		return err
 	}
