@@ -357,8 +357,7 @@ class Kubelab:
     def start(self) -> None:
         log = (self.work / "daphne.log").open("wb")
         self.proc = subprocess.Popen(
-            [str(Path(PY).parent / "daphne"), "-b", "127.0.0.1", "-p", str(self.port),
-             "kubelab.asgi:application"],
+            [PY, "-m", "kubelab.serve", "--port", str(self.port), "--log-level", "warning"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         wait_port(self.port, self.proc, "daphne")

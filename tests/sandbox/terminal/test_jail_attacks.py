@@ -104,7 +104,16 @@ ATTACKS = [
     Attack(
         "see host processes",
         "ps -eo pid,user,comm; ls /proc | grep -c '^[0-9]'; ls /proc/HOSTPID/ 2>&1 | head -1",
-        must_not_show=["daphne", "pytest", "redis", "postgres", "kube-apiserver", "etcd"],
+        must_not_show=[
+            "kubelab.serve",
+            "uvicorn",
+            "daphne",
+            "pytest",
+            "redis",
+            "postgres",
+            "kube-apiserver",
+            "etcd",
+        ],
         must_show=["No such file or directory"],
     ),
     Attack(
