@@ -12,7 +12,7 @@ from tests.fixtures.browser import screenshot
 from tests.fixtures.cluster import Cluster
 from tests.fixtures.processes import LearnerSite
 from tests.sandbox.conftest import Learner, make_learner  # noqa: F401
-from tests.sandbox.pods_live import apply, kuard_manifest, pod_running
+from tests.sandbox.pods_live import kuard_learner
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
@@ -23,11 +23,7 @@ def test_kuards_page_opens_and_its_links_and_forms_stay_inside(
     make_learner: Callable[..., Learner],  # noqa: F811
     page: Any,
 ) -> None:
-    if not cluster.embedded:
-        pytest.skip("simulated pods answer port-forward only on the embedded cluster")
-    learner = make_learner()
-    apply(learner, kuard_manifest())
-    pod_running(learner, "kuard")
+    learner = kuard_learner(cluster, make_learner)
     site = learner_site("pod-ports", KUBELAB_KUBECONFIG=str(cluster.kubeconfig))
     site.login(page, learner.user.username, "x" * 12)
 

@@ -7,8 +7,10 @@ import re
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+
+import pytest
 
 from tests.fixtures.cluster import wait_until
 
@@ -40,6 +42,19 @@ def pod_running(learner: Any, name: str) -> None:
         return done.stdout == "Running"
 
     wait_until(running, timeout=60, what=f"pod {name} Running")
+
+
+def kuard_learner(cluster: Any, make_learner: Callable[..., Any]) -> Any:
+    """A fresh learner whose namespace runs the kuard Pod; skips off the embedded cluster, where
+    no kubelet shim answers exec, logs or port-forward."""
+    if not cluster.embedded:
+        pytest.skip(
+            "simulated pods answer exec, logs and port-forward only on the embedded cluster"
+        )
+    found = make_learner()
+    apply(found, kuard_manifest())
+    pod_running(found, "kuard")
+    return found
 
 
 def apply(learner: Any, manifest: str) -> None:

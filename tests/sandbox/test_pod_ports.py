@@ -9,7 +9,7 @@ from django.test import Client
 
 from tests.fixtures.cluster import Cluster
 from tests.sandbox.conftest import Learner
-from tests.sandbox.pods_live import apply, kuard_manifest, pod_running
+from tests.sandbox.pods_live import kuard_learner
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 BASE = "/sandbox/pods/kuard/ports/8080"
@@ -17,12 +17,7 @@ BASE = "/sandbox/pods/kuard/ports/8080"
 
 @pytest.fixture
 def learner(cluster: Cluster, make_learner: Callable[..., Learner]) -> Learner:
-    if not cluster.embedded:
-        pytest.skip("simulated pods answer port-forward only on the embedded cluster")
-    found = make_learner()
-    apply(found, kuard_manifest())
-    pod_running(found, "kuard")
-    return found
+    return kuard_learner(cluster, make_learner)
 
 
 def browser(learner: Learner) -> Client:

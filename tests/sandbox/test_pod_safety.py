@@ -14,19 +14,18 @@ import pytest
 from sandbox.pods.podjail import pod_host_uid
 from tests.fixtures.cluster import REPO, Cluster, wait_until
 from tests.sandbox.conftest import Learner
-from tests.sandbox.pods_live import apply, http_get, kuard_manifest, pod_running, port_forward
+from tests.sandbox.pods_live import (
+    http_get,
+    kuard_learner,
+    port_forward,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def learner(cluster: Cluster, make_learner: Callable[..., Learner]) -> Learner:
-    if not cluster.embedded:
-        pytest.skip("simulated pods answer exec/logs only on the embedded cluster")
-    found = make_learner()
-    apply(found, kuard_manifest())
-    pod_running(found, "kuard")
-    return found
+    return kuard_learner(cluster, make_learner)
 
 
 def sh(learner: Learner, script: str) -> subprocess.CompletedProcess[str]:
