@@ -35,8 +35,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sandbox.pods import container as shape
+from sandbox.terminal import jail
 from sandbox.terminal.cgroups import SessionCgroup, cgroup_create
-from sandbox.terminal.jail import ETC_SUBSET, JailLimits, wrap_launch
+from sandbox.terminal.jail import JailLimits, wrap_launch
 
 REPO = Path(__file__).resolve().parent.parent.parent
 UID_BASE = 190000  # below the terminal's pool (200000+); one host uid per learner namespace
@@ -197,27 +198,22 @@ def pod_fs(pod_dir: Path) -> Path:
 
 
 def system_binds(root: Path) -> list[str]:
-    """The host's system directories, read-only, as in a learner's shell. The root persists
-    between execs, so the /bin-style symlinks are made (or mended) here, not by bwrap, which
-    refuses to make one that exists."""
-    args = ["--ro-bind", "/usr", "/usr"]
+    """The learner shell's system binds (sandbox.terminal.jail.system_binds) for a container root
+    that persists between execs: the /bin-style symlinks are made, or mended, here."""
     for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         host = Path("/") / top
-        if host.is_symlink():
-            target = os.readlink(host)
-            link = root / top
-            if link.is_symlink() and os.readlink(link) == target:
-                continue
-            if link.is_dir() and not link.is_symlink():
-                shutil.rmtree(link)
-            else:
-                link.unlink(missing_ok=True)
-            os.symlink(target, link)
-        elif host.is_dir():
-            args += ["--ro-bind", str(host), f"/{top}"]
-    for name in ETC_SUBSET:
-        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    return args
+        if not host.is_symlink():
+            continue
+        target = os.readlink(host)
+        link = root / top
+        if link.is_symlink() and os.readlink(link) == target:
+            continue
+        if link.is_dir() and not link.is_symlink():
+            shutil.rmtree(link)
+        else:
+            link.unlink(missing_ok=True)
+        os.symlink(target, link)
+    return jail.system_binds(make_symlinks=False)
 
 
 def container_root(pod_dir: Path, container: str, uid: int) -> Path:
@@ -256,15 +252,7 @@ def jail_command(
     root = container_root(pod.dir, container, uid)
     command = ["setsid", "--ctty", "--wait", *argv] if tty else argv
     return [
-        "bwrap",
-        "--unshare-all",
-        "--unshare-user",
-        "--disable-userns",
-        "--die-with-parent",
-        "--new-session",
-        "--uid", "0",
-        "--gid", "0",
-        "--hostname", shape.hostname(pod.obj),
+        *jail.bwrap_base(uid=0, hostname=shape.hostname(pod.obj)),
         "--bind", str(root), "/",
         *system_binds(root),
         "--proc", "/proc",
@@ -294,7 +282,7 @@ def run_jailed(pod: Pod, container: str, bwrap: list[str], pass_fds: tuple[int, 
     name = f"pod-{pod.obj['metadata']['uid']}-{os.getpid()}"
     group = cgroup_create(name, memory_bytes=limits.memory_bytes, pids=limits.pids, cpu_percent=50)
     argv = wrap_launch(bwrap, limits=limits, host_uid=uid, cgroup_procs=group.procs_files)
-    child = subprocess.Popen(argv, preexec_fn=_default_signals, pass_fds=pass_fds)
+    child = subprocess.Popen(argv, pass_fds=pass_fds)
 
     def stop(_signum: int, _frame: object) -> None:
         _kill(child, group)
@@ -307,11 +295,6 @@ def run_jailed(pod: Pod, container: str, bwrap: list[str], pass_fds: tuple[int, 
         _kill(child, group)
         group.remove()
     return 128 - code if code < 0 else code
-
-
-def _default_signals() -> None:
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_DFL)
 
 
 def _kill(child: subprocess.Popen[bytes], group: SessionCgroup) -> None:

@@ -68,12 +68,35 @@ class JailPaths:
     kubectl: Path  # a copy or hard link the jail uid can reach (see manager._shared_kubectl)
 
 
-def _system_binds() -> list[str]:
+def bwrap_base(*, uid: int, hostname: str) -> list[str]:
+    """bwrap with every namespace of its own (user, pid, ipc, uts, cgroup, network), no nested
+    user namespaces, dying with its parent, in a new session: the start of every kubelab jail,
+    the learner's shell and a pod's exec alike."""
+    return [
+        "bwrap",
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--uid", str(uid),
+        "--gid", str(uid),
+        "--hostname", hostname,
+    ]  # fmt: skip
+
+
+def system_binds(*, make_symlinks: bool = True) -> list[str]:
+    """The host's system directories read-only, and the harmless part of /etc.
+
+    Where the host's /bin, /lib... are symlinks into /usr, bwrap makes the same links; a caller
+    whose root persists between runs passes make_symlinks=False and keeps them itself, because
+    bwrap refuses to make a link that exists."""
     args = ["--ro-bind", "/usr", "/usr"]
     for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         host = Path("/") / top
         if host.is_symlink():
-            args += ["--symlink", os.readlink(host), f"/{top}"]
+            if make_symlinks:
+                args += ["--symlink", os.readlink(host), f"/{top}"]
         elif host.is_dir():
             args += ["--ro-bind", str(host), f"/{top}"]
     for name in ETC_SUBSET:
@@ -85,16 +108,8 @@ def jail_argv(paths: JailPaths, limits: JailLimits) -> list[str]:
     """The bwrap command line (without the uid drop and rlimits, which wrap it)."""
     run = paths.session_dir
     return [
-        "bwrap",
-        "--unshare-all",
-        "--unshare-user",
-        "--disable-userns",
-        "--die-with-parent",
-        "--new-session",
-        "--uid", str(JAIL_UID),
-        "--gid", str(JAIL_UID),
-        "--hostname", JAIL_HOSTNAME,
-        *_system_binds(),
+        *bwrap_base(uid=JAIL_UID, hostname=JAIL_HOSTNAME),
+        *system_binds(),
         "--ro-bind", str(run / "passwd"), "/etc/passwd",
         "--ro-bind", str(run / "group"), "/etc/group",
         "--ro-bind", str(run / "hosts"), "/etc/hosts",
@@ -142,13 +157,19 @@ def _env_args() -> list[str]:
     return args
 
 
+DEFAULT_SIGNALS = "INT,QUIT,TSTP,TTIN,TTOU,TERM,HUP,PIPE"
+
+
 def wrap_launch(
     argv: list[str], *, limits: JailLimits, host_uid: int | None, cgroup_procs: list[Path]
 ) -> list[str]:
     """Join the session's cgroups, set rlimits, drop to the session's host uid, then run `argv`.
 
     The shell joins the cgroups itself, before anything it starts can fork, so no process of the
-    session ever runs outside them.
+    session ever runs outside them. Signals a server ignores are inherited through exec (one
+    started in the background by a script ignores SIGINT and SIGQUIT), so `env` restores their
+    default first: Ctrl-C must stop a learner's command. `env` rather than a preexec_fn, which is
+    unsafe in a process with threads, as the web server is.
     """
     join = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 111; shift; done; shift; exec "$@"'
     prlimit = [
@@ -172,6 +193,7 @@ def wrap_launch(
             "--",
         ]
     return [
+        "env", f"--default-signal={DEFAULT_SIGNALS}",
         "/bin/sh", "-c", join, "kubelab-jail", *map(str, cgroup_procs), "--",
         *prlimit, *drop, *argv,
     ]  # fmt: skip

@@ -282,7 +282,6 @@ class TerminalSession:
                 cwd="/",
                 start_new_session=True,
                 close_fds=True,
-                preexec_fn=_default_signals,
             )
         except OSError as exc:
             os.close(master)
@@ -598,15 +597,6 @@ class TerminalSession:
             attachment.inflight_bytes -= attachment.inflight.popleft()
         attachment.wake.set()
         self._update_reader()
-
-
-def _default_signals() -> None:
-    """Give the shell default signal handling. A server started in the background by a script
-    (as `make run` does) ignores SIGINT and SIGQUIT, and ignored signals are inherited through
-    exec: without this, Ctrl-C would not stop a learner's command."""
-    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
 
 async def _quietly(awaitable: Awaitable[None]) -> None:
