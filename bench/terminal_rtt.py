@@ -3,10 +3,12 @@
     scripts/services start redis postgres; cluster/ctl start
     .venv/bin/python bench/terminal_rtt.py [--sessions 50] [--keys 100]
 
-It starts, in this one run: daphne serving kubelab (real auth, real jail, real API server, a
-temporary SQLite database), a terminado server (Jupyter's terminal server from PyPI, plain bash, no
-jail), and raw ptys driven directly (the floor). Typists press a key every 50-150 ms and time the
-echo. Everything binds to 127.0.0.1 and stops by itself.
+It starts, in this one run: kubelab's web server (`python -m kubelab.serve`: real auth, real jail,
+real API server, a temporary SQLite database), a terminado server (Jupyter's terminal server from
+PyPI, plain bash, no jail), and raw ptys driven directly (the floor). Typists press a key every
+50-150 ms and time the echo. The three take turns in interleaved rounds (`--rounds`, the order
+rotating), so a load swing on this shared machine hits all of them alike. Everything binds to
+127.0.0.1 and stops by itself.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ KEYS = "kubectl get pods -o wide"
 
 
 def bench_kubeconfig(*, user: object) -> str:
-    """The kubeconfig provider daphne uses during the bench: one learner namespace for all."""
+    """The web server's kubeconfig provider during the bench: one learner namespace for all."""
     return Path(os.environ["KUBELAB_BENCH_KUBECONFIG"]).read_text()
 
 
@@ -256,25 +258,24 @@ async def pty_typist() -> tuple[Typist, Callable[[], Awaitable[None]]]:
     return Typist(send, echo), close
 
 
-async def measure(
-    make: Callable[[], Awaitable[tuple[Typist, Callable[[], Awaitable[None]]]]],
-    sessions: int,
-    keys: int,
-    *,
-    keep: bool = False,
-) -> tuple[list[float], list[Callable[[], Awaitable[None]]]]:
+Made = tuple[Typist, Callable[[], Awaitable[None]]]
+
+
+async def open_typists(make: Callable[[], Awaitable[Made]], sessions: int) -> list[Made]:
     made = []
     for _ in range(sessions):  # sequential: start-up is not what we measure
         made.append(await make())
-    samples: list[float] = []
-    rng = random.Random(42)
+    return made
+
+
+async def type_round(made: list[Made], keys: int, samples: list[float], seed: int) -> None:
+    rng = random.Random(seed)
     await asyncio.gather(*(typist.run(keys, samples, rng) for typist, _ in made))
-    closers = [close for _, close in made]
-    if not keep:
-        for close in closers:
-            await close()
-        closers = []
-    return samples, closers
+
+
+async def close_all(made: list[Made]) -> None:
+    for _, close in made:
+        await close()
 
 
 # ----- servers -------------------------------------------------------------------------------
@@ -296,7 +297,7 @@ def terminado_server(port: int) -> None:
 
 
 class Kubelab:
-    """daphne on a temporary SQLite database with logged-in bench users."""
+    """kubelab's web server on a temporary SQLite database with logged-in bench users."""
 
     def __init__(self, work: Path, users: int) -> None:
         self.work = work
@@ -355,12 +356,12 @@ class Kubelab:
         self.cookies = out.split()
 
     def start(self) -> None:
-        log = (self.work / "daphne.log").open("wb")
+        log = (self.work / "web.log").open("wb")
         self.proc = subprocess.Popen(
             [PY, "-m", "kubelab.serve", "--port", str(self.port), "--log-level", "warning"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        wait_port(self.port, self.proc, "daphne")
+        wait_port(self.port, self.proc, "kubelab web server")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -382,7 +383,7 @@ def jail_pids() -> list[int]:
 # ----- main ----------------------------------------------------------------------------------
 
 
-async def run_bench(sessions: int, keys: int) -> None:
+async def run_bench(sessions: int, keys: int, rounds: int) -> None:
     import aiohttp
 
     work = Path(tempfile.mkdtemp(prefix="kubelab-bench-"))
@@ -396,7 +397,7 @@ async def run_bench(sessions: int, keys: int) -> None:
     memory: dict[str, tuple[float, float, float]] = {}
     cpu: dict[tuple[str, int], float] = {}
     try:
-        print(f"preparing: namespace, {sessions} users, daphne, terminado ...", flush=True)
+        print(f"preparing: namespace, {sessions} users, web server, terminado ...", flush=True)
         kubelab.prepare()
         kubelab.start()
         wait_port(term_port, terminado, "terminado")
@@ -420,24 +421,41 @@ async def run_bench(sessions: int, keys: int) -> None:
                 )
 
             # Warm both servers (imports, first jail, kubectl link) before measuring.
-            await measure(kubelab_one, 1, 5)
-            await measure(terminado_one, 1, 5)
-            daphne_base = rss_kb(kubelab.proc.pid)
+            for make in (kubelab_one, terminado_one):
+                warm = await open_typists(make, 1)
+                await type_round(warm, 5, [], 0)
+                await close_all(warm)
+            web_base = rss_kb(kubelab.proc.pid)
             terminado_base = rss_kb(terminado.pid)
 
+            makers = {"raw pty": pty_typist, "terminado": terminado_one, "kubelab": kubelab_one}
+            pids = {"terminado": terminado.pid, "kubelab": kubelab.proc.pid}
             for n in (1, sessions):
-                print(f"measuring {n} concurrent typist(s) x {keys} keys ...", flush=True)
-                results[("raw pty", n)], _ = await measure(pty_typist, n, keys)
-                before = cpu_seconds(terminado.pid)
-                results[("terminado", n)], t_closers = await measure(
-                    terminado_one, n, keys, keep=n == sessions
-                )
-                cpu[("terminado", n)] = cpu_seconds(terminado.pid) - before
-                before = cpu_seconds(kubelab.proc.pid)
-                results[("kubelab", n)], k_closers = await measure(
-                    kubelab_one, n, keys, keep=n == sessions
-                )
-                cpu[("kubelab", n)] = cpu_seconds(kubelab.proc.pid) - before
+                print(f"measuring {n} concurrent typist(s) x {keys} keys "
+                      f"in {rounds} interleaved rounds ...", flush=True)  # fmt: skip
+                opened = {name: await open_typists(make, n) for name, make in makers.items()}
+                names = list(makers)
+                for name in names:
+                    results[(name, n)] = []
+                    cpu[(name, n)] = 0.0
+                # The machine's load drifts: every server types in every round, in a rotating
+                # order, so none of them gets the quiet minute alone.
+                for r in range(rounds):
+                    for name in names[r % 3 :] + names[: r % 3]:
+                        pid = pids.get(name)
+                        before = cpu_seconds(pid) if pid else 0.0
+                        share = keys // rounds + (1 if r < keys % rounds else 0)
+                        await type_round(opened[name], share, results[(name, n)], seed=r)
+                        if pid:
+                            cpu[(name, n)] += cpu_seconds(pid) - before
+                await close_all(opened["raw pty"])
+                if n == sessions:
+                    k_closers = [close for _, close in opened["kubelab"]]
+                    t_closers = [close for _, close in opened["terminado"]]
+                else:
+                    await close_all(opened["terminado"])
+                    await close_all(opened["kubelab"])
+                cpu.pop(("raw pty", n))
             await asyncio.sleep(3)  # idle
 
             jail = jail_pids()
@@ -445,7 +463,7 @@ async def run_bench(sessions: int, keys: int) -> None:
             memory["kubelab"] = (
                 sum(rss_kb(p) for p in jail) / live / 1024,
                 sum(rss_kb(p, "Pss") for p in jail) / live / 1024,
-                max(0, rss_kb(kubelab.proc.pid) - daphne_base) / len(k_closers) / 1024,
+                max(0, rss_kb(kubelab.proc.pid) - web_base) / len(k_closers) / 1024,
             )
             shells = descendants(terminado.pid)
             memory["terminado"] = (
@@ -505,12 +523,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--keys", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per server")
     parser.add_argument("--terminado-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.terminado_server:
         terminado_server(args.terminado_server)
         return
-    asyncio.run(run_bench(args.sessions, args.keys))
+    asyncio.run(run_bench(args.sessions, args.keys, max(1, min(args.rounds, args.keys))))
 
 
 if __name__ == "__main__":
