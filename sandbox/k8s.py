@@ -621,6 +621,7 @@ def pod_port_exchange(
     except Exception as exc:
         raise translate_error(exc, what) from exc
     answer = bytearray()
+    broken: OSError | None = None
     try:
         sock = forward.socket(port)
         sock.settimeout(timeout)
@@ -631,9 +632,13 @@ def pod_port_exchange(
                 break
             answer += chunk
     except OSError as exc:
-        raise ClusterUnavailable(f"{what}: {exc.__class__.__name__}") from exc
+        broken = exc
     finally:
         forward.close()
+    # The kubelet's refusal (nothing listens, no such port) arrives on the error channel and
+    # then closes the stream, so a send may find the pipe broken: the refusal is the answer.
     if not answer and forward.error(port):
         raise ClusterRejected(f"{what}: {forward.error(port)}", status=502, reason="PortForward")
+    if broken is not None:
+        raise ClusterUnavailable(f"{what}: {broken.__class__.__name__}") from broken
     return bytes(answer[:limit])

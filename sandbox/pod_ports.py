@@ -13,12 +13,16 @@ from __future__ import annotations
 import http.client
 import io
 import re
+import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+from django.utils import timezone
+
 from sandbox import k8s
-from sandbox.services import sandbox_credentials
+from sandbox.services import Credentials, sandbox_credentials
 
 __all__ = ["PodPortAnswer", "PodPortError", "pod_port_fetch", "pod_port_prefix"]
 
@@ -29,6 +33,32 @@ TIMEOUT_SECONDS = 20.0
 FORWARDED_HEADERS = ("accept", "accept-language", "user-agent", "if-none-match")
 _LINK = re.compile(rb'\b(href|action|src)="/(?!/)')
 _POST_FORM = re.compile(rb'(<form\b[^>]*\bmethod=")post"', re.IGNORECASE)
+
+
+# A page pulls several resources; a TokenRequest and a namespace check for each cost as much as
+# the forward itself, so a learner's token is reused while it has this much life left.
+TOKEN_REUSE_MARGIN = timedelta(seconds=60)
+_tokens: dict[tuple[int, str], Credentials] = {}
+_tokens_lock = threading.Lock()
+
+
+def _credentials(user: Any, *, fresh: bool) -> tuple[Credentials, bool]:
+    """The learner's credentials and whether they came from the cache (only this process's
+    memory: a token never reaches the database, a log or the browser)."""
+    now = timezone.now()
+    # The sign-up time too: a database that hands out an id again must not inherit a token.
+    key = (user.pk, str(getattr(user, "date_joined", "")))
+    if not fresh:
+        with _tokens_lock:
+            cached = _tokens.get(key)
+        if cached is not None and cached.expires_at - now > TOKEN_REUSE_MARGIN:
+            return cached, True
+    credentials = sandbox_credentials(user=user)
+    with _tokens_lock:
+        for key in [k for k, c in _tokens.items() if c.expires_at - now <= TOKEN_REUSE_MARGIN]:
+            del _tokens[key]
+        _tokens[key] = credentials
+    return credentials, False
 
 
 class PodPortError(Exception):
@@ -82,6 +112,23 @@ def _rewrite(body: bytes, prefix: str) -> bytes:
     return _POST_FORM.sub(rb'\1get"', body)
 
 
+def _exchange(credentials: Credentials, *, pod: str, port: int, request: bytes) -> bytes:
+    return k8s.pod_port_exchange(
+        token=credentials.token,
+        namespace=credentials.namespace,
+        pod=pod,
+        port=port,
+        request=request,
+        limit=ANSWER_LIMIT,
+        timeout=TIMEOUT_SECONDS,
+    )
+
+
+def _rejected(exc: k8s.ClusterRejected) -> PodPortError:
+    status = 404 if exc.status == 404 else 403 if exc.status == 403 else 502
+    return PodPortError(exc.api_message, status=status)
+
+
 def pod_port_fetch(
     *, user: Any, pod: str, port: int, path: str, query: str, method: str, headers: dict[str, str]
 ) -> PodPortAnswer:
@@ -95,21 +142,19 @@ def pod_port_fetch(
     target = quote("/" + path.lstrip("/"), safe="/-._~!$&'()*+,;=:@%")
     if query:
         target += "?" + quote(query, safe="=&%+-._~!$'()*,;:@/?")
-    credentials = sandbox_credentials(user=user)
     request = _request_bytes(port=port, method=method, target=target, headers=headers)
+    credentials, cached = _credentials(user, fresh=False)
     try:
-        raw = k8s.pod_port_exchange(
-            token=credentials.token,
-            namespace=credentials.namespace,
-            pod=pod,
-            port=port,
-            request=request,
-            limit=ANSWER_LIMIT,
-            timeout=TIMEOUT_SECONDS,
-        )
+        raw = _exchange(credentials, pod=pod, port=port, request=request)
     except k8s.ClusterRejected as exc:
-        status = 404 if exc.status == 404 else 403 if exc.status == 403 else 502
-        raise PodPortError(exc.api_message, status=status) from exc
+        if not cached:
+            raise _rejected(exc) from exc
+        # A reused token may be stale (namespace replaced, ServiceAccount recreated): ask anew.
+        credentials, _ = _credentials(user, fresh=True)
+        try:
+            raw = _exchange(credentials, pod=pod, port=port, request=request)
+        except k8s.ClusterRejected as again:
+            raise _rejected(again) from again
     status, message, body = _parse(raw, method=method)
     content_type = message.get("Content-Type", "application/octet-stream")
     prefix = pod_port_prefix(pod=pod, port=port)

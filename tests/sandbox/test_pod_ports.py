@@ -57,7 +57,7 @@ def test_only_the_learners_own_pods_and_only_reads(
     assert client.get("/sandbox/pods/..%2Fetc/ports/8080/").status_code == 404
     assert client.get("/sandbox/pods/kuard/ports/0/").status_code == 404
     undeclared = client.get("/sandbox/pods/kuard/ports/9999/")
-    assert undeclared.status_code == 502
+    assert undeclared.status_code == 502, undeclared.content
     assert b"declares no TCP containerPort 9999" in undeclared.content
 
     # Another learner names the same Pod: their own namespace has none, so nothing is found.
@@ -66,3 +66,32 @@ def test_only_the_learners_own_pods_and_only_reads(
     assert missing.status_code == 404
     assert b"kuard" in missing.content and learner.namespace.encode() not in missing.content
     assert Client().get(f"{BASE}/").status_code == 401
+
+
+def test_a_page_reuses_the_learners_token_and_replaces_a_stale_one(
+    learner: Learner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from sandbox import pod_ports
+
+    asked: list[int] = []
+    real = pod_ports.sandbox_credentials
+
+    def counting(*, user: object) -> pod_ports.Credentials:
+        asked.append(1)
+        return real(user=user)
+
+    monkeypatch.setattr(pod_ports, "sandbox_credentials", counting)
+    client = browser(learner)
+    for _ in range(3):
+        assert client.get(f"{BASE}/healthy").status_code == 200
+    assert len(asked) <= 1  # one TokenRequest for three requests (none if an earlier test made it)
+
+    # A token the API server no longer accepts (revoked, environment rebuilt) is replaced.
+    key = next(k for k in pod_ports._tokens if k[0] == learner.user.pk)
+    pod_ports._tokens[key] = replace(pod_ports._tokens[key], token="not-a-valid-token")  # noqa: S106
+    asked.clear()
+    assert client.get(f"{BASE}/healthy").status_code == 200
+    assert len(asked) == 1
+    assert pod_ports._tokens[key].token != "not-a-valid-token"  # noqa: S105
