@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.roles import Role, role_grant
 from classes.models import Classroom
 from classes.services import classroom_create
+from tests.sandbox.conftest import make_learner  # noqa: F401
 
 
 def person(prefix: str, *, role: Role | None = None, **fields: Any) -> Any:
@@ -58,3 +59,38 @@ def make_class(instructor: Any) -> Callable[..., Classroom]:
         return classroom_create(owner=kw.get("owner", instructor), name=name, labs=labs)
 
     return make
+
+
+class ClassSocket:
+    """An instructor's ws/classes/<id>/ socket through the real web server."""
+
+    def __init__(self, server: Any, user: Any, classroom_id: int) -> None:
+        import websocket
+
+        cookie = f"sessionid={client_for(user).cookies['sessionid'].value}"
+        url = server.url.replace("http://", "ws://") + f"/ws/classes/{classroom_id}/"
+        self.ws = websocket.create_connection(url, cookie=cookie, origin=server.origin, timeout=30)
+        self.received: list[dict[str, Any]] = []
+
+    def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float, what: str
+    ) -> dict[str, Any]:
+        import json
+        import time
+
+        import websocket
+
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            self.ws.settimeout(left)
+            try:
+                event = json.loads(self.ws.recv())
+            except websocket.WebSocketTimeoutException:
+                break
+            self.received.append(event)
+            if predicate(event):
+                return event
+        raise AssertionError(f"no {what} within {timeout:.0f}s; last: {self.received[-3:]}")
+
+    def close(self) -> None:
+        self.ws.close()
