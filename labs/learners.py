@@ -1,8 +1,9 @@
 """Where a learner works: the seam between grading and the sandbox app (issue #4).
 
-Grading needs three facts and nothing else: a learner's namespace, their kubeconfig (only for
-script checks), and, for the namespace watcher, which learner owns a namespace. They all come
-from the sandbox app's selectors/services; this module is the only place labs asks.
+Grading needs three facts: a learner's namespace, their kubeconfig (only for script checks),
+and, for the namespace watcher, which learner owns a namespace; class gradebooks also need each
+learner's environment state. They all come from the sandbox app's selectors/services and
+models; this module is the only place labs (and classes, through labs) asks.
 """
 
 from __future__ import annotations

@@ -252,3 +252,21 @@ def test_pages_are_translated(instructor: Any, make_class: Callable[..., Classro
     client.cookies["django_language"] = "zh-hant"
     page = client.get(f"/classes/{classroom.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hant").content.decode()
     assert "立即批改全班" in page
+
+
+def test_the_export_command_writes_the_same_gradebook(
+    make_class: Callable[..., Classroom], tmp_path: Any
+) -> None:
+    from django.core.management import CommandError, call_command
+
+    classroom = make_class(name="Cmd")
+    classroom_join(user=person("ada"), code=classroom.join_code)
+    out = tmp_path / "book.json"
+    call_command("classes", "export", str(classroom.pk), "--format", "json", "-o", str(out))
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["class"]["name"] == "Cmd" and len(data["students"]) == 1
+    csv_out = tmp_path / "book.csv"
+    call_command("classes", "export", str(classroom.pk), "-o", str(csv_out))
+    assert csv_out.read_bytes().startswith(b"\xef\xbb\xbfusername,")
+    with pytest.raises(CommandError, match="no class with id"):
+        call_command("classes", "export", str(classroom.pk + 999))
