@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "tutorials",
     "labs",
     "sandbox",
+    "classes",
 ]
 
 MIDDLEWARE = [

@@ -11,5 +11,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("sandbox/", include("sandbox.urls")),
     path("labs/", include("labs.urls")),
+    path("classes/", include("classes.urls")),
     path("", include("tutorials.urls")),
 ]

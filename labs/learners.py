@@ -1,14 +1,15 @@
 """Where a learner works: the seam between grading and the sandbox app (issue #4).
 
-Grading needs three facts and nothing else: a learner's namespace, their kubeconfig (only for
-script checks), and, for the namespace watcher, which learner owns a namespace. They all come
-from the sandbox app's selectors/services; this module is the only place labs asks.
+Grading needs three facts: a learner's namespace, their kubeconfig (only for script checks),
+and, for the namespace watcher, which learner owns a namespace; class gradebooks also need each
+learner's environment state. They all come from the sandbox app's selectors/services and
+models; this module is the only place labs (and classes, through labs) asks.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -42,3 +43,30 @@ def learner_environment(*, user: Any) -> LearnerEnvironment | None:
 def learner_namespaces() -> dict[str, int]:
     """Every learner namespace and its owner's user id (for the namespace watcher)."""
     return dict(_sandbox("selectors").sandbox_namespaces())
+
+
+@dataclass(frozen=True)
+class LearnerState:
+    """What a class gradebook needs to know about a learner's environment."""
+
+    status: str  # "ready", "provisioning", "suspended", "unavailable", or "none"
+    last_active_at: Any  # datetime | None
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "ready"
+
+
+def learner_states(*, user_ids: Iterable[int]) -> dict[int, LearnerState]:
+    """Environment state of each learner, in one query; learners without one are "none"."""
+    ids = list(user_ids)
+    model = _sandbox("models").LearnerEnvironment
+    rows = model.objects.filter(user_id__in=ids).values_list(
+        "user_id", "status", "namespace", "last_active_at"
+    )
+    states = {uid: LearnerState(status="none", last_active_at=None) for uid in ids}
+    for user_id, status, namespace, last_active_at in rows:
+        # A ready row without a namespace cannot be graded either.
+        shown = status if namespace or status != "ready" else "none"
+        states[int(user_id)] = LearnerState(status=str(shown), last_active_at=last_active_at)
+    return states

@@ -19,6 +19,7 @@ class Trigger(models.TextChoices):
     BUTTON = "button", "Check button"
     WATCH = "watch", "Change in the namespace"
     PAGE = "page", "Page opened"
+    INSTRUCTOR = "instructor", "Instructor graded the class"
 
 
 class Attempt(models.Model):

@@ -105,10 +105,22 @@ def lab_auto_check_enable(*, user: Any, lab_slug: str) -> list[Attempt]:
 def attempt_hint_reveal(*, attempt: Attempt) -> int:
     """Reveal the next hint (one at a time); returns how many are revealed now."""
     _, exercise = exercise_get(lab_slug=attempt.lab, exercise_id=attempt.exercise)
-    Attempt.objects.filter(pk=attempt.pk, hints_revealed__lt=len(exercise.hints)).update(
-        hints_revealed=F("hints_revealed") + 1
-    )
-    attempt.refresh_from_db(fields=["hints_revealed"])
+    with transaction.atomic():
+        revealed = Attempt.objects.filter(
+            pk=attempt.pk, hints_revealed__lt=len(exercise.hints)
+        ).update(hints_revealed=F("hints_revealed") + 1)
+        attempt.refresh_from_db(fields=["hints_revealed"])
+        if revealed:
+            # The learner's other tabs ignore it; their instructors' gradebooks show the count.
+            user_event_send(
+                user_id=attempt.user_id,
+                event={
+                    "type": "labs.hints",
+                    "attempt": attempt.pk,
+                    "exercise": attempt.exercise_key,
+                    "hints_revealed": attempt.hints_revealed,
+                },
+            )
     return attempt.hints_revealed
 
 

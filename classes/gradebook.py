@@ -1,0 +1,136 @@
+"""The gradebook's shape (pure): students by exercises, with the totals teachers read first.
+
+A cell counts as passed once the exercise was ever completed, as the learner's own checklist
+does ("done"): later chapters change the namespace, and a learner keeps what they earned. The
+cell still carries the newest grading's status (``status``) for the instructor to see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+STATUSES = ("not_checked", "checking", "passed", "failed", "inconclusive")
+
+
+@dataclass(frozen=True)
+class ExerciseColumn:
+    key: str  # "lab/exercise"
+    lab: str
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class LabColumn:
+    slug: str
+    title: str
+    exercises: tuple[str, ...]  # keys
+
+
+@dataclass(frozen=True)
+class Cell:
+    status: str = "not_checked"  # the newest grading's
+    completed_at: datetime | None = None
+    hints_revealed: int = 0
+
+    @property
+    def completed(self) -> bool:
+        return self.completed_at is not None
+
+    @property
+    def shown(self) -> str:
+        """What the grid shows: passed once completed, else the newest status."""
+        return "passed" if self.completed else self.status
+
+
+EMPTY = Cell()
+
+
+@dataclass
+class StudentRow:
+    id: int
+    username: str
+    name: str
+    email: str
+    environment: str  # "ready", "suspended", "provisioning", "unavailable", "none"
+    last_activity: datetime | None
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+    def cell(self, key: str) -> Cell:
+        return self.cells.get(key, EMPTY)
+
+    def passed(self, keys: tuple[str, ...] | list[str]) -> int:
+        return sum(1 for key in keys if self.cell(key).completed)
+
+
+@dataclass(frozen=True)
+class GradingProgress:
+    run_id: int
+    started_at: datetime
+    finished_at: datetime | None
+    requested: int
+    done: int
+    skipped: tuple[int, ...]
+    requested_by: str
+
+    @property
+    def running(self) -> bool:
+        return self.finished_at is None
+
+    def as_event(self) -> dict[str, object]:
+        return {
+            "run": self.run_id,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "requested": self.requested,
+            "done": self.done,
+            "skipped": list(self.skipped),
+            "requested_by": self.requested_by,
+        }
+
+
+@dataclass(frozen=True)
+class GridRow:
+    student: StudentRow
+    cells: list[tuple[ExerciseColumn, Cell]]
+    passed: int
+    lab_scores: list[tuple[LabColumn, int]]
+
+
+@dataclass
+class Gradebook:
+    classroom_id: int
+    name: str
+    labs: list[LabColumn]
+    exercises: list[ExerciseColumn]
+    students: list[StudentRow]
+    # Assigned labs that are no longer in the catalog (shown as a warning, never a crash).
+    missing_labs: list[str] = field(default_factory=list)
+    progress: GradingProgress | None = None
+
+    @property
+    def keys(self) -> list[str]:
+        return [e.key for e in self.exercises]
+
+    def pass_rate(self, key: str) -> float | None:
+        """Share of enrolled students who completed the exercise; None without students."""
+        if not self.students:
+            return None
+        return sum(1 for s in self.students if s.cell(key).completed) / len(self.students)
+
+    def rows(self) -> list[GridRow]:
+        """The grid in display order, totals included, so templates only loop."""
+        keys = self.keys
+        return [
+            GridRow(
+                student=s,
+                cells=[(e, s.cell(e.key)) for e in self.exercises],
+                passed=s.passed(keys),
+                lab_scores=[(lab, s.passed(lab.exercises)) for lab in self.labs],
+            )
+            for s in self.students
+        ]
+
+    def rates(self) -> list[tuple[ExerciseColumn, float | None]]:
+        return [(e, self.pass_rate(e.key)) for e in self.exercises]

@@ -1,0 +1,82 @@
+"""Classes: who teaches them, who joined, which labs they do, and class-wide grading runs."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Classroom(models.Model):
+    """A class an instructor runs. ``instructors`` always includes ``owner`` (one access query)."""
+
+    name = models.CharField(max_length=120)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="classrooms_owned"
+    )
+    instructors = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="classrooms_taught")
+    # Ordered lab slugs of the catalog (labs.selectors.catalog_get), validated on every write.
+    labs = models.JSONField(default=list)
+    # Normalised (see classes.codes); unique, so a code names at most one class.
+    join_code = models.CharField(max_length=16, unique=True)
+    join_open = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Enrollment(models.Model):
+    classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="enrollments")
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollments"
+    )
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["classroom", "student"], name="classes_enrollment_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student_id} in {self.classroom_id}"
+
+
+class ClassGradingRun(models.Model):
+    """One press of "grade the class now": what was requested, and when it all came back."""
+
+    classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="runs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    requested = models.PositiveIntegerField(default=0)
+    # Students without a ready environment, not graded (user ids).
+    skipped = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["classroom", "finished_at"])]
+
+    def __str__(self) -> str:
+        return f"class {self.classroom_id} grading at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ClassGradingRequest(models.Model):
+    """One attempt the run asked to grade, and the generation that answers it."""
+
+    run = models.ForeignKey(ClassGradingRun, on_delete=models.CASCADE, related_name="requests")
+    attempt = models.ForeignKey("labs.Attempt", on_delete=models.CASCADE, related_name="+")
+    generation = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "attempt"], name="classes_request_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id}: attempt {self.attempt_id}#{self.generation}"

@@ -1,0 +1,278 @@
+"""Writes: classes, join codes, enrolment, co-instructors, grading a whole class through the
+labs pipeline, and the relay that turns learners' grading events into gradebook updates."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from classes.codes import code_new
+from classes.models import ClassGradingRequest, ClassGradingRun, Classroom, Enrollment
+from classes.selectors import (
+    cell_event,
+    classroom_by_code,
+    run_progress,
+    user_is_instructor,
+)
+from kubelab.events import Event, group_event_send_now
+from labs.learners import learner_states
+from labs.models import Attempt, Trigger
+from labs.selectors import catalog_get
+from labs.services import attempt_check_request, attempt_get_or_create
+
+logger = logging.getLogger(__name__)
+
+# A run whose answers have not all come back after this long (a worker lost its task and the
+# learner never checked again) no longer blocks a new one.
+RUN_STALE_AFTER = timedelta(minutes=10)
+
+
+class ClassError(ValueError):
+    """A request that cannot be done as asked; the message says why, for the person asking."""
+
+
+def class_events_group(classroom_id: int) -> str:
+    return f"events.class.{classroom_id}"
+
+
+def _labs_valid(labs: Iterable[str]) -> list[str]:
+    catalog = catalog_get().labs
+    chosen: list[str] = []
+    for slug in labs:
+        if slug not in catalog:
+            raise ClassError(_("There is no lab “%(slug)s” in the catalog.") % {"slug": slug})
+        if slug not in chosen:
+            chosen.append(slug)
+    return chosen
+
+
+def _name_valid(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ClassError(_("Give the class a name."))
+    if len(name) > 120:
+        raise ClassError(_("A class name has at most 120 characters."))
+    return name
+
+
+def _unique_code() -> str:
+    # 31**12 codes: a collision is astronomically rare, but a unique index decides, not hope.
+    for _attempt in range(5):
+        code = code_new()
+        if not Classroom.objects.filter(join_code=code).exists():
+            return code
+    raise RuntimeError("could not find a free join code")
+
+
+def classroom_create(*, owner: Any, name: str, labs: Iterable[str]) -> Classroom:
+    if not user_is_instructor(user=owner):
+        raise ClassError(_("Only instructors can create classes."))
+    with transaction.atomic():
+        classroom = Classroom.objects.create(
+            name=_name_valid(name), owner=owner, labs=_labs_valid(labs), join_code=_unique_code()
+        )
+        classroom.instructors.add(owner)
+    return classroom
+
+
+def classroom_update(*, classroom: Classroom, name: str, labs: Iterable[str]) -> Classroom:
+    classroom.name = _name_valid(name)
+    classroom.labs = _labs_valid(labs)
+    classroom.save(update_fields=["name", "labs", "updated_at"])
+    return classroom
+
+
+def join_code_regenerate(*, classroom: Classroom) -> str:
+    """A new code; the old one stops working at once (a leaked code is dealt with this way)."""
+    classroom.join_code = _unique_code()
+    classroom.save(update_fields=["join_code", "updated_at"])
+    return classroom.join_code
+
+
+def join_set_open(*, classroom: Classroom, open: bool) -> None:
+    classroom.join_open = open
+    classroom.save(update_fields=["join_open", "updated_at"])
+
+
+@dataclass(frozen=True)
+class Joined:
+    classroom: Classroom
+    created: bool  # False: they were already in it
+
+
+def classroom_join(*, user: Any, code: str) -> Joined:
+    """Enrol `user` with a normalised join code; joining twice is harmless."""
+    if not getattr(user, "is_authenticated", False):
+        raise ClassError(_("Log in to join a class."))
+    classroom = classroom_by_code(code=code)
+    if classroom is None:
+        raise ClassError(_("No class has this join code. Check the code with your instructor."))
+    if Enrollment.objects.filter(classroom=classroom, student=user).exists():
+        return Joined(classroom, created=False)
+    if not classroom.join_open:
+        raise ClassError(_("This class is not accepting new students; ask your instructor."))
+    try:
+        with transaction.atomic():
+            Enrollment.objects.create(classroom=classroom, student=user)
+    except IntegrityError:  # a double click raced us to it
+        return Joined(classroom, created=False)
+    return Joined(classroom, created=True)
+
+
+def instructor_add(*, classroom: Classroom, username: str) -> Any:
+    """Make another instructor a co-instructor of the class."""
+    user = get_user_model().objects.filter(username=(username or "").strip()).first()
+    if user is None or not user_is_instructor(user=user):
+        raise ClassError(_("“%(name)s” is not an instructor account.") % {"name": username})
+    classroom.instructors.add(user)
+    return user
+
+
+def instructor_remove(*, classroom: Classroom, user_id: int) -> None:
+    if user_id == classroom.owner_id:
+        raise ClassError(_("The owner of a class cannot be removed from it."))
+    classroom.instructors.remove(user_id)
+
+
+def student_remove(*, classroom: Classroom, user_id: int) -> bool:
+    """Take a student out of the class; their attempts (their own progress) stay."""
+    deleted, _ = Enrollment.objects.filter(classroom=classroom, student_id=user_id).delete()
+    return deleted > 0
+
+
+# --- Grading the whole class --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GradingStarted:
+    run: ClassGradingRun
+    created: bool  # False: a run was already in progress and is returned instead
+
+
+def class_grade_request(*, classroom: Classroom, requested_by: Any) -> GradingStarted:
+    """Grade every enrolled student's every exercise of the class, on the Celery workers.
+
+    Each grading goes through the labs pipeline (attempt_check_request, trigger `instructor`):
+    one task per attempt, all queued at commit, so the workers grade them in parallel and the
+    results reach learners and gradebooks as any grading does. Students without a ready
+    environment are skipped and recorded: kubelab does not provision or wake an environment
+    to grade it, because a culled one's namespace is gone and a fresh, empty one would grade
+    every exercise as failed (the gradebook keeps what they completed before).
+
+    Pressing twice while a run is going returns the running one; the class row lock makes two
+    presses at the same moment queue behind each other.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        Classroom.objects.select_for_update().filter(pk=classroom.pk).first()
+        running = (
+            ClassGradingRun.objects.filter(
+                classroom=classroom, finished_at__isnull=True, started_at__gt=now - RUN_STALE_AFTER
+            )
+            .order_by("-started_at")
+            .first()
+        )
+        if running is not None:
+            return GradingStarted(running, created=False)
+        catalog = catalog_get()
+        exercises = [
+            (slug, exercise.id)
+            for slug in classroom.labs
+            if slug in catalog.labs
+            for exercise in catalog.lab(slug).exercises
+        ]
+        students = list(
+            get_user_model()
+            .objects.filter(enrollments__classroom=classroom, is_active=True)
+            .order_by("pk")
+        )
+        states = learner_states(user_ids=[s.pk for s in students])
+        graded = [s for s in students if states[s.pk].ready]
+        skipped = [s.pk for s in students if not states[s.pk].ready]
+        run = ClassGradingRun.objects.create(
+            classroom=classroom,
+            requested_by=requested_by,
+            requested=len(graded) * len(exercises),
+            skipped=skipped,
+        )
+        requests = []
+        for student in graded:
+            for lab_slug, exercise_id in exercises:
+                attempt = attempt_get_or_create(
+                    user=student, lab_slug=lab_slug, exercise_id=exercise_id
+                )
+                generation = attempt_check_request(attempt=attempt, trigger=Trigger.INSTRUCTOR)
+                requests.append(
+                    ClassGradingRequest(run=run, attempt=attempt, generation=generation)
+                )
+        ClassGradingRequest.objects.bulk_create(requests)
+        if not requests:
+            run.finished_at = timezone.now()
+            run.save(update_fields=["finished_at"])
+        event = {
+            "type": "classes.grading",
+            "checking": [s.pk for s in graded],
+            "progress": run_progress(run=run).as_event(),
+        }
+        group = class_events_group(classroom.pk)
+        transaction.on_commit(lambda: group_event_send_now(group=group, event=event), robust=True)
+    return GradingStarted(run, created=True)
+
+
+def _run_progress_event(run: ClassGradingRun) -> Event:
+    """The run's progress; the first time every request is answered, the run is finished."""
+    progress = run_progress(run=run)
+    if progress.done >= progress.requested and run.finished_at is None:
+        now = timezone.now()
+        # Conditional, so concurrent workers finishing the last two requests stamp it once.
+        if ClassGradingRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(
+            finished_at=now
+        ):
+            run.finished_at = now
+        else:
+            run.refresh_from_db(fields=["finished_at"])
+        progress = run_progress(run=run)
+    return {"type": "classes.grading", "checking": [], "progress": progress.as_event()}
+
+
+RELAYED = {"labs.result", "labs.checking", "labs.hints"}
+
+
+def class_event_relay(user_id: int, event: Event) -> list[tuple[str, Event]]:
+    """A learner's grading events, as gradebook updates for every class they are in that has
+    the exercise's lab, plus the progress of those classes' running gradings."""
+    if event.get("type") not in RELAYED or "attempt" not in event:
+        return []
+    lab = str(event.get("exercise", "")).split("/", 1)[0]
+    classes = [
+        pk
+        for pk, labs in Classroom.objects.filter(enrollments__student_id=user_id).values_list(
+            "pk", "labs"
+        )
+        if lab in (labs or [])
+    ]
+    if not classes:
+        return []
+    attempt = Attempt.objects.filter(pk=event["attempt"]).first()
+    if attempt is None:
+        return []
+    cell = cell_event(attempt=attempt)
+    if event["type"] == "labs.checking":
+        cell = {**cell, "status": "passed" if attempt.completed_at else "checking"}
+        cell["latest"] = "checking"
+    messages = [(class_events_group(pk), cell) for pk in classes]
+    if event["type"] == "labs.result":
+        running = ClassGradingRun.objects.filter(
+            classroom_id__in=classes, finished_at__isnull=True
+        ).select_related("requested_by")
+        for run in running:
+            messages.append((class_events_group(run.classroom_id), _run_progress_event(run)))
+    return messages

@@ -1,0 +1,30 @@
+"""Class pages under /classes/."""
+
+from django.urls import path
+
+from classes import views
+
+app_name = "classes"
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("new/", views.create, name="create"),
+    path("join/", views.join, name="join"),
+    path("join/<str:code>/", views.join_code, name="join_code"),
+    path("<int:classroom_id>/", views.detail, name="detail"),
+    path("<int:classroom_id>/settings/", views.settings_page, name="settings"),
+    path("<int:classroom_id>/code/", views.code_action, name="code"),
+    path("<int:classroom_id>/instructors/", views.instructor_add_view, name="instructor_add"),
+    path(
+        "<int:classroom_id>/instructors/<int:user_id>/remove/",
+        views.instructor_remove_view,
+        name="instructor_remove",
+    ),
+    path(
+        "<int:classroom_id>/students/<int:user_id>/remove/",
+        views.student_remove_view,
+        name="student_remove",
+    ),
+    path("<int:classroom_id>/grade/", views.grade, name="grade"),
+    path("<int:classroom_id>/gradebook.csv", views.export_csv, name="export_csv"),
+    path("<int:classroom_id>/gradebook.json", views.export_json, name="export_json"),
+]

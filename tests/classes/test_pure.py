@@ -1,0 +1,146 @@
+"""Join codes and exports as plain data: no database, no Django."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime
+
+import pytest
+
+from classes.codes import ALPHABET, LENGTH, InvalidCode, code_display, code_new, code_normalise
+from classes.export import (
+    BOM,
+    csv_cell,
+    export_filename,
+    gradebook_csv,
+    gradebook_json,
+    gradebook_rows,
+)
+from classes.gradebook import Cell, ExerciseColumn, Gradebook, LabColumn, StudentRow
+
+
+def test_new_codes_are_long_random_and_from_the_unambiguous_alphabet() -> None:
+    codes = {code_new() for _ in range(500)}
+    assert len(codes) == 500
+    for code in codes:
+        assert len(code) == LENGTH
+        assert set(code) <= set(ALPHABET)
+    assert not set("01OIL") & set(ALPHABET)
+
+
+def test_a_pasted_code_is_normalised_whatever_its_case_and_separators() -> None:
+    code = code_new()
+    shown = code_display(code)
+    assert shown.count("-") == 2
+    assert code_normalise(shown) == code
+    assert code_normalise(f"  {shown.lower()} ") == code
+    assert code_normalise(shown.replace("-", " ")) == code
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "found"),
+    [
+        ("", "empty", ""),
+        ("  -- ", "empty", ""),
+        ("ABCD-EFGH", "length", "8"),
+        ("ABCD-EFGH-JKMNP", "length", "13"),
+        ("ABCD-EFGH-JK0L", "characters", "0 L"),
+    ],
+)
+def test_a_malformed_code_says_what_is_wrong(text: str, reason: str, found: str) -> None:
+    with pytest.raises(InvalidCode) as caught:
+        code_normalise(text)
+    assert caught.value.reason == reason
+    assert caught.value.found == found
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ('=HYPERLINK("http://evil")', '\'=HYPERLINK("http://evil")'),
+        ("+1+1", "'+1+1"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("ada", "ada"),
+        ("a=b", "a=b"),
+        ("", ""),
+        (None, ""),
+        (3, "3"),
+    ],
+)
+def test_csv_cells_that_would_start_a_formula_are_escaped(value: object, cell: str) -> None:
+    assert csv_cell(value) == cell
+
+
+def _book() -> Gradebook:
+    done = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
+    keys = ("pods/kuard-pod", "pods/readiness")
+    return Gradebook(
+        classroom_id=7,
+        name="K8s 101",
+        labs=[LabColumn("pods", "Pods", keys)],
+        exercises=[
+            ExerciseColumn(keys[0], "pods", "kuard-pod", "Run kuard"),
+            ExerciseColumn(keys[1], "pods", "readiness", "Readiness"),
+        ],
+        students=[
+            StudentRow(
+                1, "=cmd|' /C calc'!A0", "陳 小明", "-x@example.com", "ready", done,
+                cells={keys[0]: Cell("failed", done, 2), keys[1]: Cell("failed", None, 0)},
+            ),
+            StudentRow(2, "bob", "", "", "suspended", None, cells={}),
+        ],
+    )  # fmt: skip
+
+
+def test_the_csv_is_utf8_with_a_bom_and_never_carries_a_formula() -> None:
+    text = gradebook_csv(_book())
+    assert text.startswith(BOM)
+    rows = list(csv.reader(io.StringIO(text[len(BOM) :])))
+    assert rows[0] == [
+        "username", "name", "email", "environment", "pods/kuard-pod", "pods/readiness",
+        "pods score", "total", "last activity",
+    ]  # fmt: skip
+    assert rows[1] == [
+        "'=cmd|' /C calc'!A0", "陳 小明", "'-x@example.com", "ready", "passed", "failed",
+        "1/2", "1/2", "2026-11-27T09:30:00+00:00",
+    ]  # fmt: skip
+    assert rows[2] == ["bob", "", "", "suspended", "not_checked", "not_checked", "0/2", "0/2", ""]
+    for row in rows:
+        for value in row:
+            assert not value.startswith(("=", "+", "-", "@"))
+    assert text.encode("utf-8").startswith(b"\xef\xbb\xbf")
+
+
+def test_a_completed_exercise_counts_as_passed_and_keeps_its_latest_status() -> None:
+    book = _book()
+    data = gradebook_json(book)
+    ada = data["students"][0]
+    assert ada["exercises"]["pods/kuard-pod"] == {
+        "status": "passed",
+        "latest": "failed",
+        "completed_at": "2026-11-27T09:30:00+00:00",
+        "hints_revealed": 2,
+    }
+    assert ada["passed"] == 1 and ada["total"] == 2 and ada["labs"] == {"pods": 1}
+    assert data["pass_rates"] == {"pods/kuard-pod": 0.5, "pods/readiness": 0.0}
+    assert gradebook_rows(book)[1][4] == "passed"  # the CSV shows the same as the JSON
+
+
+def test_export_filenames_carry_the_class_slug_and_the_date() -> None:
+    day = date(2026, 11, 27)
+    assert (
+        export_filename(name_slug="k8s-101-spring", classroom_id=3, day=day, extension="csv")
+        == "kubelab-k8s-101-spring-2026-11-27.csv"
+    )
+    # A name with no ASCII letters (slugify leaves nothing) falls back to the id.
+    assert (
+        export_filename(name_slug="", classroom_id=3, day=day, extension="json")
+        == "kubelab-class-3-2026-11-27.json"
+    )
+    assert export_filename(name_slug='a"b\r\n', classroom_id=3, day=day, extension="csv") == (
+        "kubelab-ab-2026-11-27.csv"
+    )
