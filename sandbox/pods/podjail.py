@@ -225,18 +225,9 @@ def container_root(pod_dir: Path, container: str, uid: int) -> Path:
     return root
 
 
-def jail_command(
-    pod: Pod,
-    container: str,
-    argv: list[str],
-    *,
-    tty: bool,
-    extra: list[str],
-    workdir: str | None = None,
-    env: dict[str, str] | None = None,
-) -> list[str]:
-    uid = pod_host_uid(pod.namespace)
-    spec = pod.container(container)
+def container_environment(pod: Pod, container: str, *, tty: bool) -> dict[str, str]:
+    """What a process started in the container sees: the pod's environment as the kubelet makes
+    it, plus what a container runtime and a terminal add."""
     environment = dict(shape.container_env(pod.obj, container, pod.services, pod.refs))
     environment.setdefault("PATH", PATH)
     environment.setdefault("HOME", "/root")
@@ -244,7 +235,21 @@ def jail_command(
         environment.setdefault("TERM", "xterm")
         # Parameter expansion only: dash (sh) and bash both show "kuard:/ # ".
         environment.setdefault("PS1", "${HOSTNAME}:${PWD} # ")
-    environment.update(env or {})
+    return environment
+
+
+def jail_command(
+    pod: Pod,
+    container: str,
+    argv: list[str],
+    *,
+    tty: bool,
+    extra: list[str],
+    environment: dict[str, str],
+    workdir: str | None = None,
+) -> list[str]:
+    uid = pod_host_uid(pod.namespace)
+    spec = pod.container(container)
     setenv: list[str] = []
     for key, value in environment.items():
         setenv += ["--setenv", key, value]
@@ -307,23 +312,22 @@ def cmd_exec(pod: Pod, container: str, argv: list[str], tty: bool) -> int:
     if not argv:
         print("no command given", file=sys.stderr)
         return 126
-    environment = dict(shape.container_env(pod.obj, container, pod.services, pod.refs))
+    environment = container_environment(pod, container, tty=tty)
     stand_in = SHELL_STAND_INS.get(argv[0])
-    if stand_in and not _found(argv[0], environment.get("PATH", PATH)):
+    if stand_in and not _found(argv[0], environment["PATH"]):
         argv = [stand_in, *argv[1:]]
-    if not _found(argv[0], environment.get("PATH", PATH)):
+    if not _found(argv[0], environment["PATH"]):
         # What a container runtime says, so learners meet the real message.
         print(
             f'exec: "{argv[0]}": executable file not found in $PATH: unknown',
             file=sys.stderr,
         )
         return 127
-    extra_env = {}
     if argv[0] == "tar":
         # `kubectl cp` extracts with tar as root, which keeps the sender's uid; only uid 0 exists
         # in the pod's user namespace, so a learner's files (uid 1000) could not be owned.
-        extra_env["TAR_OPTIONS"] = "--no-same-owner"
-    bwrap = jail_command(pod, container, argv, tty=tty, extra=[], env=extra_env)
+        environment["TAR_OPTIONS"] = "--no-same-owner"
+    bwrap = jail_command(pod, container, argv, tty=tty, extra=[], environment=environment)
     return run_jailed(pod, container, bwrap)
 
 
@@ -344,7 +348,10 @@ def cmd_serve_demo(pod: Pod, container: str, port: int, listen_fd: int) -> int:
         "--fd", str(listen_fd), "--pod-dir", "/run/kubelab/pod",
         "--state-dir", "/run/kubelab/state", "--port", str(port), "--container", container,
     ]  # fmt: skip
-    bwrap = jail_command(pod, container, argv, tty=False, extra=extra, workdir=DEMO_ROOT)
+    environment = container_environment(pod, container, tty=False)
+    bwrap = jail_command(
+        pod, container, argv, tty=False, extra=extra, environment=environment, workdir=DEMO_ROOT
+    )
     return run_jailed(pod, container, bwrap, pass_fds=(listen_fd,))
 
 
