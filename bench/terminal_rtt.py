@@ -299,8 +299,9 @@ def terminado_server(port: int) -> None:
 class Kubelab:
     """kubelab's web server on a temporary SQLite database with logged-in bench users."""
 
-    def __init__(self, work: Path, users: int) -> None:
+    def __init__(self, work: Path, users: int, server_args: list[str]) -> None:
         self.work = work
+        self.server_args = server_args
         self.port = free_port()
         self.namespace = f"bench-{os.getpid()}"
         self.env = dict(os.environ)
@@ -358,7 +359,8 @@ class Kubelab:
     def start(self) -> None:
         log = (self.work / "web.log").open("wb")
         self.proc = subprocess.Popen(
-            [PY, "-m", "kubelab.serve", "--port", str(self.port), "--log-level", "warning"],
+            [PY, "-m", "kubelab.serve", "--port", str(self.port), "--log-level", "warning",
+             *self.server_args],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         wait_port(self.port, self.proc, "kubelab web server")
@@ -383,11 +385,11 @@ def jail_pids() -> list[int]:
 # ----- main ----------------------------------------------------------------------------------
 
 
-async def run_bench(sessions: int, keys: int, rounds: int) -> None:
+async def run_bench(sessions: int, keys: int, rounds: int, server_args: list[str]) -> None:
     import aiohttp
 
     work = Path(tempfile.mkdtemp(prefix="kubelab-bench-"))
-    kubelab = Kubelab(work, sessions + 2)
+    kubelab = Kubelab(work, sessions + 2, server_args)
     term_port = free_port()
     terminado = subprocess.Popen(
         [PY, __file__, "--terminado-server", str(term_port)],
@@ -524,12 +526,18 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--keys", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per server")
+    parser.add_argument(
+        "--server-args",
+        default="",
+        help='extra options for python -m kubelab.serve, e.g. "--loop asyncio --ws websockets"',
+    )
     parser.add_argument("--terminado-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.terminado_server:
         terminado_server(args.terminado_server)
         return
-    asyncio.run(run_bench(args.sessions, args.keys, max(1, min(args.rounds, args.keys))))
+    rounds = max(1, min(args.rounds, args.keys))
+    asyncio.run(run_bench(args.sessions, args.keys, rounds, args.server_args.split()))
 
 
 if __name__ == "__main__":
