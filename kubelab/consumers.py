@@ -1,4 +1,4 @@
-"""The learner's live event stream (grading results, environment status); it only relays."""
+"""Live event streams: a socket joins one channel-layer group and relays its events, no more."""
 
 from __future__ import annotations
 
@@ -9,16 +9,28 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from kubelab.events import user_events_group
 
 
-class UserEventsConsumer(AsyncJsonWebsocketConsumer):
+class GroupEventsConsumer(AsyncJsonWebsocketConsumer):
+    """One-way: joins the group `group_for` names for the logged-in user and relays every
+    ``group.event`` sent to it; the only thing a browser may send is a keep-alive ping."""
+
     group: str | None = None
+    # The close code when `group_for` refuses: missing and not-yours look the same.
+    refused_code = 4404
+
+    async def group_for(self, user: Any) -> str | None:
+        raise NotImplementedError
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
-        self.group = user_events_group(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        group = await self.group_for(user)
+        if group is None:
+            await self.close(code=self.refused_code)
+            return
+        self.group = group
+        await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
@@ -26,9 +38,15 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        # The stream is one-way except for keep-alive pings.
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
 
-    async def user_event(self, message: dict[str, Any]) -> None:
+    async def group_event(self, message: dict[str, Any]) -> None:
         await self.send_json(message["event"])
+
+
+class UserEventsConsumer(GroupEventsConsumer):
+    """The learner's own stream (grading results, environment status)."""
+
+    async def group_for(self, user: Any) -> str | None:
+        return user_events_group(user.pk)

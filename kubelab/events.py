@@ -56,7 +56,7 @@ def user_event_send_now(*, user_id: int, event: Event) -> None:
     if layer is None:
         return
     async_to_sync(layer.group_send)(
-        user_events_group(user_id), {"type": "user.event", "event": event}
+        user_events_group(user_id), {"type": "group.event", "event": event}
     )
     for group, relayed in _relayed(user_id, event):
         group_event_send_now(group=group, event=relayed)

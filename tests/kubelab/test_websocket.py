@@ -46,7 +46,7 @@ async def test_authenticated_socket_receives_its_users_events(redis_available: s
     layer = get_channel_layer()
     assert layer.__class__.__name__ == "RedisChannelLayer"
     await layer.group_send(
-        user_events_group(user_id), {"type": "user.event", "event": {"kind": "hello"}}
+        user_events_group(user_id), {"type": "group.event", "event": {"kind": "hello"}}
     )
     assert await comm.receive_json_from(timeout=5) == {"kind": "hello"}
     await comm.send_json_to({"type": "ping"})
@@ -61,7 +61,7 @@ async def test_events_of_one_user_do_not_reach_another(redis_available: str) -> 
     comm = communicator(ORIGIN, (b"cookie", bob_cookie))
     assert (await comm.connect())[0]
     await get_channel_layer().group_send(
-        user_events_group(alice_id), {"type": "user.event", "event": {"secret": 1}}
+        user_events_group(alice_id), {"type": "group.event", "event": {"secret": 1}}
     )
     assert await comm.receive_nothing(timeout=0.5)
     await comm.disconnect()
