@@ -90,8 +90,8 @@ def test_a_page_reuses_the_learners_token_and_replaces_a_stale_one(
 
     # A token the API server no longer accepts (revoked, environment rebuilt) is replaced.
     key = next(k for k in pod_ports._tokens if k[0] == learner.user.pk)
-    pod_ports._tokens[key] = replace(pod_ports._tokens[key], token="not-a-valid-token")  # noqa: S106
+    pod_ports._tokens[key] = replace(pod_ports._tokens[key], token="not-a-valid-token")
     asked.clear()
     assert client.get(f"{BASE}/healthy").status_code == 200
     assert len(asked) == 1
-    assert pod_ports._tokens[key].token != "not-a-valid-token"  # noqa: S105
+    assert pod_ports._tokens[key].token != "not-a-valid-token"
