@@ -24,6 +24,7 @@ from accounts.services import (
 )
 
 _BACKEND = "django.contrib.auth.backends.ModelBackend"
+GUEST_SESSION_SECONDS = 365 * 24 * 3600
 
 
 def _next_or(request: HttpRequest, default: str) -> str:
@@ -68,6 +69,10 @@ def guest(request: HttpRequest) -> HttpResponse:
     except GuestLimitReached as exc:
         return render(request, "accounts/guest_limit.html", {"reason": str(exc)}, status=429)
     login(request, user, backend=_BACKEND)
+    # The session is a guest's only key (there is no password), so it must not run out before
+    # the account does: an active guest is kept indefinitely, an unused one is deleted after
+    # KUBELAB_GUEST_DAYS (which ends the session too).
+    request.session.set_expiry(GUEST_SESSION_SECONDS)
     return redirect(target)
 
 
@@ -92,6 +97,7 @@ def claim(request: HttpRequest) -> HttpResponse:
         else:
             # The password changed: without this the session would be logged out.
             update_session_auth_hash(request, user)
+            request.session.set_expiry(None)  # an ordinary account: the site's session age
             messages.success(
                 request, _("Welcome, %(name)s: your progress is kept.") % {"name": user.username}
             )

@@ -160,6 +160,8 @@ def test_try_it_now_on_a_chapter_logs_a_guest_in_and_comes_back() -> None:
     assert response.status_code == 302 and response["Location"] == CHAPTER
     guest = get_user_model().objects.get()
     assert user_is_guest(user=guest)
+    # No password to log in again with: the session outlives the site's default two weeks.
+    assert client.session.get_expiry_age() > 300 * 24 * 3600
     page = client.get(CHAPTER).content.decode()
     assert guest.username in page  # the nav
     assert 'data-ws-path="/ws/terminal/"' in page  # the terminal panel connects
@@ -230,7 +232,7 @@ def test_the_banner_is_shown_to_guests_only(settings: Any) -> None:
     assert "你正以訪客身分試用 kubelab；你的進度會在最後一次使用後保留 9 天。" in chinese  # noqa: RUF001
 
 
-def test_claiming_through_the_page_keeps_the_session_and_the_progress() -> None:
+def test_claiming_through_the_page_keeps_the_session_and_the_progress(settings: Any) -> None:
     client = Client()
     client.post("/accounts/guest/")
     guest = get_user_model().objects.get()
@@ -255,6 +257,7 @@ def test_claiming_through_the_page_keeps_the_session_and_the_progress() -> None:
     )
     assert response.status_code == 302 and response["Location"] == CHAPTER
     page = client.get(CHAPTER).content.decode()  # still logged in after the password change
+    assert client.session.get_expiry_age() == settings.SESSION_COOKIE_AGE
     assert "lin" in page and "data-guest-banner" not in page
     assert get_user_model().objects.get().pk == guest.pk
     assert Attempt.objects.filter(user_id=guest.pk).count() == 1
