@@ -21,9 +21,9 @@ def user_is_guest(*, user: Any) -> bool:
 def guests_inactive(*, before: datetime) -> QuerySet[Any]:
     """Guests last seen before `before`, oldest first, annotated with `last_seen`.
 
-    Last seen is the latest of sign-in, log-in and the environment's activity (every terminal
-    keystroke and lesson page bumps it, see sandbox_touch/sandbox_provision): a guest who
-    works for weeks in one long session is never taken for gone.
+    Last seen is the latest of sign-in, log-in and the environment's activity (a lesson's
+    terminal starting, its token refresh and typing bump it: sandbox_provision, sandbox_touch),
+    so a guest who works for weeks in one long session is never taken for gone.
     """
     # Greatest() is NULL on SQLite when any argument is, so each falls back to date_joined.
     last_seen = Greatest(
