@@ -164,7 +164,7 @@ def guest_claim(*, user: Any, username: str, password: str, email: str = "") -> 
 @dataclass
 class GuestsPruned:
     deleted: list[str] = field(default_factory=list)
-    # Kept for the next run: the cluster could not tear their environment down.
+    # Kept for the next run: the environment or the account could not be removed (see the log).
     skipped: list[str] = field(default_factory=list)
 
 
