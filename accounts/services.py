@@ -1,14 +1,39 @@
-"""Account actions: sign-up as a student, and the admin account the run command guarantees."""
+"""Account actions: sign-up as a student, guests (start, claim, prune), and the admin account the
+run command guarantees."""
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import secrets
+import string
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from accounts.roles import Role, role_grant
+from accounts.conf import guest_config
+from accounts.roles import Role, role_grant, role_revoke
+from accounts.selectors import guests_inactive, user_is_guest
+from sandbox.k8s import ClusterRejected, ClusterUnavailable
+from sandbox.services import sandbox_teardown
+
+logger = logging.getLogger(__name__)
+
+# Only guests are called this; sign-up and claiming refuse it, so a name never passes for one.
+GUEST_USERNAME_PREFIX = "guest-"
+_GUEST_NAME_ALPHABET = string.ascii_lowercase + string.digits
+_GUEST_NAME_LENGTH = 6
+_RATE_WINDOW_SECONDS = 3600
+# A teardown takes a few API calls; this keeps one beat run well inside Celery's time limit.
+PRUNE_BATCH = 200
 
 
 @transaction.atomic
@@ -18,6 +43,172 @@ def student_signup(*, username: str, password: str, email: str = "") -> User:
     )
     role_grant(user=user, role=Role.STUDENT)
     return user
+
+
+def username_is_reserved(username: str) -> bool:
+    return username.strip().lower().startswith(GUEST_USERNAME_PREFIX)
+
+
+# --- Guests ----------------------------------------------------------------------------------
+
+
+class GuestsDisabled(Exception):
+    """Guest access is switched off (KUBELAB_GUEST_ACCESS)."""
+
+
+class GuestLimitReached(Exception):
+    """This client started too many guest accounts in the last hour; nothing was created."""
+
+
+class GuestClaimError(ValueError):
+    """The guest account cannot be claimed as asked; the message says why, for the learner."""
+
+
+def _client_key(client_ip: str) -> str:
+    """What the per-client limit counts by: the address, or its /64 for IPv6, since one IPv6
+    client typically holds a whole /64 and could otherwise start a guest from each address."""
+    try:
+        address = ipaddress.ip_address(client_ip.strip())
+    except ValueError:
+        return "kubelab:guest-start:unknown"
+    if address.version == 6:
+        return f"kubelab:guest-start:{ipaddress.ip_network(f'{address}/64', strict=False)}"
+    return f"kubelab:guest-start:{address}"
+
+
+def _guest_start_counted(client_ip: str, limit: int) -> bool:
+    """Count one start for this client; False once it is over `limit` within the hour.
+
+    The count lives in Django's cache: add + incr are atomic, so two simultaneous clicks
+    cannot both slip under the limit. The default cache is the process's memory, which is
+    right for kubelab's single web process (ARCHITECTURE.md, Terminal); with several web
+    processes point CACHES at Redis. The window starts at the client's first start.
+    """
+    key = _client_key(client_ip)
+    cache.add(key, 0, timeout=_RATE_WINDOW_SECONDS)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the window expired between add and incr
+        cache.set(key, 1, timeout=_RATE_WINDOW_SECONDS)
+        count = 1
+    return count <= limit
+
+
+def _guest_username() -> str:
+    suffix = "".join(secrets.choice(_GUEST_NAME_ALPHABET) for _ in range(_GUEST_NAME_LENGTH))
+    return f"{GUEST_USERNAME_PREFIX}{suffix}"
+
+
+def guest_start(*, client_ip: str) -> User:
+    """A new guest: a student with a generated name and no usable password.
+
+    Raises GuestsDisabled when switched off and GuestLimitReached when this client has started
+    its hourly share (client_ip is REMOTE_ADDR: the server trusts forwarded headers only from
+    127.0.0.1, see kubelab/serve.py).
+    """
+    config = guest_config()
+    if not config.enabled:
+        raise GuestsDisabled("guest access is switched off")
+    if not _guest_start_counted(client_ip, config.per_ip_hour):
+        raise GuestLimitReached(
+            _(
+                "Too many guest accounts were started from your network in the last hour. "
+                "Try again later, or sign up or log in."
+            )
+        )
+    users = get_user_model().objects
+    # 36**6 names: a clash is rare, but the unique index decides, not hope.
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                user: User = users.create_user(username=_guest_username(), password=None)
+                role_grant(user=user, role=Role.STUDENT)
+                role_grant(user=user, role=Role.GUEST)
+                return user
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not find a free guest name")
+
+
+@transaction.atomic
+def guest_claim(*, user: Any, username: str, password: str, email: str = "") -> User:
+    """Turn the guest into an ordinary student account: the same row (so every Attempt,
+    environment and terminal stays theirs) with the chosen name, email and password.
+
+    The password must already have passed the validators (accounts.forms.SignupForm).
+    """
+    locked: User = get_user_model().objects.select_for_update().get(pk=user.pk)
+    if not user_is_guest(user=locked):
+        raise GuestClaimError(_("This account is already signed up."))
+    username = username.strip()
+    if username_is_reserved(username):
+        raise GuestClaimError(
+            _("Names starting with “guest-” are kept for guests; choose another.")
+        )
+    taken = get_user_model().objects.filter(username__iexact=username).exclude(pk=locked.pk)
+    if taken.exists():
+        raise GuestClaimError(_("A user with that username already exists."))
+    locked.username = username
+    locked.email = email
+    locked.set_password(password)
+    try:
+        with transaction.atomic():
+            locked.save(update_fields=["username", "email", "password"])
+    except IntegrityError:  # someone took the name a moment ago
+        raise GuestClaimError(_("A user with that username already exists.")) from None
+    role_revoke(user=locked, role=Role.GUEST)
+    role_grant(user=locked, role=Role.STUDENT)
+    return locked
+
+
+@dataclass
+class GuestsPruned:
+    deleted: list[str] = field(default_factory=list)
+    # Kept for the next run: the environment or the account could not be removed (see the log).
+    skipped: list[str] = field(default_factory=list)
+
+
+def guests_prune(
+    *, now: datetime | None = None, dry_run: bool = False, limit: int | None = PRUNE_BATCH
+) -> GuestsPruned:
+    """Delete guests unused for KUBELAB_GUEST_DAYS: their environment first, then the account
+    (Attempts and the environment record go with it). Claimed accounts are not guests, so they
+    are never touched. Safe to run twice or side by side; cluster trouble never escapes: that
+    guest is kept for the next run.
+    """
+    before = (now or timezone.now()) - timedelta(days=guest_config().days)
+    candidates = list(guests_inactive(before=before).values_list("pk", "username")[:limit])
+    result = GuestsPruned()
+    if dry_run:
+        result.deleted = [username for _pk, username in candidates]
+        return result
+    for pk, username in candidates:
+        try:
+            if _guest_prune_one(pk=pk, before=before):
+                result.deleted.append(username)
+        except ClusterUnavailable as exc:
+            # The rest would wait on the same dead cluster; the next run picks them all up.
+            logger.warning("guest pruning postponed, cluster unavailable: %s", exc)
+            result.skipped.append(username)
+            break
+        except (ClusterRejected, ProtectedError) as exc:
+            logger.error("guest %s not pruned: %s", username, exc)
+            result.skipped.append(username)
+    return result
+
+
+def _guest_prune_one(*, pk: int, before: datetime) -> bool:
+    with transaction.atomic():
+        # The lock serialises with guest_claim; the check under it sees a claim or a return.
+        user = get_user_model().objects.select_for_update().filter(pk=pk).first()
+        if user is None or not guests_inactive(before=before).filter(pk=pk).exists():
+            return False
+        sandbox_teardown(user=user)
+        user.delete()
+    return True
+
+
+# --- The admin -------------------------------------------------------------------------------
 
 
 def admin_ensure(*, username: str, password: str | None) -> str | None:

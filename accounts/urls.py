@@ -14,4 +14,6 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),
+    path("guest/", views.guest, name="guest"),
+    path("claim/", views.claim, name="claim"),
 ]

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.selectors import user_is_guest
 from classes.codes import code_new
 from classes.models import ClassGradingRequest, ClassGradingRun, Classroom, Enrollment
 from classes.selectors import (
@@ -37,6 +38,17 @@ RUN_STALE_AFTER = timedelta(minutes=10)
 
 class ClassError(ValueError):
     """A request that cannot be done as asked; the message says why, for the person asking."""
+
+
+class GuestCannotJoin(ClassError):
+    """Guests sign up before joining: an instructor grades people, not `guest-7f3k2q`."""
+
+
+def guest_join_refusal() -> str:
+    return _(
+        "Guest accounts cannot join a class. Sign up first (your progress is kept) so your "
+        "instructor knows who you are."
+    )
 
 
 def class_events_group(classroom_id: int) -> str:
@@ -112,6 +124,8 @@ def classroom_join(*, user: Any, code: str) -> Joined:
     """Enrol `user` with a normalised join code; joining twice is harmless."""
     if not getattr(user, "is_authenticated", False):
         raise ClassError(_("Log in to join a class."))
+    if user_is_guest(user=user):
+        raise GuestCannotJoin(guest_join_refusal())
     classroom = classroom_by_code(code=code)
     if classroom is None:
         raise ClassError(_("No class has this join code. Check the code with your instructor."))

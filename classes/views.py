@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.selectors import user_is_guest
 from classes.codes import InvalidCode, code_display, code_normalise
 from classes.export import export_filename, gradebook_csv, gradebook_json
 from classes.forms import ClassroomForm, InstructorForm, JoinForm, join_code_problem
@@ -34,10 +35,12 @@ from classes.selectors import (
 )
 from classes.services import (
     ClassError,
+    GuestCannotJoin,
     class_grade_request,
     classroom_create,
     classroom_join,
     classroom_update,
+    guest_join_refusal,
     instructor_add,
     instructor_remove,
     join_code_regenerate,
@@ -118,10 +121,14 @@ def join_code(request: HttpRequest, code: str) -> HttpResponse:
     if request.method == "POST":
         try:
             joined = classroom_join(user=request.user, code=normalised)
+        except GuestCannotJoin as exc:
+            return _join_error(request, str(exc), status=403)
         except ClassError as exc:
             return _join_error(request, str(exc))
         _joined_message(request, joined.classroom, joined.created)
         return redirect("classes:index")
+    if user_is_guest(user=request.user):
+        return _join_error(request, guest_join_refusal(), status=403)
     classroom = classroom_by_code(code=normalised)
     if classroom is None:
         return _join_error(
@@ -139,9 +146,9 @@ def join_code(request: HttpRequest, code: str) -> HttpResponse:
     )
 
 
-def _join_error(request: HttpRequest, message: str) -> HttpResponse:
+def _join_error(request: HttpRequest, message: str, *, status: int = 404) -> HttpResponse:
     form = JoinForm()
-    return render(request, "classes/join.html", {"form": form, "error": message}, status=404)
+    return render(request, "classes/join.html", {"form": form, "error": message}, status=status)
 
 
 def _joined_message(request: HttpRequest, classroom: Classroom, created: bool) -> None:

@@ -42,6 +42,9 @@ app.conf.update(
         # Learner environments (sandbox/tasks.py): put idle ones to sleep, keep the pool warm.
         "sandbox-cull-idle": {"task": "sandbox.cull_idle", "schedule": 60.0},
         "sandbox-pool-refill": {"task": "sandbox.pool_refill", "schedule": 30.0},
+        # Guests unused for KUBELAB_GUEST_DAYS (accounts/tasks.py); a run is capped, so the
+        # schedule is frequent enough to keep up with many guests.
+        "accounts-guests-prune": {"task": "accounts.guests_prune", "schedule": 900.0},
     },
 )
 # kubelab.tasks is not an app module, so name it; app tasks are found by autodiscovery.

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from kubelab.health import health_report
+from tutorials.selectors import course_chapters
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
+    # "Try it now" lands on the first chapter: the lesson and a terminal, one click from here.
+    chapters = course_chapters()
+    start = reverse("tutorials:chapter", args=[chapters[0].slug]) if chapters else "/learn/"
+    return render(request, "home.html", {"start_path": start})
 
 
 @never_cache

@@ -1,6 +1,10 @@
 """Fixtures shared by every test package, and the order browser tests run in."""
 
+from collections.abc import Iterator
+
 import pytest
+from django.conf import settings
+from django.utils import translation
 
 from tests.fixtures.browser import browser, page  # noqa: F401
 from tests.fixtures.cluster import *  # noqa: F403
@@ -10,6 +14,14 @@ from tests.fixtures.processes import (  # noqa: F401
     redis_available,
     web_server,
 )
+
+
+@pytest.fixture(autouse=True)
+def language_reset() -> Iterator[None]:
+    """A request in another language leaves it active in this thread (LocaleMiddleware never
+    switches back), which would make the next test's messages come out in Chinese."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.hookimpl(trylast=True)

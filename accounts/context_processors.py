@@ -1,0 +1,33 @@
+"""`guest` in every template: may this visitor start a guest account, is this user a guest."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from django.http import HttpRequest
+
+from accounts.conf import guest_config
+from accounts.selectors import user_is_guest
+
+
+class GuestContext:
+    """Lazy: a page that never asks costs no query."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
+
+    @cached_property
+    def can_start(self) -> bool:
+        return not self._request.user.is_authenticated and guest_config().enabled
+
+    @cached_property
+    def is_guest(self) -> bool:
+        return user_is_guest(user=self._request.user)
+
+    @cached_property
+    def days(self) -> int:
+        return guest_config().days
+
+
+def guest(request: HttpRequest) -> dict[str, GuestContext]:
+    return {"guest": GuestContext(request)}
