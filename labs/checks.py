@@ -66,6 +66,16 @@ class ScriptRun:
     error: str = ""
 
 
+# Inconclusive results say why, so a learner whose environment is still starting is not told
+# the cluster is down; neither counts against them.
+CLUSTER_DID_NOT_ANSWER = Msg.of(
+    _("The cluster did not answer; this is checked again shortly and does not count against you.")
+)
+ENVIRONMENT_STARTING = Msg.of(
+    _("Your environment is still starting; this is checked again as soon as it is ready.")
+)
+
+
 @dataclass(frozen=True)
 class Snapshot:
     namespace: str
@@ -74,6 +84,8 @@ class Snapshot:
     scripts: Mapping[str, ScriptRun] = field(default_factory=dict)
     # Why the cluster could not be read (unreachable, timed out); None when it was.
     unavailable: str | None = None
+    # What the learner is told then (translated later); None: the cluster did not answer.
+    unavailable_reason: Msg | None = None
 
 
 @dataclass(frozen=True)
@@ -898,7 +910,8 @@ _EVALUATORS: dict[type, Callable[[_Evaluation, Any], CheckOutcome]] = {
 
 def check_evaluate(check: Check, snapshot: Snapshot) -> CheckOutcome:
     if snapshot.unavailable is not None and not isinstance(check, ScriptCheck):
-        return CheckOutcome(check.id, "inconclusive", {}, snapshot.unavailable)
+        reason = snapshot.unavailable_reason or CLUSTER_DID_NOT_ANSWER
+        return CheckOutcome(check.id, "inconclusive", {}, snapshot.unavailable, problem=reason)
     evaluation = _Evaluation(snapshot)
     try:
         return _EVALUATORS[type(check)](evaluation, check)

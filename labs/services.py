@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from kubelab.events import user_event_send
-from labs.checks import ExerciseOutcome, Snapshot, exercise_evaluate
+from labs.checks import ENVIRONMENT_STARTING, ExerciseOutcome, Snapshot, exercise_evaluate
 from labs.learners import learner_environment, learner_namespaces
 from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun, Trigger
 from labs.selectors import ExerciseNotFound, attempt_payload, catalog_get, exercise_get
@@ -180,7 +180,11 @@ def attempt_grade(*, attempt_id: int, tries: int = 1, final_try: bool = True) ->
         snapshot = Snapshot(namespace="", unavailable=f"your environment is unavailable: {exc}")
     else:
         if environment is None:
-            snapshot = Snapshot(namespace="", unavailable="your environment is not ready yet")
+            snapshot = Snapshot(
+                namespace="",
+                unavailable="your environment is not ready yet",
+                unavailable_reason=ENVIRONMENT_STARTING,
+            )
         else:
             snapshot = snapshot_take(
                 lab=lab,

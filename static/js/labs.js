@@ -96,7 +96,7 @@
           fillInlineCode(
             li,
             check.status === "inconclusive"
-              ? strings.retrying || "could not check"
+              ? localized(check.message) || strings.retrying || "could not check"
               : localized(check.message) || check.detail || check.id
           );
           list.appendChild(li);

@@ -352,6 +352,7 @@ def test_unreachable_cluster_makes_every_check_inconclusive() -> None:
     assert outcome.status == "inconclusive"
     assert {c.status for c in outcome.checks} == {"inconclusive"}
     assert all("connection refused" in c.detail for c in outcome.checks)
+    assert all(str(c.problem).startswith("The cluster did not answer") for c in outcome.checks)
 
 
 def test_a_definite_failure_beats_inconclusive() -> None:

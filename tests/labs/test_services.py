@@ -86,6 +86,10 @@ def test_no_environment_is_inconclusive_never_failed(sent: list[dict[str, Any]])
     assert sent[-1]["retrying"] is False
     assert {c["status"] for c in sent[-1]["checks"]} == {"inconclusive"}
     assert "not ready yet" in sent[-1]["checks"][0]["detail"]
+    # The learner is told their environment is starting, not that the cluster is down.
+    message = sent[-1]["checks"][0]["message"]
+    assert message["en"].startswith("Your environment is still starting")
+    assert message["zh-hant"].startswith("你的環境還在啟動中")
     assert services.attempt_grade(attempt_id=999_999) == "gone"
 
 
