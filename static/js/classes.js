@@ -99,34 +99,12 @@
     }
   }
 
-  let socket = null;
-  let attempts = 0;
-  let pingTimer = null;
-  function setLive(state) {
-    document.querySelectorAll("[data-classes-live]").forEach((el) => { el.dataset.state = state; });
-  }
-
   function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}${root.dataset.socketPath}`);
-    socket.addEventListener("open", () => {
-      if (attempts > 0) resync();
-      attempts = 0;
-      setLive("live");
-      clearInterval(pingTimer);
-      pingTimer = setInterval(() => {
-        if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
-      }, 25000);
-    });
-    socket.addEventListener("message", (message) => {
-      try { onEvent(JSON.parse(message.data)); } catch (error) { /* not ours */ }
-    });
-    socket.addEventListener("close", (closed) => {
-      clearInterval(pingTimer);
-      setLive("connecting");
-      if (closed.code === 4401 || closed.code === 4404) return; // logged out, or not your class
-      attempts += 1;
-      setTimeout(connect, Math.min(10000, 500 * 2 ** Math.min(attempts, 5)));
+    window.kubelabLiveSocket(root.dataset.socketPath, {
+      liveSelector: "[data-classes-live]",
+      finalCodes: [4401, 4404], // logged out, or not your class
+      onOpen: (reconnected) => { if (reconnected) resync(); },
+      onEvent,
     });
   }
 

@@ -163,39 +163,18 @@
     }
   });
 
-  // The live socket: one per page, reconnecting with backoff; after a reconnect every exercise
-  // is re-rendered, so a result sent while we were away is not lost.
-  let socket = null;
-  let attempts = 0;
-  let pingTimer = null;
-  function setLive(state) {
-    document.querySelectorAll("[data-labs-live]").forEach((el) => { el.dataset.state = state; });
-  }
-
+  // The live socket (site.js): after a reconnect every exercise is re-rendered, so a result sent
+  // while we were away is not lost.
   function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}/ws/events/`);
-    socket.addEventListener("open", () => {
-      if (attempts > 0) document.querySelectorAll("[data-labs-exercise]").forEach((i) => refreshSoon(i, 0));
-      attempts = 0;
-      setLive("live");
-      clearInterval(pingTimer);
-      pingTimer = setInterval(() => {
-        if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
-      }, 25000);
-    });
-    socket.addEventListener("message", (message) => {
-      let event;
-      try { event = JSON.parse(message.data); } catch (error) { return; }
-      if (event.type === "labs.result") showResult(event);
-      else if (event.type === "labs.checking") showChecking(event);
-    });
-    socket.addEventListener("close", (closed) => {
-      clearInterval(pingTimer);
-      setLive("connecting");
-      if (closed.code === 4401) return; // logged out
-      attempts += 1;
-      setTimeout(connect, Math.min(10000, 500 * 2 ** Math.min(attempts, 5)));
+    window.kubelabLiveSocket("/ws/events/", {
+      liveSelector: "[data-labs-live]",
+      onOpen: (reconnected) => {
+        if (reconnected) document.querySelectorAll("[data-labs-exercise]").forEach((i) => refreshSoon(i, 0));
+      },
+      onEvent: (event) => {
+        if (event.type === "labs.result") showResult(event);
+        else if (event.type === "labs.checking") showChecking(event);
+      },
     });
   }
 
