@@ -21,6 +21,8 @@ class TerminalConfig:
     window_bytes: int
     grace_seconds: int
     idle_seconds: int
+    # How long before the idle end the learner is warned (in the terminal's status line).
+    idle_warning_seconds: int
     max_sessions: int
     uid_base: int
     uid_count: int
@@ -56,6 +58,7 @@ def terminal_config() -> TerminalConfig:
         window_bytes=256 * 1024,
         grace_seconds=env_int("KUBELAB_TERMINAL_GRACE_SECONDS", 600, minimum=1),
         idle_seconds=env_int("KUBELAB_TERMINAL_IDLE_SECONDS", 3600, minimum=1),
+        idle_warning_seconds=env_int("KUBELAB_TERMINAL_IDLE_WARNING_SECONDS", 300, minimum=0),
         max_sessions=env_int("KUBELAB_TERMINAL_MAX_SESSIONS", 200, minimum=1),
         uid_base=env_int("KUBELAB_TERMINAL_UID_BASE", 200000, minimum=1000),
         uid_count=env_int("KUBELAB_TERMINAL_UID_COUNT", 10000, minimum=1),

@@ -170,6 +170,7 @@ class TerminalSession:
         self.exit_code: int | None = None
         self.attachments: list[Attachment] = []
         self.last_input = time.monotonic()
+        self.idle_warned = False
         self.detached_at: float | None = time.monotonic()
         self.read_since_detach = 0
         self.reader_active = False
@@ -367,6 +368,12 @@ class TerminalSession:
             self._uid.release()
             self._uid = None
 
+    def warn_idle(self, seconds_left: float) -> None:
+        """Say in the status line (not in the output: a full-screen program owns the screen)
+        that the shell ends soon without input; the next keystroke takes the warning back."""
+        self.idle_warned = True
+        self._broadcast_status("idle-warning", str(max(1, round(seconds_left))))
+
     async def refresh_kubeconfig(self) -> None:
         """Swap in a fresh token (the directory is bind-mounted, so a rename shows inside)."""
         self.kubeconfig_at = time.monotonic()
@@ -399,6 +406,10 @@ class TerminalSession:
 
     def write(self, text: str) -> None:
         self.last_input = now = time.monotonic()
+        if self.idle_warned:
+            self.idle_warned = False
+            if self.state == "running":
+                self._broadcast_status("running", self.namespace)  # clears the warning
         if self.on_activity is not None and now - self._reported_at > ACTIVITY_EVERY:
             self._reported_at = now
             self._loop.create_task(_quietly(self.on_activity()))
@@ -679,18 +690,28 @@ class TerminalManager:
             self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
 
     async def reap(self) -> None:
-        """End sessions detached longer than the grace period and sessions idle too long."""
+        """End sessions detached longer than the grace period and sessions idle too long; warn
+        those about to be idle too long."""
         now = time.monotonic()
         for session in list(self.sessions.values()):
             detached = session.detached_at is not None and (
                 now - session.detached_at > self.config.grace_seconds
             )
-            idle = now - session.last_input > self.config.idle_seconds
+            quiet = now - session.last_input
+            idle = quiet > self.config.idle_seconds
+            warn_from = self.config.idle_seconds - self.config.idle_warning_seconds
             if detached:
                 await self.close(session, "nobody attached for too long")
             elif idle and session.state == "running":
                 minutes = max(1, self.config.idle_seconds // 60)
                 await session._ended(None, notice=f"idle for {minutes} min; {ENDED_NOTICE}")
+            elif (
+                session.state == "running"
+                and not session.idle_warned
+                and self.config.idle_warning_seconds > 0
+                and quiet >= warn_from
+            ):
+                session.warn_idle(self.config.idle_seconds - quiet)
             elif (
                 session.state == "running"
                 and now - session.kubeconfig_at > self.config.token_refresh_seconds
@@ -704,6 +725,7 @@ class TerminalManager:
                 15.0,
                 self.config.grace_seconds / 4,
                 self.config.idle_seconds / 4,
+                self.config.idle_warning_seconds / 4 or 15.0,
                 self.config.token_refresh_seconds / 4,
             ),
         )

@@ -145,6 +145,11 @@
     } else if (kind === "closed") {
       sessionStorage.removeItem(SESSION_KEY);
       setStatus("closed", detail);
+    } else if (kind === "idle-warning") {
+      // The shell keeps running (state stays ready); only the line says what is coming.
+      const minutes = Math.max(1, Math.ceil(Number(detail) / 60));
+      statusEl.dataset.state = "idle";
+      statusText.textContent = (statusEl.dataset.labelIdle || "idle").replace("%(minutes)s", minutes);
     }
   }
 

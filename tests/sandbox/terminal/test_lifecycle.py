@@ -115,6 +115,34 @@ async def test_idle_session_ends_and_enter_restarts_it(
     await manager.shutdown()
 
 
+async def test_an_idle_shell_is_warned_first_and_typing_takes_the_warning_back(
+    make_learner: Callable[[str], Learner],
+) -> None:
+    learner = await sync_to_async(make_learner)("warned")
+    manager = manager_with(idle_seconds=30, idle_warning_seconds=29)
+    session, screen = await open_session(manager, learner)
+
+    def statuses() -> list[list[object]]:
+        return [m for m in screen.messages if m[0] == "status"]
+
+    before = len(statuses())
+    await asyncio.sleep(1.2)
+    await manager.reap()
+    await asyncio.sleep(0.1)  # statuses go out in their own tasks
+    warnings = [m for m in statuses()[before:] if m[1] == "idle-warning"]
+    assert len(warnings) == 1 and 27 <= int(str(warnings[0][2])) <= 29
+    assert session.state == "running"  # a warning, nothing ended
+    await manager.reap()
+    await asyncio.sleep(0.1)
+    assert len([m for m in statuses() if m[1] == "idle-warning"]) == 1  # said once
+
+    session.write("echo still-here\r")
+    await screen.wait_for("still-here")
+    assert statuses()[-1][1:3] == ["running", session.namespace]  # the warning is taken back
+    assert not session.idle_warned
+    await manager.shutdown()
+
+
 async def test_token_is_refreshed_inside_a_running_shell(
     make_learner: Callable[[str], Learner],
 ) -> None:
