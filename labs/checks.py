@@ -64,6 +64,8 @@ class ScriptRun:
     output: str = ""
     timed_out: bool = False
     error: str = ""
+    # Not run because another check of the exercise already fails (see declarative_fails).
+    skipped: bool = False
 
 
 # Inconclusive results say why, so a learner whose environment is still starting is not told
@@ -868,6 +870,14 @@ def _script(ev: _Evaluation, check: ScriptCheck) -> CheckOutcome:
     run = ev.snapshot.scripts.get(check.id)
     if run is None:
         return CheckOutcome(check.id, "inconclusive", {}, "the check script did not run")
+    if run.skipped:
+        return CheckOutcome(
+            check.id,
+            "fail",
+            {},
+            "not run: another check of this exercise fails",
+            problem=Msg.of(_("This is checked once the other checks of this exercise pass.")),
+        )
     output = run.output.strip()[-1000:]
     if run.error:
         return CheckOutcome(
@@ -921,6 +931,18 @@ def check_evaluate(check: Check, snapshot: Snapshot) -> CheckOutcome:
         return _outcome(
             check, False, problem, f"could not evaluate: {exc.__class__.__name__}: {exc}"
         )
+
+
+def declarative_fails(exercise: Exercise, snapshot: Snapshot) -> bool:
+    """Whether a check that reads objects already fails: the exercise cannot pass, so its script
+    checks need not run. They cost a jail and a token each, and the namespace watcher grades
+    every auto-checked exercise on every change, so a script left to run on every change
+    delays every other exercise's result."""
+    return any(
+        check_evaluate(check, snapshot).status == "fail"
+        for check in exercise.checks
+        if not isinstance(check, ScriptCheck)
+    )
 
 
 def exercise_evaluate(exercise: Exercise, snapshot: Snapshot) -> ExerciseOutcome:

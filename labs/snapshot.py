@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from labs.checks import ScriptRun, Snapshot, exercise_needs
+from labs.checks import ScriptRun, Snapshot, declarative_fails, exercise_needs
 from labs.scripts import learner_shell_run
 from labs.spec import Exercise, Lab
 from sandbox import k8s
@@ -36,6 +36,13 @@ def snapshot_take(
         logger.error("grading read refused in %s: %s", namespace, exc)
         unavailable = f"the cluster refused to show your namespace: {exc}"
     scripts: dict[str, ScriptRun] = {}
+    if (
+        needs.scripts
+        and unavailable is None
+        and declarative_fails(exercise, Snapshot(namespace, objects, nodes))
+    ):
+        scripts = {check.id: ScriptRun(exit_code=None, skipped=True) for check in needs.scripts}
+        return Snapshot(namespace=namespace, objects=objects, nodes=nodes, scripts=scripts)
     credentials: str | None = None
     if needs.scripts and unavailable is None:
         try:

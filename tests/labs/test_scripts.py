@@ -67,6 +67,38 @@ def grade_script(learner: Learner, run: str, *, timeout: float = 20.0) -> tuple[
     return outcome, snapshot.scripts["s"].output
 
 
+def test_scripts_wait_until_the_object_checks_pass(make_learner: Callable[..., Learner]) -> None:
+    # The namespace watcher grades every auto-checked exercise on every change; a jail per
+    # script check each time would delay every result, so scripts run only when they matter.
+    learner = make_learner()
+    raw = lab_with_script("true").model_dump(mode="json", by_alias=True, exclude_none=True)
+    raw["exercises"][0]["checks"].insert(
+        0, {"id": "flag", "type": "exists", "kind": "ConfigMap", "name": "flag"}
+    )
+    lab = Lab.model_validate(raw)
+    exercise = lab.exercises[0]
+
+    def take() -> Any:
+        return snapshot_take(
+            lab=lab,
+            exercise=exercise,
+            namespace=learner.namespace,
+            kubeconfig=lambda: learner.kubeconfig.read_text(),
+        )
+
+    before = take()
+    assert before.scripts["s"].skipped and before.scripts["s"].exit_code is None
+    outcome = exercise_evaluate(exercise, before)
+    assert outcome.status == "failed"
+    assert outcome.check("s").status == "fail"
+    assert str(outcome.check("s").problem).startswith("This is checked once the other checks")
+
+    learner.kubectl("create", "configmap", "flag").check_returncode()
+    after = take()
+    assert not after.scripts["s"].skipped and after.scripts["s"].exit_code == 0
+    assert exercise_evaluate(exercise, after).status == "passed"
+
+
 def test_script_checks_run_in_the_jail(make_learner: Callable[..., Learner]) -> None:
     learner = make_learner()
     outcome, output = grade_script(
