@@ -56,6 +56,8 @@ SYSTEM_SECRET_TYPES = frozenset(
     {"kubernetes.io/service-account-token", "bootstrap.kubernetes.io/token"}
 )
 
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
 # Server-assigned identity and bookkeeping: sending them back is refused or meaningless.
 _DROPPED_METADATA = (
     "uid",
@@ -399,5 +401,25 @@ def snapshot_merge(older: Iterable[Obj], newer: Iterable[Obj]) -> Snapshot:
 def placed(obj: Mapping[str, Any], *, namespace: str) -> Obj:
     """A saved manifest, put into `namespace` for creating."""
     manifest = copy.deepcopy(dict(obj))
-    manifest.setdefault("metadata", {})["namespace"] = namespace
+    meta = manifest.setdefault("metadata", {})
+    meta["namespace"] = namespace
+    annotations = meta.get("annotations") or {}
+    last_applied = annotations.get(LAST_APPLIED)
+    if last_applied:
+        # kubectl wrote the old namespace into it; left alone, the next `kubectl apply` would
+        # see a change the learner never made.
+        annotations[LAST_APPLIED] = _last_applied_moved(last_applied, namespace)
     return manifest
+
+
+def _last_applied_moved(text: str, namespace: str) -> str:
+    try:
+        applied = json.loads(text)
+    except ValueError:
+        return text
+    applied_meta = applied.get("metadata") if isinstance(applied, dict) else None
+    if not isinstance(applied_meta, dict) or "namespace" not in applied_meta:
+        return text
+    applied_meta["namespace"] = namespace
+    # kubectl writes it compactly, with a trailing newline; keep that shape.
+    return json.dumps(applied, separators=(",", ":")) + ("\n" if text.endswith("\n") else "")
