@@ -336,3 +336,14 @@ def test_wake_sentence(restored: list[str], failed: list[tuple[str, str]], expec
 )
 def test_duration_text(seconds: int, text: str) -> None:
     assert h.duration_text(seconds) == text
+
+
+def test_placed_moves_kubectls_last_applied_namespace() -> None:
+    applied = json.dumps({"kind": "ConfigMap", "metadata": {"name": "a", "namespace": "x"}}) + "\n"
+    annotations = {h.LAST_APPLIED: applied}
+    saved = h.clean(_obj("ConfigMap", "a", metadata={"annotations": annotations}))
+    placed = h.placed(saved, namespace="kl-new")
+    moved = placed["metadata"]["annotations"][h.LAST_APPLIED]
+    assert moved.endswith("\n")
+    assert json.loads(moved)["metadata"] == {"name": "a", "namespace": "kl-new"}
+    assert saved["metadata"]["annotations"][h.LAST_APPLIED] == applied

@@ -252,3 +252,80 @@ def test_a_namespace_whose_objects_cannot_be_read_is_not_culled(
     assert not _namespace_gone_or_going(cluster, learner.namespace)
     assert not EnvironmentSnapshot.objects.filter(environment=env).exists()
     assert _get(learner, "configmap", "notes")["data"] == {"a": "1"}
+
+
+def _grade(attempt: Any) -> str:
+    from labs.models import Trigger
+    from labs.services import attempt_check_request, attempt_grade
+
+    attempt_check_request(attempt=attempt, trigger=Trigger.BUTTON)
+    return str(attempt_grade(attempt_id=attempt.pk))
+
+
+def test_a_solved_exercise_still_passes_after_sleep_and_wake(
+    make_learner: Callable[..., Learner],
+) -> None:
+    from labs.services import attempt_get_or_create
+
+    learner = make_learner("sleep-lab")
+    solution = Path("labs/catalog/replicasets/files/kuard-rs.yaml").read_text()
+    assert learner.kubectl("apply", "-f", "-", input=solution).returncode == 0
+    attempt = attempt_get_or_create(
+        user=learner.user, lab_slug="replicasets", exercise_id="kuard-rs"
+    )
+    wait_until(lambda: _grade(attempt) == "passed", timeout=60, what="the exercise passes")
+
+    assert _cull(learner)
+    _wake(learner)
+
+    wait_until(lambda: _grade(attempt) == "passed", timeout=60, what="it passes again")
+    assert [o["metadata"]["name"] for o in _items(learner, "replicasets")] == ["kuard"]
+
+
+def _ten_objects() -> str:
+    """3 ConfigMaps, 2 Services, 2 Pods, 2 Deployments and a Job, as one multi-document YAML."""
+    container = {"name": "c", "image": "nginx"}
+    objects: list[dict[str, Any]] = [
+        *({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"},
+           "data": {"k": "v"}} for i in range(3)),
+        *({"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"s{i}"},
+           "spec": {"selector": {"app": f"d{i}"}, "ports": [{"port": 80}]}} for i in range(2)),
+        *({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{i}"},
+           "spec": {"containers": [container]}} for i in range(2)),
+        *({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"d{i}"},
+           "spec": {"replicas": 1, "selector": {"matchLabels": {"app": f"d{i}"}},
+                    "template": {"metadata": {"labels": {"app": f"d{i}"}},
+                                 "spec": {"containers": [container]}}}} for i in range(2)),
+        {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+         "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [container]}}}},
+    ]  # fmt: skip
+    return "\n---\n".join(json.dumps(obj) for obj in objects)
+
+
+def test_a_restore_of_ten_objects_takes_well_under_a_second(
+    make_learner: Callable[..., Learner], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sandbox import services
+
+    learner = make_learner("sleep-ten")
+    applied = learner.kubectl("apply", "-f", "-", input=_ten_objects())
+    assert applied.returncode == 0, applied.stderr
+    assert _cull(learner)
+    timings: list[float] = []
+    restore = services._snapshot_restore
+
+    def timed(*args: Any, **kwargs: Any) -> str:
+        started = time.perf_counter()
+        try:
+            return restore(*args, **kwargs)
+        finally:
+            timings.append(time.perf_counter() - started)
+
+    monkeypatch.setattr(services, "_snapshot_restore", timed)
+
+    env = _wake(learner)
+
+    (took,) = timings
+    print(f"restore of 10 objects (a token, then 4 tiers of creates) took {took * 1000:.0f} ms")
+    assert "10 objects were restored" in env.detail, env.detail
+    assert took < 3.0  # generous: the 2-core CI machine is shared with other work
