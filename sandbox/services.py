@@ -599,8 +599,11 @@ def _snapshot_save(env: LearnerEnvironment, namespace: str) -> str:
     taken = hibernation.snapshot_build(_learner_objects(namespace))
     pending = EnvironmentSnapshot.objects.filter(environment=env).first()
     if pending is not None and not taken.too_large:
-        # Slept again before a wake could finish restoring: keep what the earlier sleep saved.
-        taken = hibernation.snapshot_merge(pending.manifests, taken.objects)
+        # Slept again before a wake could finish restoring: keep what the earlier sleep saved
+        # (unless both together pass the cap; then the newer, complete picture wins).
+        merged = hibernation.snapshot_merge(pending.manifests, taken.objects)
+        if merged.size_bytes <= hibernation.MAX_SNAPSHOT_BYTES:
+            taken = merged
     if taken.objects:
         EnvironmentSnapshot.objects.update_or_create(
             environment=env,

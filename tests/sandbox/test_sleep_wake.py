@@ -329,3 +329,33 @@ def test_a_restore_of_ten_objects_takes_well_under_a_second(
     print(f"restore of 10 objects (a token, then 4 tiers of creates) took {took * 1000:.0f} ms")
     assert "10 objects were restored" in env.detail, env.detail
     assert took < 3.0  # generous: the 2-core CI machine is shared with other work
+
+
+def test_a_restore_cut_short_by_the_cluster_is_finished_by_the_retry(
+    make_learner: Callable[..., Learner], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    learner = make_learner("sleep-retry")
+    applied = learner.kubectl("apply", "-f", "-", input=WORK)
+    assert applied.returncode == 0, applied.stderr
+    assert _cull(learner)
+    create_as = k8s.object_create_as
+
+    def flaky(*, token: str, manifest: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        if manifest["kind"] == "Deployment":
+            raise k8s.ClusterUnavailable("create Deployment web: cluster unreachable")
+        return create_as(token=token, manifest=manifest)
+
+    monkeypatch.setattr(k8s, "object_create_as", flaky)
+    env = sandbox_provision(user=learner.user)
+    assert env.status == "unavailable" and "retrying" in env.detail
+    assert EnvironmentSnapshot.objects.filter(environment=env).exists()  # nothing is lost
+    monkeypatch.setattr(k8s, "object_create_as", create_as)
+    LearnerEnvironment.objects.filter(pk=env.pk).update(retry_at=None)
+
+    env = _wake(learner)
+
+    # The ConfigMap and Service made by the first try count as restored (409), not as failures.
+    assert "4 objects were restored" in env.detail and "could not" not in env.detail, env.detail
+    assert not EnvironmentSnapshot.objects.filter(environment=env).exists()
+    wait_until(lambda: len(_names(learner, "pods", "-l", "app=web")) == 2, what="web pods")
+    assert _get(learner, "configmap", "settings")["data"]["greeting"] == "hello"
