@@ -149,6 +149,8 @@ KIND_PATHS: dict[str, tuple[str, str]] = {
     "Service": ("/api/v1", "services"),
     "Endpoints": ("/api/v1", "endpoints"),
     "ConfigMap": ("/api/v1", "configmaps"),
+    "Secret": ("/api/v1", "secrets"),
+    "PersistentVolumeClaim": ("/api/v1", "persistentvolumeclaims"),
     "ServiceAccount": ("/api/v1", "serviceaccounts"),
     "EndpointSlice": ("/apis/discovery.k8s.io/v1", "endpointslices"),
     "ReplicaSet": ("/apis/apps/v1", "replicasets"),
@@ -158,6 +160,7 @@ KIND_PATHS: dict[str, tuple[str, str]] = {
     "Job": ("/apis/batch/v1", "jobs"),
     "CronJob": ("/apis/batch/v1", "cronjobs"),
     "HorizontalPodAutoscaler": ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
+    "Ingress": ("/apis/networking.k8s.io/v1", "ingresses"),
 }
 
 
@@ -292,6 +295,7 @@ _RESOURCES: dict[tuple[str, str], tuple[str, bool]] = {
     ("v1", "Service"): ("services", True),
     ("v1", "ConfigMap"): ("configmaps", True),
     ("v1", "Secret"): ("secrets", True),
+    ("v1", "PersistentVolumeClaim"): ("persistentvolumeclaims", True),
     ("v1", "Event"): ("events", True),
     ("v1", "Endpoints"): ("endpoints", True),
     ("v1", "ResourceQuota"): ("resourcequotas", True),
@@ -299,7 +303,10 @@ _RESOURCES: dict[tuple[str, str], tuple[str, bool]] = {
     ("apps/v1", "Deployment"): ("deployments", True),
     ("apps/v1", "ReplicaSet"): ("replicasets", True),
     ("apps/v1", "DaemonSet"): ("daemonsets", True),
+    ("apps/v1", "StatefulSet"): ("statefulsets", True),
     ("batch/v1", "Job"): ("jobs", True),
+    ("batch/v1", "CronJob"): ("cronjobs", True),
+    ("networking.k8s.io/v1", "Ingress"): ("ingresses", True),
     ("autoscaling/v2", "HorizontalPodAutoscaler"): ("horizontalpodautoscalers", True),
     ("networking.k8s.io/v1", "NetworkPolicy"): ("networkpolicies", True),
     ("rbac.authorization.k8s.io/v1", "Role"): ("roles", True),
@@ -344,10 +351,13 @@ def _request(
     body: Any = None,
     query: list[tuple[str, str]] | None = None,
     content_type: str = "application/json",
+    api: client.ApiClient | None = None,
 ) -> Obj:
-    """One API request with the configured timeout; the parsed JSON answer, or a ClusterError."""
+    """One API request with the configured timeout; the parsed JSON answer, or a ClusterError.
+
+    `api` defaults to the platform's client; `_bearer_client` gives a learner's instead."""
     try:
-        api = api_client()
+        api = api or api_client()
         request = api.param_serialize(
             method=method,
             resource_path=path,
@@ -406,6 +416,50 @@ def object_create(*, manifest: Obj) -> tuple[Obj, bool]:
         if existing is None:  # deleted between the two calls; the caller may simply retry
             raise ClusterUnavailable(f"create {_describe(manifest)}: it vanished mid-way") from exc
         return existing, False
+    return created, True
+
+
+def _bearer_client(token: str) -> client.ApiClient:
+    """A client that authenticates with `token` alone (see pod_port_exchange for why)."""
+    base = api_client().configuration
+    configuration = client.Configuration()
+    configuration.host = base.host
+    configuration.ssl_ca_cert = base.ssl_ca_cert
+    configuration.verify_ssl = base.verify_ssl
+    configuration.retries = False
+    # A bearer token and nothing else: the admin's client certificate must not come along.
+    configuration.api_key = {"BearerToken": f"Bearer {token}"}
+    return client.ApiClient(configuration)
+
+
+_bearer_clients: dict[str, client.ApiClient] = {}
+
+
+def object_create_as(*, token: str, manifest: Obj) -> tuple[Obj, bool]:
+    """Create as the holder of `token` (a learner's ServiceAccount token), so RBAC, quotas and
+    admission decide exactly as for the learner's own `kubectl create`. 409 means it is already
+    there, which counts as success (the flag says which); the learner may not be allowed to read
+    it back, so nothing is fetched then."""
+    with _clients_lock:
+        api = _bearer_clients.get(token)
+    if api is None:
+        api = _bearer_client(token)  # outside the lock: api_client() takes it too
+        with _clients_lock:
+            if len(_bearer_clients) >= 8:  # tokens are short-lived; keep only recent clients
+                _bearer_clients.clear()
+            api = _bearer_clients.setdefault(token, api)
+    try:
+        created = _request(
+            "POST",
+            _manifest_path(manifest, with_name=False),
+            what=f"create {_describe(manifest)}",
+            body=manifest,
+            api=api,
+        )
+    except ClusterRejected as exc:
+        if exc.status == 409 and exc.reason == "AlreadyExists":
+            return {}, False
+        raise
     return created, True
 
 
@@ -598,16 +652,8 @@ def pod_port_exchange(
     until it closes the connection, at most `limit` bytes."""
     from kubernetes.stream import portforward
 
-    base = api_client().configuration
-    configuration = client.Configuration()
-    configuration.host = base.host
-    configuration.ssl_ca_cert = base.ssl_ca_cert
-    configuration.verify_ssl = base.verify_ssl
-    configuration.retries = False
-    # A bearer token and nothing else: the admin's client certificate must not come along.
-    configuration.api_key = {"authorization": f"Bearer {token}"}
     what = f"forward to port {port} of pod {namespace}/{pod}"
-    api = client.CoreV1Api(client.ApiClient(configuration))
+    api = client.CoreV1Api(_bearer_client(token))
     try:
         forward = portforward(
             api.connect_get_namespaced_pod_portforward,

@@ -69,3 +69,22 @@ class PoolNamespace(models.Model):
 
     def __str__(self) -> str:
         return f"pool slot {self.slot}: {self.namespace or '(unnamed)'} ({self.status})"
+
+
+class EnvironmentSnapshot(models.Model):
+    """What a learner made in their namespace, saved when it was put to sleep for idleness and
+    created again (then deleted) when they return. At most one per environment."""
+
+    environment = models.OneToOneField(
+        LearnerEnvironment, on_delete=models.CASCADE, related_name="snapshot"
+    )
+    taken_at = models.DateTimeField(default=timezone.now)
+    # The idle limit in force when it was taken, for the "slept after 2 h" sentence.
+    idle_seconds = models.PositiveIntegerField()
+    # Cleaned manifests in restore order (sandbox.hibernation), without namespaces.
+    manifests = models.JSONField(default=list)
+    count = models.PositiveIntegerField(default=0)
+    size_bytes = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.count} objects of {self.environment} ({self.taken_at:%Y-%m-%d %H:%M})"

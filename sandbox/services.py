@@ -1,5 +1,6 @@
-"""Learner environments: provision (from the warm pool, else cold), reset, teardown, idle culling,
-short-lived credentials, and the warm pool itself.
+"""Learner environments: provision (from the warm pool, else cold), reset, teardown, idle culling
+with sleep and wake (the learner's objects saved, then created again), short-lived credentials,
+and the warm pool itself.
 
 Every function here is safe to call again: cluster objects are applied idempotently and database
 rows are locked while their environment changes. Cluster trouble never escapes as an exception
@@ -23,10 +24,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from kubelab.events import user_event_send_now
-from sandbox import k8s
+from sandbox import hibernation, k8s
 from sandbox import manifests as m
 from sandbox.conf import SandboxConfig, sandbox_config
-from sandbox.models import LearnerEnvironment, PoolNamespace
+from sandbox.explain import explain_denial
+from sandbox.models import EnvironmentSnapshot, LearnerEnvironment, PoolNamespace
 from sandbox.selectors import sandbox_status_view
 from sandbox.slugs import (
     install_label,
@@ -49,10 +51,12 @@ REJECTED_SENTENCE = (
     "The cluster refused to set up your environment; kubelab is retrying every {seconds} s "
     "and the administrators have been told. Your progress is saved."
 )
+# "idle" is the fallback only: a culled environment gets hibernation.sleep_sentence, which says
+# what was saved ("… What you made in it (3 objects: …) is saved and comes back …").
 SUSPENDED_SENTENCES = {
-    "idle": "Your environment was put to sleep after a period of inactivity; it comes back, "
-    "empty, as soon as you return.",
-    "teardown": "Your environment was removed; a fresh one is made when you return.",
+    "idle": "Your environment was put to sleep after a period of inactivity; what you made in it "
+    "is saved and comes back as soon as you return.",
+    "teardown": "Your environment was removed; a fresh, empty one is made when you return.",
 }
 
 
@@ -392,6 +396,9 @@ def sandbox_provision(*, user: Any) -> LearnerEnvironment:
                 env.save(update_fields=["last_active_at"])
                 return env
             _provision(env, config)
+            snapshot = EnvironmentSnapshot.objects.filter(environment=env).first()
+            if snapshot is not None:
+                env.detail = _snapshot_restore(env, snapshot)
         except k8s.ClusterError as exc:
             _mark_unavailable(env, exc, config)
         env.save()
@@ -484,6 +491,9 @@ def sandbox_reset(*, user: Any) -> LearnerEnvironment:
     config = sandbox_config()
     with transaction.atomic():
         env = _locked(user)
+        # A reset means "start fresh": nothing saved comes back after it.
+        EnvironmentSnapshot.objects.filter(environment=env).delete()
+        env.detail = ""
         try:
             if not env.namespace or not _namespace_intact(env, config):
                 env.namespace = None
@@ -504,12 +514,23 @@ def sandbox_reset(*, user: Any) -> LearnerEnvironment:
 
 
 def _teardown_locked(env: LearnerEnvironment, *, reason: str) -> str | None:
+    """Delete the namespace; for "idle", save the learner's objects first (sleep).
+
+    Raises ClusterError before deleting anything when the objects cannot be read: a learner's
+    work is never lost silently.
+    """
     namespace = env.namespace
+    detail = SUSPENDED_SENTENCES.get(reason, SUSPENDED_SENTENCES["teardown"])
+    if reason == "idle" and namespace:
+        detail = _snapshot_save(env, namespace)
+    elif reason != "idle":
+        # An explicit teardown means "start fresh": nothing saved comes back after it.
+        EnvironmentSnapshot.objects.filter(environment=env).delete()
     if namespace:
         _environment_delete(namespace)
     env.namespace = None
     env.status = Status.SUSPENDED
-    env.detail = SUSPENDED_SENTENCES.get(reason, SUSPENDED_SENTENCES["teardown"])
+    env.detail = detail
     env.retry_at = None
     env.token_expires_at = None
     env.save()
@@ -547,9 +568,105 @@ def sandbox_cull_idle(*, now: datetime | None = None) -> list[str]:
             except k8s.ClusterUnavailable as exc:
                 logger.warning("culling stopped, cluster unavailable: %s", exc)
                 break
+            except k8s.ClusterRejected as exc:
+                # Its objects could not be saved: keep the namespace rather than lose them.
+                logger.error("not culling %s: %s", env.namespace, exc)
+                continue
             if namespace:
                 culled.append(namespace)
     return culled
+
+
+# --- Sleep and wake ----------------------------------------------------------------------------
+
+
+def _learner_objects(namespace: str) -> dict[str, list[dict[str, Any]]]:
+    """Everything of the saved kinds in the namespace, read with platform credentials."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for kind in hibernation.SAVED_KIND_NAMES:
+        try:
+            found.update(k8s.objects_list(namespace=namespace, kinds=[kind]))
+        except k8s.ClusterRejected as exc:
+            if exc.status != 404:
+                raise
+            # This cluster does not serve the kind at all, so nothing of it can exist.
+    return found
+
+
+def _snapshot_save(env: LearnerEnvironment, namespace: str) -> str:
+    """Save the learner's objects before their namespace goes; the sentence to show them."""
+    config = sandbox_config()
+    taken = hibernation.snapshot_build(_learner_objects(namespace))
+    pending = EnvironmentSnapshot.objects.filter(environment=env).first()
+    if pending is not None and not taken.too_large:
+        # Slept again before a wake could finish restoring: keep what the earlier sleep saved
+        # (unless both together pass the cap; then the newer, complete picture wins).
+        merged = hibernation.snapshot_merge(pending.manifests, taken.objects)
+        if merged.size_bytes <= hibernation.MAX_SNAPSHOT_BYTES:
+            taken = merged
+    if taken.objects:
+        EnvironmentSnapshot.objects.update_or_create(
+            environment=env,
+            defaults={
+                "taken_at": timezone.now(),
+                "idle_seconds": config.idle_seconds,
+                "manifests": taken.objects,
+                "count": taken.count,
+                "size_bytes": taken.size_bytes,
+            },
+        )
+    elif taken.too_large:
+        logger.warning(
+            "not saving %s of user %s: %s bytes", namespace, env.user_id, taken.size_bytes
+        )
+        EnvironmentSnapshot.objects.filter(environment=env).delete()
+    return hibernation.sleep_sentence(
+        taken, idle_seconds=config.idle_seconds, max_bytes=hibernation.MAX_SNAPSHOT_BYTES
+    )
+
+
+def _restore_one(token: str, manifest: dict[str, Any]) -> str | None:
+    """Create one saved object as the learner; None, or why the API server refused it."""
+    try:
+        k8s.object_create_as(token=token, manifest=manifest)
+    except k8s.ClusterRejected as exc:
+        explained = explain_denial(exc.api_message)
+        return explained.sentence if explained else exc.api_message
+    return None
+
+
+def _snapshot_restore(env: LearnerEnvironment, snapshot: EnvironmentSnapshot) -> str:
+    """Create the saved objects in the learner's (new) namespace, as the learner; the sentence.
+
+    Runs inline, under the environment's row lock: a restore of about ten objects is a token
+    and a few round trips (tiers go one after another, a tier's objects side by side), and the
+    learner's terminal must not open on an empty namespace they might start filling by hand.
+    Refusals are collected; a cluster that stops answering raises ClusterUnavailable with the
+    snapshot kept, and the retry creates again (409 counts as restored).
+    """
+    assert env.namespace
+    token = k8s.service_account_token_create(
+        namespace=env.namespace,
+        name=m.LEARNER_SERVICE_ACCOUNT,
+        expiration_seconds=600,  # TokenRequest's minimum; it only lives for this restore
+    ).token
+    restored: list[str] = []
+    failed: list[tuple[str, str]] = []
+    for tier in hibernation.restore_tiers(snapshot.manifests):
+        manifests = [hibernation.placed(obj, namespace=env.namespace) for obj in tier]
+        futures = [_executor.submit(_restore_one, token, manifest) for manifest in manifests]
+        for manifest, future in zip(manifests, futures, strict=True):
+            refusal = future.result()  # ClusterUnavailable propagates: retry the whole restore
+            if refusal is None:
+                restored.append(hibernation.describe(manifest))
+            else:
+                failed.append((hibernation.describe(manifest), refusal))
+    if failed:
+        logger.info("restore for user %s: %d refused: %s", env.user_id, len(failed), failed)
+    snapshot.delete()
+    return hibernation.wake_sentence(
+        restored=restored, failed=failed, idle_seconds=snapshot.idle_seconds
+    )
 
 
 def sandbox_orphans_delete(*, min_age_seconds: int = 600) -> list[str]:

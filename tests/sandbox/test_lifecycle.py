@@ -143,20 +143,22 @@ def test_idle_environments_are_culled_and_come_back(
     assert culled == [old_namespace]
     env = LearnerEnvironment.objects.get(user=sleepy.user)
     assert env.status == "suspended" and env.namespace is None
-    assert "inactivity" in env.detail
+    assert "without activity" in env.detail and "pod work" in env.detail.lower()
     assert _namespace_gone_or_going(cluster, old_namespace)
     gone = cluster.kubectl("get", "clusterrolebinding", m.binding_name(old_namespace), check=False)
     assert gone.returncode != 0
     assert LearnerEnvironment.objects.get(user=busy.user).status == "ready"
 
-    # Coming back: transparently a fresh, empty, working environment.
+    # Coming back: transparently a fresh, working environment with the learner's pod in it
+    # (sleep and wake in detail: test_sleep_wake.py).
     back = sandbox_provision(user=sleepy.user)
     assert back.status == "ready", back.detail
     assert back.namespace and not _namespace_gone_or_going(cluster, back.namespace)
+    assert back.detail.startswith("Welcome back.")
     path = Path(sleepy.kubeconfig)
     path.write_text(sandbox_kubeconfig(user=sleepy.user))
-    assert _names(sleepy, "pods") == []
-    assert sleepy.kubectl("run", "work", "--image=nginx").returncode == 0
+    assert _names(sleepy, "pods") == ["Pod/work"]
+    assert sleepy.kubectl("run", "more", "--image=nginx").returncode == 0
 
 
 def test_namespace_deleted_behind_our_back_is_replaced(
