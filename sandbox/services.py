@@ -419,6 +419,24 @@ def _pool_refill_soon() -> None:
         logger.warning("could not queue a pool refill")
 
 
+def sandbox_notice_take(*, user: Any) -> str | None:
+    """The sentence a ready environment holds for its learner (what a wake restored), once.
+
+    The terminal prints it above the first prompt; taking it clears it, so the next shell
+    starts quietly. A ready environment's detail is empty otherwise."""
+    found = (
+        LearnerEnvironment.objects.filter(user_id=user.pk, status=Status.READY)
+        .exclude(detail="")
+        .values_list("pk", "detail")
+        .first()
+    )
+    if found is None:
+        return None
+    pk, detail = found
+    taken = LearnerEnvironment.objects.filter(pk=pk, detail=detail).update(detail="")
+    return str(detail) if taken else None
+
+
 def sandbox_touch(*, user: Any) -> None:
     """Record activity (terminal input, page visits) so the environment is not culled."""
     LearnerEnvironment.objects.filter(user_id=user.pk).update(last_active_at=timezone.now())

@@ -46,6 +46,7 @@ MAX_PENDING_INPUT = 256 * 1024
 ENDED_NOTICE = "session ended, press Enter to restart"
 
 KubeconfigSource = Callable[[], Awaitable[str]]
+NoticeSource = Callable[[], Awaitable[str | None]]
 ActivityHook = Callable[[], Awaitable[None]]
 ACTIVITY_EVERY = 60.0  # seconds between "the learner is typing" reports to the sandbox app
 
@@ -186,6 +187,8 @@ class TerminalSession:
         self._writer_active = False
         self._start_lock = asyncio.Lock()
         self.on_activity: ActivityHook | None = None
+        # A sentence to print above the first prompt (what the learner's environment restored).
+        self.notice_source: NoticeSource | None = None
         self._reported_at = 0.0
         self.kubeconfig_at = 0.0
 
@@ -231,6 +234,14 @@ class TerminalSession:
         jailed = jail_kubeconfig(original)
         self.kubeconfig_at = time.monotonic()
         self.namespace = jailed.namespace
+        if self.notice_source is not None:
+            try:
+                notice = await self.notice_source()
+            except Exception:
+                log.exception("terminal %s: the environment notice failed", self.id)
+                notice = None
+            if notice:
+                self._append_notice(notice)
         completion = await _kubectl_completion(config.kubectl)
 
         self._uid = _UidLease(config)
@@ -660,6 +671,7 @@ class TerminalManager:
         rows: int,
         cols: int,
         on_activity: ActivityHook | None = None,
+        notice_source: NoticeSource | None = None,
     ) -> TerminalSession:
         """The learner's live session, or a new one; two tabs opening at once share one."""
         lock = self._user_locks.setdefault(owner_id, asyncio.Lock())
@@ -679,6 +691,7 @@ class TerminalManager:
                 self._ensure_reaper()
             session.kubeconfig_source = kubeconfig_source
             session.on_activity = on_activity
+            session.notice_source = notice_source
             return session
 
     async def close(self, session: TerminalSession, reason: str) -> None:

@@ -76,10 +76,17 @@ async def terminal_session_start(*, user: Any, rows: int, cols: int) -> Terminal
 
         await database_sync_to_async(sandbox_touch)(user=user)
 
+    async def environment_notice() -> str | None:
+        # What a wake restored ("Welcome back…"), printed once above the first prompt.
+        from sandbox.services import sandbox_notice_take
+
+        return await database_sync_to_async(sandbox_notice_take)(user=user)
+
     return await terminal_manager().open(
         owner_id=user_id,
         kubeconfig_source=kubeconfig_source,
         rows=rows,
         cols=cols,
         on_activity=report_activity,
+        notice_source=environment_notice,
     )

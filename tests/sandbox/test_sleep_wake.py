@@ -17,6 +17,7 @@ from sandbox.models import EnvironmentSnapshot, LearnerEnvironment
 from sandbox.services import (
     sandbox_cull_idle,
     sandbox_kubeconfig,
+    sandbox_notice_take,
     sandbox_provision,
     sandbox_reset,
     sandbox_teardown,
@@ -133,6 +134,9 @@ def test_a_culled_environment_comes_back_with_the_learners_objects(
         "restored (ConfigMap settings, Service web, Pod kuard, Deployment web, Job pi)"
     )
     assert "could not be" not in env.detail
+    # The learner's next terminal prints the sentence above its first prompt, once.
+    assert sandbox_notice_take(user=learner.user) == env.detail
+    assert sandbox_notice_take(user=learner.user) is None
     assert not EnvironmentSnapshot.objects.filter(environment=env).exists()
     assert _get(learner, "configmap", "settings")["data"] == {"greeting": "hello", "mode": "lab"}
     service = _get(learner, "service", "web")

@@ -143,6 +143,36 @@ async def test_an_idle_shell_is_warned_first_and_typing_takes_the_warning_back(
     await manager.shutdown()
 
 
+async def test_the_environments_notice_is_printed_above_the_first_prompt(
+    make_learner: Callable[[str], Learner],
+) -> None:
+    learner = await sync_to_async(make_learner)("notice")
+    manager = manager_with()
+    notices = ["Welcome back. 2 objects were restored (Pod kuard, Service web).", None]
+
+    async def source() -> str:
+        return learner.kubeconfig
+
+    async def notice() -> str | None:
+        return notices.pop(0)
+
+    session = await manager.open(
+        owner_id=learner.user.pk, kubeconfig_source=source, rows=24, cols=80, notice_source=notice
+    )
+    screen = await attach(session)
+    await session.start()
+    shown = await screen.wait_for(PROMPT)
+    assert shown.index("Welcome back. 2 objects were restored") < shown.index("learner@kubelab")
+    # A restarted shell asks again and prints nothing: the notice is taken once.
+    session.write("exit\r")
+    await screen.wait_for(ENDED_NOTICE)
+    start = len(screen.output)
+    session.write("\r")
+    again = await screen.wait_for(PROMPT, start=start)
+    assert "Welcome back" not in again and notices == []
+    await manager.shutdown()
+
+
 async def test_token_is_refreshed_inside_a_running_shell(
     make_learner: Callable[[str], Learner],
 ) -> None:
