@@ -262,7 +262,18 @@ RELAYED = {"labs.result", "labs.checking", "labs.hints"}
 
 def class_event_relay(user_id: int, event: Event) -> list[tuple[str, Event]]:
     """A learner's grading events, as gradebook updates for every class they are in that has
-    the exercise's lab, plus the progress of those classes' running gradings."""
+    the exercise's lab, plus the progress of those classes' running gradings; and their
+    environment's state (ready, starting, put to sleep) for every class they are in."""
+    if event.get("type") == "sandbox.status":
+        update: Event = {
+            "type": "classes.environment",
+            "student": user_id,
+            "status": str(event.get("status", "none")),
+        }
+        enrolled = Enrollment.objects.filter(student_id=user_id).values_list(
+            "classroom_id", flat=True
+        )
+        return [(class_events_group(pk), update) for pk in enrolled]
     if event.get("type") not in RELAYED or "attempt" not in event:
         return []
     lab = str(event.get("exercise", "")).split("/", 1)[0]

@@ -1,6 +1,7 @@
 // The live gradebook: cells, totals and grading progress follow the class's ws/classes/<id>/
 // socket. Events: {type: "classes.cell", student, exercise, status, completed_at, hints_revealed}
-// and {type: "classes.grading", checking: [student ids], progress: {done, requested, finished_at}}.
+// and {type: "classes.grading", checking: [student ids], progress: {done, requested, finished_at}}
+// and {type: "classes.environment", student, status} when a student's environment changes.
 // After a reconnect the whole grid is re-read from the JSON export, so nothing sent meanwhile is lost.
 (() => {
   "use strict";
@@ -70,8 +71,19 @@
     if (button) button.disabled = running;
   }
 
+  function setEnvironment(student, status) {
+    const row = document.querySelector(`[data-student-row="${CSS.escape(String(student))}"]`);
+    const cell = row && row.querySelector("[data-environment]");
+    if (!cell) return;
+    cell.dataset.environment = status;
+    const key = "env" + status.charAt(0).toUpperCase() + status.slice(1);
+    cell.textContent = strings[key] || status;
+  }
+
   function onEvent(event) {
-    if (event.type === "classes.cell") {
+    if (event.type === "classes.environment") {
+      setEnvironment(event.student, String(event.status));
+    } else if (event.type === "classes.cell") {
       setCell(event.student, event.exercise, event);
       recount();
     } else if (event.type === "classes.grading") {

@@ -284,6 +284,20 @@ def test_the_relay_ignores_other_events_and_learners_in_no_class(
     assert class_event_relay(loner.pk, {"type": "sandbox.status", "status": "ready"}) == []
 
 
+def test_a_students_environment_state_reaches_every_class_they_are_in(
+    make_class: Callable[..., Classroom],
+) -> None:
+    first, second = make_class(), make_class()
+    (student,) = _enrol(first, 1)
+    Enrollment.objects.create(classroom=second, student=student)
+    messages = class_event_relay(student.pk, {"type": "sandbox.status", "status": "suspended"})
+    update = {"type": "classes.environment", "student": student.pk, "status": "suspended"}
+    assert sorted(messages, key=lambda m: m[0]) == sorted(
+        [(class_events_group(first.pk), update), (class_events_group(second.pk), update)],
+        key=lambda m: m[0],
+    )
+
+
 def test_a_hint_shows_up_in_the_gradebook(
     make_class: Callable[..., Classroom],
     django_capture_on_commit_callbacks: Callable[..., Any],
