@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
+
+from sandbox.pods.quantity import QuantityRangeError, parse_quantity
 
 __all__ = [
     "LabelSelector",
@@ -195,49 +197,23 @@ def selector_from_api(selector: Any, *, empty_matches_all: bool) -> LabelSelecto
     return LabelSelector(tuple(requirements))
 
 
-_SUFFIXES = {
-    "": Decimal(1),
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-    "Ki": Decimal(2**10),
-    "Mi": Decimal(2**20),
-    "Gi": Decimal(2**30),
-    "Ti": Decimal(2**40),
-    "Pi": Decimal(2**50),
-    "Ei": Decimal(2**60),
-}
-_QUANTITY = re.compile(
-    r"^(?P<number>[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+))"
-    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
-)
-
-
 def quantity_parse(value: Any) -> Decimal:
-    """The exact value of a quantity: ``quantity_parse("1000m") == quantity_parse(1)``."""
+    """The exact value of a quantity: ``quantity_parse("1000m") == quantity_parse(1)``.
+
+    Parsed by ``sandbox.pods.quantity``, the simulated containers' own parser, so the check
+    engine and the pods agree on what a quantity means."""
     if isinstance(value, bool):
         raise QuantityError(f"{value!r} is not a quantity")
     if isinstance(value, int | float):
         return Decimal(str(value))
     if not isinstance(value, str):
         raise QuantityError(f"{value!r} is not a quantity")
-    match = _QUANTITY.match(value.strip())
-    if not match:
-        raise QuantityError(f"{value!r} is not a quantity; write it like 500m, 0.5, 128Mi or 1Gi")
     try:
-        number = Decimal(match.group("number"))
-    except InvalidOperation as exc:  # pragma: no cover - the regex only admits numbers
-        raise QuantityError(f"{value!r} is not a quantity") from exc
-    suffix = match.group("suffix") or ""
-    if suffix[:1] in ("e", "E"):
-        exponent = int(suffix[1:])
-        if abs(exponent) > 30:
-            raise QuantityError(f"{value!r}: exponent out of range")
-        return number.scaleb(exponent)
-    return number * _SUFFIXES[suffix]
+        exact = parse_quantity(value, max_exponent=30)
+    except QuantityRangeError as exc:
+        raise QuantityError(f"{value!r}: exponent out of range") from exc
+    except ValueError as exc:
+        raise QuantityError(
+            f"{value!r} is not a quantity; write it like 500m, 0.5, 128Mi or 1Gi"
+        ) from exc
+    return Decimal(exact.numerator) / Decimal(exact.denominator)

@@ -29,6 +29,8 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
+from sandbox.pods.quantity import SUFFIXES, parse_quantity
+
 JSON = dict[str, Any]
 EnvList = list[tuple[str, str]]
 
@@ -92,50 +94,14 @@ def _timestamp(value: Any) -> datetime | None:
         return None
 
 
-# --- quantities -----------------------------------------------------------------------------
-
-_QUANTITY = re.compile(
-    r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$"
-)
-_SUFFIX = {
-    "n": Fraction(1, 10**9),
-    "u": Fraction(1, 10**6),
-    "m": Fraction(1, 1000),
-    "": Fraction(1),
-    "k": Fraction(10**3),
-    "M": Fraction(10**6),
-    "G": Fraction(10**9),
-    "T": Fraction(10**12),
-    "P": Fraction(10**15),
-    "E": Fraction(10**18),
-    "Ki": Fraction(2**10),
-    "Mi": Fraction(2**20),
-    "Gi": Fraction(2**30),
-    "Ti": Fraction(2**40),
-    "Pi": Fraction(2**50),
-    "Ei": Fraction(2**60),
-}
-
-
-def parse_quantity(text: str | int | float) -> Fraction:
-    """A Kubernetes quantity (``500m``, ``128Mi``, ``1e3``, ``2``) as an exact number.
-
-    ValueError for anything the API server would reject."""
-    match = _QUANTITY.match(str(text).strip())
-    if not match:
-        raise ValueError(f"not a quantity: {text!r}")
-    number, exponent, suffix = match.groups()
-    value = Fraction(number)
-    if exponent:
-        return value * Fraction(10) ** int(exponent[1:])
-    return value * _SUFFIX[suffix or ""]
+# --- quantities (parsed by sandbox.pods.quantity, shared with the check engine) ---------------
 
 
 def format_bytes(count: int | Fraction) -> str:
     """Bytes the way people read them: ``256Mi``, ``1.5Gi``, ``512``."""
     value = Fraction(count)
     for suffix in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
-        unit = _SUFFIX[suffix]
+        unit = SUFFIXES[suffix]
         if value >= unit:
             scaled = value / unit
             if scaled.denominator == 1:

@@ -341,10 +341,25 @@ def test_parse_quantity(text: str, value: Fraction) -> None:
     assert c.parse_quantity(text) == value
 
 
-@pytest.mark.parametrize("text", ["", "1.2.3", "5 Mi", "Mi", "1mi", "--1"])
+@pytest.mark.parametrize("text", ["", "1.2.3", "5 Mi", "Mi", "1mi", "--1", "\u0661\u0662Mi"])
 def test_parse_quantity_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         c.parse_quantity(text)
+
+
+def test_the_check_engine_reads_quantities_as_the_pods_do() -> None:
+    # One parser (sandbox.pods.quantity) serves both; only the engine bounds exponents.
+    from decimal import Decimal
+
+    from labs.kubevalues import QuantityError, quantity_parse
+
+    for text in ("500m", "1.5Gi", "1e3", "100n", "+2k"):
+        assert quantity_parse(text) == Decimal(c.parse_quantity(text).numerator) / Decimal(
+            c.parse_quantity(text).denominator
+        )
+    with pytest.raises(QuantityError, match="exponent out of range"):
+        quantity_parse("1e99")
+    assert c.parse_quantity("1e99") == 10**99
 
 
 # --- DNS and host files ---------------------------------------------------------------------
