@@ -1,10 +1,11 @@
 """The terminal manager: owns jailed pty sessions apart from any websocket (like terminado's).
 
-One manager per event loop (daphne runs one), so sessions live in the web process: a socket may
-come and go (reload, second tab) while the shell keeps running. Everything here runs on the event
-loop and never blocks it: the pty and the process are watched with add_reader (pidfd for exit),
-and output flows to screens through a ring buffer, at most `window_bytes` unacknowledged per
-screen, so a flood (`yes`) is paced by the slowest screen instead of filling memory.
+One manager per event loop (the web server runs one), so sessions live in the web process: a
+socket may come and go (reload, second tab) while the shell keeps running. Everything here runs
+on the event loop and never blocks it: the pty and the process are watched with add_reader (pidfd
+for exit), and output flows to screens through a ring buffer, at most `window_bytes`
+unacknowledged per screen, so a flood (`yes`) is paced by the slowest screen instead of filling
+memory.
 """
 
 from __future__ import annotations
@@ -762,7 +763,7 @@ _managers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TerminalManager]
 
 
 def terminal_manager() -> TerminalManager:
-    """The manager of the running event loop (daphne has one loop, so one manager)."""
+    """The manager of the running event loop (the web server has one loop, so one manager)."""
     loop = asyncio.get_running_loop()
     manager = _managers.get(loop)
     if manager is None:

@@ -39,7 +39,8 @@ def test_terminal_in_a_lesson_survives_a_reload(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     learner = make_learner("browser")
 
-    # Started after make_learner: daphne's terminals use the test kubeconfig provider it set.
+    # Started after make_learner: the web server's terminals use the test kubeconfig provider
+    # it set.
     learner_site("terminal").login(page, learner.user.username, "pw-123456789")
 
     status = page.locator("[data-terminal-status]")

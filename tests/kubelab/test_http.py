@@ -1,4 +1,4 @@
-"""Pages and /healthz over real HTTP from daphne, with a real Celery worker behind it."""
+"""Pages and /healthz over real HTTP from the web server, with a real Celery worker behind it."""
 
 import json
 import urllib.error

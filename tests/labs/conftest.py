@@ -1,5 +1,5 @@
 """Fixtures for grading tests: learners with real environments, the live event socket through
-daphne, the namespace watcher and killable grading workers as real processes."""
+the web server, the namespace watcher and killable grading workers as real processes."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def kuard_pod(tag: str = "blue") -> str:
 
 
 class EventSocket:
-    """The learner's ws/events/ socket, as a browser tab holds it (through daphne)."""
+    """The learner's ws/events/ socket, as a browser tab holds it (through the web server)."""
 
     def __init__(self, server: WebServer, user: Any) -> None:
         client = Client()

@@ -1,5 +1,5 @@
 """The grading pipeline end to end with real processes: a learner's kubectl, a Celery worker on
-real Redis, the test database, daphne's ws/events/ socket, and the namespace watcher."""
+real Redis, the test database, the web server's ws/events/ socket, and the namespace watcher."""
 
 from __future__ import annotations
 

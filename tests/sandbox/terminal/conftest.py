@@ -29,7 +29,7 @@ class Learner:
 
 @pytest.fixture(scope="session")
 def kubeconfig_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Learner kubeconfigs by username, served by the test provider (also to daphne children)."""
+    """Learner kubeconfigs by username, served by the test provider (also to web servers)."""
     found = tmp_path_factory.mktemp("learner-kubeconfigs")
     os.environ[DIR_ENV] = str(found)
     os.environ["KUBELAB_TERMINAL_KUBECONFIG_PROVIDER"] = PROVIDER

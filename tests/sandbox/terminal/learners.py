@@ -2,7 +2,7 @@
 
 `learner_kubeconfig_create` gives a namespace a ServiceAccount bound to a namespaced Role and
 returns a kubeconfig with a short-lived token for it. `kubeconfig_from_dir` is a kubeconfig
-provider (KUBELAB_TERMINAL_KUBECONFIG_PROVIDER) that serves those files by username, so a daphne
+provider (KUBELAB_TERMINAL_KUBECONFIG_PROVIDER) that serves those files by username, so a web server
 subprocess started by a test sees the same learners.
 """
 
