@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 
 import pytest
@@ -39,9 +41,17 @@ async def test_interactive_exec_into_a_pod_from_the_terminal(
     await tab.type("echo $(hostname)-$((6*7)) in $PWD\r")
     await tab.wait_for(r"kuard-42 in /", start=start)
     await tab.send("resize", 33, 99)
-    start = len(tab.output)
-    await tab.type("stty size\r")
-    await tab.wait_for(r"33 99", start=start)
+    # The new size travels on: our pty, kubectl's SIGWINCH handler, the exec stream, the kubelet
+    # shim, the pod's pty. A command typed at once may run before it lands, so ask until it has.
+    for attempt in range(10):
+        start = len(tab.output)
+        await tab.type("stty size\r")
+        with contextlib.suppress(AssertionError):  # judged below
+            await tab.wait_for(r"\d+ \d+\s+kuard:/ # $", start=start, within=10)
+        if "33 99" in tab.output[start:]:
+            break
+        await asyncio.sleep(0.2 * (attempt + 1))
+    assert "33 99" in tab.output[start:], tab.output[-300:]
 
     start = len(tab.output)
     await tab.type("exit\r")
