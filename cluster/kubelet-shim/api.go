@@ -140,3 +140,29 @@ func (a *apiClient) watchPods(ctx context.Context, resourceVersion string, handl
 		handle(ev)
 	}
 }
+
+// canGet asks the API server (a SubjectAccessReview) whether user may get the named object.
+func (a *apiClient) canGet(ctx context.Context, user string, groups []string, namespace, resource, name string) (bool, error) {
+	review := map[string]any{
+		"apiVersion": "authorization.k8s.io/v1",
+		"kind":       "SubjectAccessReview",
+		"spec": map[string]any{
+			"user":   user,
+			"groups": groups,
+			"resourceAttributes": map[string]any{
+				"namespace": namespace, "verb": "get", "resource": resource, "name": name,
+			},
+		},
+	}
+	body, err := json.Marshal(review)
+	if err != nil {
+		return false, err
+	}
+	var answer struct {
+		Status struct {
+			Allowed bool `json:"allowed"`
+		} `json:"status"`
+	}
+	err = a.do(ctx, http.MethodPost, "/apis/authorization.k8s.io/v1/subjectaccessreviews", "application/json", body, &answer)
+	return answer.Status.Allowed, err
+}

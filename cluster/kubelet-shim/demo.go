@@ -37,29 +37,33 @@ func (r *podRegistry) socketDir() (string, error) {
 	return dir, os.Chmod(dir, 0o700)
 }
 
+// demoStartedMarker, in the pod's root-owned directory, tells the prober (also after a shim
+// restart) that the pod has demo state worth probing.
+const demoStartedMarker = "demo-started"
+
 // demoConn connects to the pod port's demo server, starting it when none runs.
 func (r *podRegistry) demoConn(ctx context.Context, p *pod, dir, container string, port int32, logFile string) (net.Conn, error) {
 	key := p.Metadata.UID + "-" + strconv.Itoa(int(port))
-	r.mu.Lock()
+	r.demoMu.Lock()
 	server := r.demos[key]
 	if server == nil || !server.alive() {
 		var err error
-		server, err = r.startDemo(key, p.Metadata.UID, dir, container, port, logFile)
+		server, err = r.startDemo(key, p, dir, container, port, logFile)
 		if err != nil {
-			r.mu.Unlock()
+			r.demoMu.Unlock()
 			return nil, err
 		}
 		r.demos[key] = server
 	}
-	r.mu.Unlock()
+	r.demoMu.Unlock()
 	var d net.Dialer
 	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	return d.DialContext(dialCtx, "unix", server.socket)
 }
 
-// startDemo runs with r.mu held.
-func (r *podRegistry) startDemo(key, uid, dir, container string, port int32, logFile string) (*demoServer, error) {
+// startDemo runs with r.demoMu held.
+func (r *podRegistry) startDemo(key string, p *pod, dir, container string, port int32, logFile string) (*demoServer, error) {
 	sockets, err := r.socketDir()
 	if err != nil {
 		return nil, err
@@ -76,19 +80,27 @@ func (r *podRegistry) startDemo(key, uid, dir, container string, port int32, log
 	if err != nil {
 		return nil, err
 	}
-	defer file.Close()
 	// Not tied to the request: the server outlives the connection that started it.
-	cmd := r.command(context.Background(), "serve-demo", "--pod-dir", dir, "--container", container,
-		"--port", strconv.Itoa(int(port)), "--listen-fd", "3")
-	cmd.ExtraFiles = []*os.File{file}
-	stderr := r.logWriter(logFile)
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
+	args := []string{"--port", strconv.Itoa(int(port)), "--listen-fd", "3"}
+	run, err := r.helper(context.Background(), p, dir, "serve-demo", container, "demo",
+		memoryLimit(p.container(container)), args, file)
+	if err != nil {
+		file.Close()
+		_ = os.Remove(path)
+		return nil, err
+	}
+	stderr := r.logWriter(p.Metadata.UID, logFile)
+	run.cmd.Stderr = stderr
+	if err := run.cmd.Start(); err != nil {
+		run.release()
 		return nil, fmt.Errorf("starting the demo app: %w", err)
 	}
+	run.closeFiles() // the listening socket is the server's now: refused once it is gone
+	_ = writeFile(filepath.Join(dir, demoStartedMarker), nil, 0o600)
 	server := &demoServer{socket: path, done: make(chan struct{})}
 	go func() {
-		_ = r.run(uid, cmd)
+		_ = r.run(p.Metadata.UID, run.cmd)
+		run.release()
 		_ = stderr.Close()
 		_ = os.Remove(path)
 		close(server.done)

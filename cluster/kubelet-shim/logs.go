@@ -11,12 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -117,6 +119,17 @@ func logPath(dir, container string, instance int) string {
 // ensureLog returns the log file of the container's current (or previous) instance, writing its
 // start-up lines the first time anyone asks.
 func (r *podRegistry) ensureLog(ctx context.Context, p *pod, dir, container string, previous bool) (string, error) {
+	path, done, err := r.ensureLogAsync(ctx, p, dir, container, previous)
+	if err != nil {
+		return "", err
+	}
+	return path, <-done
+}
+
+// ensureLogAsync is ensureLog without the wait: the pod's log lock is taken at once, so nothing
+// is appended before the start-up lines, which are written in the background (a port-forward
+// starts its demo app meanwhile). A start-up log that fails is written as one line saying why.
+func (r *podRegistry) ensureLogAsync(ctx context.Context, p *pod, dir, container string, previous bool) (string, <-chan error, error) {
 	st := p.status(container)
 	instance := st.RestartCount
 	started := p.Status.StartTime
@@ -127,7 +140,7 @@ func (r *podRegistry) ensureLog(ctx context.Context, p *pod, dir, container stri
 	}
 	if previous {
 		if st.RestartCount == 0 {
-			return "", fmt.Errorf("previous terminated container %q in pod %q not found", container, p.Metadata.Name)
+			return "", nil, fmt.Errorf("previous terminated container %q in pod %q not found", container, p.Metadata.Name)
 		}
 		instance--
 		if st.LastState.Terminated != nil {
@@ -135,41 +148,122 @@ func (r *podRegistry) ensureLog(ctx context.Context, p *pod, dir, container stri
 		}
 	}
 	path := logPath(dir, container, instance)
-	r.logMu.Lock()
-	defer r.logMu.Unlock()
+	done := make(chan error, 1)
+	l := r.logLock(p.Metadata.UID)
+	l.Lock()
 	if _, err := os.Stat(path); err == nil {
-		return path, nil
+		l.Unlock()
+		done <- nil
+		return path, done, nil
 	}
-	var out bytes.Buffer
-	c := r.command(ctx, "startup-log", "--pod-dir", dir, "--container", container)
-	c.Stdout = &out
-	var stderr bytes.Buffer
-	c.Stderr = &stderr
-	if err := c.Run(); err != nil {
-		return "", fmt.Errorf("start-up log of %s/%s: %v: %s", p.ref(), container, err, bytes.TrimSpace(stderr.Bytes()))
-	}
-	at, err := time.Parse(time.RFC3339, started)
-	if err != nil {
-		at = time.Now()
-	}
-	var buf bytes.Buffer
-	for i, line := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {
-		if line == "" && i == 0 {
-			continue
+	go func() {
+		defer l.Unlock()
+		lines, err := r.startupLines(ctx, p, dir, container)
+		if err != nil {
+			log.Printf("%v", err)
+			if ctx.Err() != nil {
+				done <- err // the client left: the next one tries again
+				return
+			}
+			lines = []string{"(kubelab: " + err.Error() + ")"}
 		}
-		ts := at.Add(time.Duration(i) * time.Millisecond).UTC()
-		fmt.Fprintf(&buf, "%s stdout F %s\n", ts.Format(criTime), line)
-	}
-	return path, writeFileAtomic(path, buf.Bytes())
+		at, perr := time.Parse(time.RFC3339, started)
+		if perr != nil {
+			at = time.Now()
+		}
+		var buf bytes.Buffer
+		for i, line := range lines {
+			ts := at.Add(time.Duration(i) * time.Millisecond).UTC()
+			fmt.Fprintf(&buf, "%s stdout F %s\n", ts.Format(criTime), line)
+		}
+		if werr := writeFileAtomic(path, buf.Bytes()); werr != nil {
+			err = werr
+		}
+		done <- err
+	}()
+	return path, done, nil
 }
 
-// logWriter appends whatever is written to it to a log file, one timestamped CRI line per line.
-func (r *podRegistry) logWriter(path string) io.WriteCloser {
-	return &lineAppender{r: r, path: path}
+const (
+	startupLogTimeout  = 10 * time.Second
+	startupLogMaxBytes = 1 << 20
+	startupLogMaxLines = 2000
+	// Like the kubelet's containerLogMaxSize: a log this big starts over, its old part kept once.
+	logMaxBytes = 4 << 20
+)
+
+// startupLines runs the helper's startup-log (in a jail, as the pod's uid: the pod spec is
+// learner input) and keeps at most startupLogMaxLines lines and startupLogMaxBytes bytes of
+// it, for at most startupLogTimeout.
+func (r *podRegistry) startupLines(ctx context.Context, p *pod, dir, container string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, startupLogTimeout)
+	defer cancel()
+	run, err := r.helper(ctx, p, dir, "startup-log", container, "helper", 128<<20, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer run.release()
+	out := &cappedBuffer{max: startupLogMaxBytes}
+	var stderr cappedBuffer
+	stderr.max = 4096
+	run.cmd.Stdout, run.cmd.Stderr = out, &stderr
+	if err := r.run(p.Metadata.UID, run.cmd); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("start-up log of %s/%s took longer than %s", p.ref(), container, startupLogTimeout)
+		}
+		return nil, fmt.Errorf("start-up log of %s/%s: %v: %s", p.ref(), container, err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	text := strings.TrimRight(out.String(), "\n")
+	if text == "" {
+		return nil, nil
+	}
+	lines := strings.Split(text, "\n")
+	if len(lines) > startupLogMaxLines || out.cut {
+		lines = append(lines[:min(len(lines), startupLogMaxLines)],
+			fmt.Sprintf("(kubelab: the simulated start-up log stops here, after %d lines)", startupLogMaxLines))
+	}
+	return lines, nil
+}
+
+// cappedBuffer keeps the first max bytes written to it and drops the rest (never an error, so
+// the writer is not stopped mid-line).
+type cappedBuffer struct {
+	bytes.Buffer
+	max int
+	cut bool
+}
+
+func (c *cappedBuffer) Write(b []byte) (int, error) {
+	if room := c.max - c.Len(); room < len(b) {
+		c.cut = true
+		if room > 0 {
+			c.Buffer.Write(b[:room])
+		}
+		return len(b), nil
+	}
+	return c.Buffer.Write(b)
+}
+
+func (r *podRegistry) logLock(uid string) *sync.Mutex {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l, ok := r.logLocks[uid]
+	if !ok {
+		l = &sync.Mutex{}
+		r.logLocks[uid] = l
+	}
+	return l
+}
+
+// logWriter appends whatever is written to it to a pod's log file, one timestamped CRI line
+// per line.
+func (r *podRegistry) logWriter(podUID, path string) io.WriteCloser {
+	return &lineAppender{r: r, podUID: podUID, path: path}
 }
 
 type lineAppender struct {
 	r       *podRegistry
+	podUID  string
 	path    string
 	partial []byte
 }
@@ -181,11 +275,11 @@ func (a *lineAppender) Write(b []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		a.r.appendLog(a.path, string(a.partial[:i]))
+		a.r.appendLog(a.podUID, a.path, string(a.partial[:i]))
 		a.partial = a.partial[i+1:]
 	}
 	if len(a.partial) > 16<<10 { // a line this long is cut, as the CRI does with "P" records
-		a.r.appendLog(a.path, string(a.partial))
+		a.r.appendLog(a.podUID, a.path, string(a.partial))
 		a.partial = nil
 	}
 	return len(b), nil
@@ -193,15 +287,21 @@ func (a *lineAppender) Write(b []byte) (int, error) {
 
 func (a *lineAppender) Close() error {
 	if len(a.partial) > 0 {
-		a.r.appendLog(a.path, string(a.partial))
+		a.r.appendLog(a.podUID, a.path, string(a.partial))
 		a.partial = nil
 	}
 	return nil
 }
 
-func (r *podRegistry) appendLog(path, line string) {
-	r.logMu.Lock()
-	defer r.logMu.Unlock()
+// appendLog adds a line to one of the pod's logs (under the pod's log lock, never a global
+// one), starting the file over when it reaches logMaxBytes (the old part is kept as .1).
+func (r *podRegistry) appendLog(podUID, path, line string) {
+	l := r.logLock(podUID)
+	l.Lock()
+	defer l.Unlock()
+	if info, err := os.Stat(path); err == nil && info.Size() >= logMaxBytes {
+		_ = os.Rename(path, path+".1")
+	}
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		return
@@ -243,7 +343,7 @@ func (r *podRegistry) follow(ctx context.Context, p *pod, container, path string
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { f.Close() }() // f is replaced when the log starts over
 	reader := bufio.NewReader(f)
 	written := int64(0)
 	flush := func() {
@@ -312,6 +412,17 @@ func (r *podRegistry) follow(ctx context.Context, p *pod, container, path string
 			return err
 		}
 		flush()
+		if rotated(f, path) {
+			// The log started over (logMaxBytes): go on with the new file.
+			next, err := os.Open(path)
+			if err != nil {
+				return nil
+			}
+			f.Close()
+			f = next
+			reader.Reset(f)
+			continue
+		}
 		if !r.stillRunning(ctx, p, container, instance) {
 			return nil
 		}
@@ -337,4 +448,11 @@ func (r *podRegistry) stillRunning(ctx context.Context, seen *pod, container str
 	}
 	st := p.status(container)
 	return st.RestartCount == instance && st.State.Running != nil
+}
+
+// rotated: the file open as f is no longer the one at path.
+func rotated(f *os.File, path string) bool {
+	open, err1 := f.Stat()
+	now, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && !os.SameFile(open, now)
 }

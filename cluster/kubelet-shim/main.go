@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -31,6 +32,10 @@ type options struct {
 	apiKey    string
 	stateDir  string
 	helper    string
+	uidDir    string
+	ns        limits
+	caps      namespaceCaps
+	learner   string
 }
 
 func parseFlags() options {
@@ -45,7 +50,17 @@ func parseFlags() options {
 	flag.StringVar(&o.apiKey, "api-key", "", "client key for the API server")
 	flag.StringVar(&o.stateDir, "state-dir", "", "directory for per-pod state (files, logs)")
 	flag.StringVar(&o.helper, "helper", "", "kubelab's pod helper (exec, forward, startup-log)")
+	flag.StringVar(&o.uidDir, "uid-lock-dir", "/run/kubelab/pod-uids",
+		"where pod uids are leased machine-wide (flock files; every kubelab on a host must share it)")
+	memoryMiB := flag.Int64("namespace-memory-mb", 1024, "memory of all of one namespace's pod processes and files")
+	flag.IntVar(&o.ns.pids, "namespace-pids", 512, "processes of all of one namespace's pods")
+	flag.IntVar(&o.ns.cpuPercent, "namespace-cpu-percent", 100, "CPU of all of one namespace's pods, in % of a core")
+	flag.IntVar(&o.caps.helpers, "namespace-execs", 16, "execs one namespace may run at once")
+	flag.IntVar(&o.caps.demos, "namespace-demo-servers", 8, "demo app servers one namespace may run at once")
+	flag.StringVar(&o.learner, "learner-service-account", "learner",
+		"in namespaces with this ServiceAccount, pods see only the Secrets it may read (\"\" to trust every pod)")
 	flag.Parse()
+	o.ns.memory = *memoryMiB << 20
 	for name, value := range map[string]string{
 		"tls-cert": o.tlsCert, "tls-key": o.tlsKey, "client-ca": o.clientCA, "api-ca": o.apiCA,
 		"api-cert": o.apiCert, "api-key": o.apiKey, "state-dir": o.stateDir, "helper": o.helper,
@@ -59,6 +74,7 @@ func parseFlags() options {
 
 func main() {
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
+	closeOnExecInherited()
 	o := parseFlags()
 	if err := run(o); err != nil {
 		log.Fatalf("kubelet-shim: %v", err)
@@ -89,7 +105,12 @@ func run(o options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	pods := newPodRegistry(api, o.stateDir, o.helper)
+	pv, err := newPrivileged(o.helper, o.uidDir, o.stateDir, o.ns)
+	if err != nil {
+		return err
+	}
+	pods := newPodRegistry(api, o.stateDir, pv, o.caps)
+	pods.learnerAccount = o.learner
 	go pods.watch(ctx)
 	go pods.prober.run(ctx)
 
@@ -141,4 +162,19 @@ func servingTLS(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
 		MinVersion:   tls.VersionTLS12,
 		NextProtos:   []string{"http/1.1"},
 	}, nil
+}
+
+// closeOnExecInherited marks every descriptor the shim inherited beyond stdio close-on-exec.
+// os/exec hands children only what it is given, but a descriptor inherited without
+// FD_CLOEXEC (from whatever started the shim) would otherwise reach every pod's jail.
+func closeOnExecInherited() {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,6 +47,9 @@ type podContainer struct {
 	} `json:"envFrom"`
 	LivenessProbe  *probe `json:"livenessProbe"`
 	ReadinessProbe *probe `json:"readinessProbe"`
+	Resources      struct {
+		Limits map[string]string `json:"limits"`
+	} `json:"resources"`
 }
 
 type containerState struct {
@@ -131,22 +135,40 @@ var uidPattern = regexp.MustCompile(`^[0-9a-f-]{36}$`)
 type podRegistry struct {
 	api      *apiClient
 	stateDir string
-	helper   string
+	pv       *privileged
+	caps     namespaceCaps
+	// learnerAccount names the ServiceAccount whose rights decide which Secrets a pod in a
+	// learner namespace may show (see secretsReadable); "" trusts every pod's spec.
+	learnerAccount string
 
-	mu      sync.Mutex
-	procs   map[string]map[*exec.Cmd]struct{} // by pod UID
-	locks   map[string]*sync.Mutex            // by pod UID: preparing its directory
-	logMu   sync.Mutex                        // appends to log files
-	prober  *prober
-	running map[string]*pod        // by UID, as the watch last saw them
-	demos   map[string]*demoServer // by "<UID>-<port>"
+	mu       sync.Mutex
+	procs    map[string]map[*exec.Cmd]struct{} // by pod UID
+	locks    map[string]*sync.Mutex            // by pod UID: preparing its directory
+	logLocks map[string]*sync.Mutex            // by pod UID: its log files
+	hostUIDs map[string]int                    // by pod UID: the uid its processes run as
+	prober   *prober
+	running  map[string]*pod // by UID, as the watch last saw them
+	demoMu   sync.Mutex
+	demos    map[string]*demoServer // by "<UID>-<port>", under demoMu
+	helpers  map[string]int         // by namespace: pod helpers running (execs, logs)
+	nsDemos  map[string]int         // by namespace: demo servers running
+	seq      uint64
 }
 
-func newPodRegistry(api *apiClient, stateDir, helper string) *podRegistry {
+// namespaceCaps bound what one learner namespace may run at once, so no learner can take the
+// shim's or the machine's capacity from the others.
+type namespaceCaps struct {
+	helpers int // execs (kubectl exec, cp, attach's first log) running at once
+	demos   int // demo app servers (one per forwarded pod port)
+}
+
+func newPodRegistry(api *apiClient, stateDir string, pv *privileged, caps namespaceCaps) *podRegistry {
 	r := &podRegistry{
-		api: api, stateDir: stateDir, helper: helper,
+		api: api, stateDir: stateDir, pv: pv, caps: caps,
 		procs: map[string]map[*exec.Cmd]struct{}{}, locks: map[string]*sync.Mutex{},
+		logLocks: map[string]*sync.Mutex{}, hostUIDs: map[string]int{},
 		running: map[string]*pod{}, demos: map[string]*demoServer{},
+		helpers: map[string]int{}, nsDemos: map[string]int{},
 	}
 	r.prober = newProber(r)
 	return r
@@ -231,8 +253,10 @@ func (r *podRegistry) runningContainer(ctx context.Context, name, container stri
 	return p, dir, err
 }
 
-// prepare writes the pod's inputs for the helper. services.json and refs.json are what the
-// container saw when it started, so they are written once; pod.json follows the pod.
+// prepare writes the pod's inputs for the helper and gives the pod its host uid and its tmpfs.
+// services.json and refs.json are what the container saw when it started, so they are written
+// once; pod.json follows the pod. Everything here is root's: the pod's own files live only in
+// the tmpfs (see privileged.go).
 func (r *podRegistry) prepare(ctx context.Context, p *pod, raw []byte) (string, error) {
 	l := r.dirLock(p.Metadata.UID)
 	l.Lock()
@@ -243,6 +267,9 @@ func (r *podRegistry) prepare(ctx context.Context, p *pod, raw []byte) (string, 
 		return "", err
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
+		return "", err
+	}
+	if err := r.claimUID(p, dir); err != nil {
 		return "", err
 	}
 	if err := writeFileAtomic(filepath.Join(dir, "pod.json"), raw); err != nil {
@@ -262,13 +289,52 @@ func (r *podRegistry) prepare(ctx context.Context, p *pod, raw []byte) (string, 
 	if err := writeJSON(filepath.Join(dir, "services.json"), services); err != nil {
 		return "", err
 	}
-	// refs.json last: its presence marks the directory complete. It holds Secrets: root only
-	// (the helper hands it to the pod's uid).
+	// refs.json last: its presence marks the directory complete. It holds Secrets: root only;
+	// the builder gets it as an open descriptor.
 	data, err := json.Marshal(refs)
 	if err != nil {
 		return "", err
 	}
 	return dir, writeFile(filepath.Join(dir, "refs.json"), data, 0o600)
+}
+
+// claimUID leases the pod's namespace its host uid (keeping the one that owns the pod's tree
+// from before a restart, when it can) and mounts the tree. Run under the pod's lock.
+func (r *podRegistry) claimUID(p *pod, dir string) error {
+	hint, _ := treeOwner(dir)
+	uid, fresh, err := r.pv.uids.acquire(p.Metadata.Namespace, p.Metadata.UID, hint)
+	if err != nil {
+		return err
+	}
+	if fresh {
+		// A uid new to this namespace: nothing of an earlier holder may live on in it.
+		killUID(uid)
+	}
+	if err := r.pv.cgroups.namespaceGroup(uid, r.pv.ns, fresh); err != nil {
+		log.Printf("cgroup of namespace %s: %v (rlimits still apply)", p.Metadata.Namespace, err)
+	}
+	if err := r.pv.treeEnsure(dir, uid); err != nil {
+		r.releaseUID(p.Metadata.UID)
+		return err
+	}
+	r.mu.Lock()
+	r.hostUIDs[p.Metadata.UID] = uid
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *podRegistry) releaseUID(podUID string) {
+	if uid, freed := r.pv.uids.release(podUID); freed {
+		r.pv.cgroups.remove("u" + strconv.Itoa(uid))
+		killUID(uid)
+	}
+}
+
+func (r *podRegistry) hostUID(podUID string) (int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	uid, ok := r.hostUIDs[podUID]
+	return uid, ok
 }
 
 func (r *podRegistry) visibleServices(ctx context.Context, namespace string) ([]json.RawMessage, error) {
@@ -341,21 +407,180 @@ func (r *podRegistry) references(ctx context.Context, p *pod) (map[string]map[st
 	if err := fetch("configmaps", "configmaps", configMaps); err != nil {
 		return nil, err
 	}
-	if err := fetch("secrets", "secrets", secrets); err != nil {
+	readable, err := r.secretsReadable(ctx, p.Metadata.Namespace, secrets)
+	if err != nil {
+		return nil, err
+	}
+	if err := fetch("secrets", "secrets", readable); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// command builds a helper invocation that stops (SIGTERM, then SIGKILL) when ctx ends or the
-// shim dies; the helper tears the jail down on SIGTERM.
-func (r *podRegistry) command(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, r.helper, args...)
+// secretsReadable keeps the Secrets the pod may see. The shim reads with the cluster admin's
+// rights, but a pod must not show more than its creator may read: in a namespace with a learner
+// ServiceAccount (a kubelab learner environment), only Secrets a SubjectAccessReview lets that
+// account get; in others (kube-system, namespaces an administrator runs), all of them.
+func (r *podRegistry) secretsReadable(ctx context.Context, namespace string, names map[string]bool) (map[string]bool, error) {
+	if len(names) == 0 || r.learnerAccount == "" {
+		return names, nil
+	}
+	var account struct{}
+	path := fmt.Sprintf("/api/v1/namespaces/%s/serviceaccounts/%s", url.PathEscape(namespace), url.PathEscape(r.learnerAccount))
+	err := r.api.get(ctx, path, &account)
+	if err == errNotFound {
+		return names, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	user := "system:serviceaccount:" + namespace + ":" + r.learnerAccount
+	allowed := map[string]bool{}
+	for name := range names {
+		ok, err := r.api.canGet(ctx, user, []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace,
+			"system:authenticated"}, namespace, "secrets", name)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			allowed[name] = true
+		} else {
+			log.Printf("pod in %s names Secret %s, which %s may not read: not given to the pod", namespace, name, user)
+		}
+	}
+	return allowed, nil
+}
+
+// helperRun is a pod helper invocation (see helper) and what to free once it has ended.
+type helperRun struct {
+	cmd        *exec.Cmd
+	closeFiles func() // the shim's copies of the descriptors handed over (once started)
+	release    func()
+}
+
+// helper builds a pod helper invocation for the verb: started as the pod's uid in a fresh
+// cgroup under its namespace's, with the pod's inputs and tree as descriptors (extra files
+// first, from fd 3), stopped (SIGTERM, then SIGKILL) when ctx ends or the shim dies. kind is
+// "helper" or "demo", counted against the namespace's caps. release (exactly once, after the
+// process ended) kills what is left in the cgroup and frees it.
+func (r *podRegistry) helper(ctx context.Context, p *pod, dir, verb, container, kind string,
+	memory int64, args []string, extra ...*os.File,
+) (*helperRun, error) {
+	ns := p.Metadata.Namespace
+	uid, ok := r.hostUID(p.Metadata.UID)
+	if !ok {
+		return nil, fmt.Errorf("pod %s is not prepared", p.ref())
+	}
+	if err := r.admit(ns, kind); err != nil {
+		return nil, err
+	}
+	admitted := true
+	var files []*os.File
+	var group cgroupSet
+	fail := func(err error) (*helperRun, error) {
+		for _, f := range files {
+			f.Close()
+		}
+		group.release()
+		if admitted {
+			r.leave(ns, kind)
+		}
+		return nil, err
+	}
+	files = append(files, extra...)
+	fds := map[string]int{}
+	for _, name := range []string{"pod.json", "services.json", "refs.json"} {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			return fail(fmt.Errorf("pod %s: %w", p.ref(), err))
+		}
+		fds[strings.TrimSuffix(name, ".json")] = 3 + len(files)
+		files = append(files, f)
+	}
+	tree, err := treeOpen(dir)
+	if err != nil {
+		return fail(err)
+	}
+	fds["fs"] = 3 + len(files)
+	files = append(files, tree)
+	filter, err := r.pv.seccompPipe()
+	if err != nil {
+		return fail(err)
+	}
+	fds["seccomp"] = 3 + len(files)
+	files = append(files, filter)
+
+	r.mu.Lock()
+	r.seq++
+	name := fmt.Sprintf("%s-%d", kind, r.seq)
+	r.mu.Unlock()
+	group, err = r.pv.cgroups.execGroup(uid, name, limits{memory: memory, pids: 256, cpuPercent: 50})
+	if err != nil {
+		log.Printf("cgroup for %s of %s: %v (rlimits still apply)", verb, p.ref(), err)
+	}
+	helperArgs := []string{verb, "--container", container}
+	for _, input := range []string{"pod", "services", "refs", "fs", "seccomp"} {
+		helperArgs = append(helperArgs, "--"+input+"-fd", strconv.Itoa(fds[input]))
+	}
+	helperArgs = append(helperArgs, args...)
+	argv := r.pv.launchArgv(uid, group, r.pv.ns.pids, helperArgs)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}
+	cmd.Dir = "/"
+	cmd.ExtraFiles = files
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	return cmd
+	var closed, released sync.Once
+	closeFiles := func() {
+		closed.Do(func() {
+			for _, f := range files {
+				f.Close()
+			}
+		})
+	}
+	release := func() {
+		released.Do(func() {
+			closeFiles()
+			group.release()
+			r.leave(ns, kind)
+		})
+	}
+	return &helperRun{cmd: cmd, closeFiles: closeFiles, release: release}, nil
+}
+
+// admit counts a helper against its namespace's cap, or says plainly why not.
+func (r *podRegistry) admit(ns, kind string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if kind == "demo" {
+		if r.nsDemos[ns] >= r.caps.demos {
+			return fmt.Errorf("namespace %s already runs %d demo app servers (kubelab's limit per learner): "+
+				"stop a kubectl port-forward, or wait a few minutes for idle ones to end", ns, r.caps.demos)
+		}
+		r.nsDemos[ns]++
+		return nil
+	}
+	if r.helpers[ns] >= r.caps.helpers {
+		return fmt.Errorf("namespace %s already runs %d kubectl exec sessions in its pods (kubelab's limit per "+
+			"learner): end one (exit a shell, stop a background exec) and try again", ns, r.caps.helpers)
+	}
+	r.helpers[ns]++
+	return nil
+}
+
+func (r *podRegistry) leave(ns, kind string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	counts := r.helpers
+	if kind == "demo" {
+		counts = r.nsDemos
+	}
+	if counts[ns] > 1 {
+		counts[ns]--
+	} else {
+		delete(counts, ns)
+	}
 }
 
 // run starts cmd and waits for it, registered under the pod so that deleting the pod stops it.
@@ -392,7 +617,9 @@ func (r *podRegistry) signal(uid string, sig syscall.Signal) int {
 	return n
 }
 
-// forget stops everything running for a pod that is gone and removes its state.
+// forget stops everything running for a pod that is gone and removes its state: the tmpfs is
+// unmounted (never walked), then the root-owned directory removed, then the uid given back when
+// the namespace has no pod left here.
 func (r *podRegistry) forget(uid string) {
 	if r.signal(uid, syscall.SIGTERM) > 0 {
 		deadline := time.Now().Add(3 * time.Second)
@@ -404,14 +631,20 @@ func (r *podRegistry) forget(uid string) {
 	r.mu.Lock()
 	delete(r.running, uid)
 	delete(r.locks, uid)
+	delete(r.logLocks, uid)
+	delete(r.hostUIDs, uid)
 	r.mu.Unlock()
-	if uidPattern.MatchString(uid) {
-		// The pod's files live on a tmpfs the helper mounted (sandbox/pods/podjail.py).
-		_ = syscall.Unmount(filepath.Join(r.dir(uid), "fs"), syscall.MNT_DETACH)
-		if err := os.RemoveAll(r.dir(uid)); err != nil {
-			log.Printf("removing state of pod %s: %v", uid, err)
-		}
+	if !uidPattern.MatchString(uid) {
+		return
 	}
+	dir := r.dir(uid)
+	r.pv.treeRemove(dir)
+	if mounted(dir) {
+		log.Printf("the tmpfs of pod %s is still mounted; keeping its directory", uid)
+	} else if err := os.RemoveAll(dir); err != nil {
+		log.Printf("removing state of pod %s: %v", uid, err)
+	}
+	r.releaseUID(uid)
 }
 
 func (r *podRegistry) active(uid string) int {
@@ -504,6 +737,15 @@ func (r *podRegistry) resync(ctx context.Context) (string, error) {
 			go r.forget(e.Name())
 		}
 	}
+	// Pods that outlived a shim restart keep their uid (the owner of their tree), before any
+	// new namespace could lease it.
+	for _, raw := range list.Items {
+		if p, err := decodePod(raw); err == nil {
+			if owner, ok := treeOwner(r.dir(p.Metadata.UID)); ok {
+				_, _, _ = r.pv.uids.acquire(p.Metadata.Namespace, p.Metadata.UID, owner)
+			}
+		}
+	}
 	r.mu.Lock()
 	for uid := range r.running {
 		if !alive[uid] {
@@ -520,7 +762,7 @@ func (r *podRegistry) snapshot() []*pod {
 	defer r.mu.Unlock()
 	out := make([]*pod, 0)
 	for uid, p := range r.running {
-		if _, err := os.Stat(filepath.Join(r.stateDir, uid, "demo-state")); err == nil {
+		if _, err := os.Stat(filepath.Join(r.stateDir, uid, demoStartedMarker)); err == nil {
 			out = append(out, p)
 		}
 	}

@@ -12,10 +12,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log"
 	"os"
-	"path/filepath"
+	"regexp"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -48,13 +48,19 @@ type probeState struct {
 }
 
 type demoState struct {
-	Healthy probeState `json:"healthy"`
-	Ready   probeState `json:"ready"`
+	Generation int        `json:"generation"` // the container's restarts when it was written
+	Healthy    probeState `json:"healthy"`
+	Ready      probeState `json:"ready"`
 }
 
-type prober struct{ pods *podRegistry }
+// prober probes each pod on its own: a slow API call for one pod never delays another's.
+type prober struct {
+	pods     *podRegistry
+	mu       sync.Mutex
+	inFlight map[string]bool // pod UIDs being probed
+}
 
-func newProber(r *podRegistry) *prober { return &prober{pods: r} }
+func newProber(r *podRegistry) *prober { return &prober{pods: r, inFlight: map[string]bool{}} }
 
 func (pr *prober) run(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
@@ -66,25 +72,45 @@ func (pr *prober) run(ctx context.Context) {
 		case <-tick.C:
 		}
 		for _, p := range pr.pods.snapshot() {
-			pr.check(ctx, p)
+			uid := p.Metadata.UID
+			pr.mu.Lock()
+			busy := pr.inFlight[uid]
+			pr.inFlight[uid] = true
+			pr.mu.Unlock()
+			if busy {
+				continue
+			}
+			go func(p *pod) {
+				defer func() {
+					pr.mu.Lock()
+					delete(pr.inFlight, p.Metadata.UID)
+					pr.mu.Unlock()
+				}()
+				pr.check(ctx, p)
+			}(p)
 		}
 	}
 }
 
-// readState reads state.json without following links: the directory belongs to the pod's uid.
-func readState(dir string) (demoState, bool) {
+const demoStateMaxBytes = 64 << 10
+
+// readState reads a container's demo state from the pod's tree, the way root may read there:
+// beneath the tree, through no link, never blocking, regular files only (privileged.go). A
+// state written by an earlier instance of the container counts as no state.
+func readState(dir, container string, generation int) (demoState, bool) {
 	var st demoState
-	f, err := os.OpenFile(filepath.Join(dir, "demo-state", "state.json"), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
+	if !namePattern.MatchString(container) {
 		return st, false
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
-	if err != nil || json.Unmarshal(data, &st) != nil {
-		return st, false
+	data, err := readBeneath(dir, "demo/"+container+"/state.json", demoStateMaxBytes)
+	if err != nil || json.Unmarshal(data, &st) != nil || st.Generation != generation {
+		return demoState{}, false
 	}
 	return st, true
 }
+
+// Container names are DNS labels (the API server checks); they become a path component here.
+var namePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // probeFails: the probe targets a path the demo app can fail, and it has failed for the window.
 func probeFails(pr *probe, c *podContainer, st demoState, now time.Time) bool {
@@ -123,15 +149,15 @@ func declaresPort(c *podContainer, port json.RawMessage) bool {
 
 func (pr *prober) check(ctx context.Context, p *pod) {
 	dir := pr.pods.dir(p.Metadata.UID)
-	st, ok := readState(dir)
-	if !ok {
-		return
-	}
 	now := time.Now()
 	for i := range p.Spec.Containers {
 		c := &p.Spec.Containers[i]
 		status := p.status(c.Name)
 		if status.State.Running == nil {
+			continue
+		}
+		st, ok := readState(dir, c.Name, status.RestartCount)
+		if !ok {
 			continue
 		}
 		if probeFails(c.LivenessProbe, c, st, now) {
@@ -179,16 +205,16 @@ func (pr *prober) restart(ctx context.Context, p *pod, c *podContainer) error {
 	// Logged before the restart, so it ends the instance that failed.
 	file := logPath(r.dir(uid), c.Name, p.status(c.Name).RestartCount)
 	if _, err := os.Stat(file); err == nil {
-		r.appendLog(file, "Received signal terminated; shutting down (liveness probe failed)")
+		r.appendLog(uid, file, "Received signal terminated; shutting down (liveness probe failed)")
 	}
 	if err := r.api.patchStatus(ctx, p.Metadata.Namespace, p.Metadata.Name,
 		map[string]any{"status": map[string]any{"containerStatuses": statuses}}); err != nil {
 		return err
 	}
-	// A restarted container loses its processes and its own files; emptyDir volumes stay.
+	// A restarted container loses its processes and its own files; emptyDir volumes stay. Root
+	// removes nothing in the pod's tree: the new restart count gives the container a new root
+	// (the builder removes the old one) and makes the old demo state count as none.
 	r.signal(uid, syscall.SIGTERM)
-	_ = os.RemoveAll(filepath.Join(r.dir(uid), "demo-state"))
-	_ = os.RemoveAll(filepath.Join(r.dir(uid), "fs", c.Name))
 	window := c.LivenessProbe.window()
 	pr.event(ctx, p, c.Name, "Warning", "Unhealthy",
 		fmt.Sprintf("Liveness probe failed: HTTP probe failed with statuscode: 500 (for %s)", window))

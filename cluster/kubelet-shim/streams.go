@@ -87,7 +87,8 @@ func (rt *streamRuntime) servePortForward(w http.ResponseWriter, r *http.Request
 	portforward.ServePortForward(w, r, rt, name, "", opts, idleTimeout, streamCreationTimeout, portforward.SupportedProtocols)
 }
 
-// ExecInContainer runs cmd in a jail shaped like the container (see sandbox/pods/podjail.py).
+// ExecInContainer runs cmd in a jail shaped like the container (sandbox/pods/podjail.py builds it
+// as the pod's uid; privileged.go has every root step before that).
 func (rt *streamRuntime) ExecInContainer(ctx context.Context, name, _, container string, cmd []string,
 	in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize, _ time.Duration,
 ) error {
@@ -95,16 +96,20 @@ func (rt *streamRuntime) ExecInContainer(ctx context.Context, name, _, container
 	if err != nil {
 		return err
 	}
-	args := []string{"exec", "--pod-dir", dir, "--container", container}
+	var args []string
 	if tty {
 		args = append(args, "--tty")
 	}
 	args = append(append(args, "--"), cmd...)
-	c := rt.pods.command(ctx, args...)
+	run, err := rt.pods.helper(ctx, p, dir, "exec", container, "helper", memoryLimit(p.container(container)), args)
+	if err != nil {
+		return err
+	}
+	defer run.release()
 	if tty {
-		err = rt.pods.runWithTTY(p.Metadata.UID, c, in, out, resize)
+		err = rt.pods.runWithTTY(p.Metadata.UID, run.cmd, in, out, resize)
 	} else {
-		err = rt.pods.runWithPipes(p.Metadata.UID, c, in, out, errOut)
+		err = rt.pods.runWithPipes(p.Metadata.UID, run.cmd, in, out, errOut)
 	}
 	return exitError(err)
 }
@@ -225,7 +230,7 @@ func (rt *streamRuntime) PortForward(ctx context.Context, name, _ string, port i
 	if err != nil {
 		return err
 	}
-	file, err := rt.pods.ensureLog(ctx, p, dir, container, false)
+	file, _, err := rt.pods.ensureLogAsync(ctx, p, dir, container, false)
 	if err != nil {
 		return err
 	}

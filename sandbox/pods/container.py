@@ -46,6 +46,8 @@ DEFAULT_FILE_MODE = 0o644
 DEMO_IMAGES = ("kuard", "kuard-amd64", "kuard-arm64", "kubelab-demoapp")
 KUARD_DEFAULT_VERSION = "v0.10.0-blue"
 KUARD_PORT = 8080
+# A pod spec is learner input: --keygen-num-to-gen=10**11 must not make 10**11 log lines.
+KEYGEN_MAX_KEYS = 1000
 MASTER_SERVICE = "kubernetes"
 # What default/kubernetes is on every cluster kubelab makes, used when services.json lacks it.
 DEFAULT_MASTER_SERVICE: JSON = {
@@ -116,28 +118,32 @@ def format_bytes(count: int | Fraction) -> str:
 def expand(text: str, *contexts: Mapping[str, str]) -> str:
     """``$(VAR)`` expansion exactly as the kubelet does it for env values, command and args.
 
-    ``$$`` is a literal ``$``; an unknown ``$(VAR)`` and an unclosed ``$(`` stay as written."""
+    ``$$`` is a literal ``$``; an unknown ``$(VAR)`` and an unclosed ``$(`` stay as written.
+    Linear in the text (a pod spec is learner input): no slicing per ``$``, and the next ``)``
+    is searched for once, not again from every ``$(``."""
     out: list[str] = []
     checkpoint = 0
     cursor = 0
-    while cursor < len(text):
-        if text[cursor] == "$" and cursor + 1 < len(text):
+    end = len(text)
+    next_close = -2  # position of the first ')' at or after the last search start; -1: none left
+    while cursor < end:
+        if text[cursor] == "$" and cursor + 1 < end:
             out.append(text[checkpoint:cursor])
-            rest = text[cursor + 1 :]
-            if rest[0] == "$":
+            following = text[cursor + 1]
+            if following == "$":
                 out.append("$")
                 advance = 1
-            elif rest[0] == "(":
-                close = rest.find(")", 1)
-                if close == -1:
+            elif following == "(":
+                if next_close != -1 and next_close < cursor + 2:
+                    next_close = text.find(")", cursor + 2)
+                if next_close == -1:
                     out.append("$(")
                     advance = 1
                 else:
-                    name = rest[1:close]
-                    out.append(_lookup(name, contexts))
-                    advance = close + 1
+                    out.append(_lookup(text[cursor + 2 : next_close], contexts))
+                    advance = next_close - cursor
             else:
-                out.append("$" + rest[0])
+                out.append("$" + following)
                 advance = 1
             cursor += advance
             checkpoint = cursor + 1
@@ -892,7 +898,8 @@ def _keygen_lines(seed: str, flags: Mapping[str, Any]) -> list[str]:
     """What kuard's key generator prints: one line per generated key (a stand-in fingerprint,
     stable for the pod), framed by start and exit lines. Work from a MemQ queue is not
     simulated: such a worker finds nothing to do."""
-    total = int(flags.get("num-to-gen") or 0)
+    asked = int(flags.get("num-to-gen") or 0)
+    total = min(asked, KEYGEN_MAX_KEYS)
     lines = ["(ID 0) Workload starting"]
     if flags.get("memq-server"):
         lines.append(f"(ID 0) No more items in queue {flags.get('memq-queue', '')}")
@@ -900,6 +907,11 @@ def _keygen_lines(seed: str, flags: Mapping[str, Any]) -> list[str]:
         digest = hashlib.sha256(f"{seed}/{i}".encode()).digest()
         fingerprint = base64.b64encode(digest).decode().rstrip("=")
         lines.append(f"(ID 0 {i}/{total}) Item done: SHA256:{fingerprint}")
+    if asked > total:
+        lines.append(
+            f"(ID 0) kubelab's simulated key generator stops after {KEYGEN_MAX_KEYS} keys "
+            f"(asked for {asked})"
+        )
     if flags.get("exit-on-complete"):
         lines.append("(ID 0) Workload exiting")
     return lines

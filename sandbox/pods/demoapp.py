@@ -334,20 +334,28 @@ def default_state() -> dict[str, Any]:
 
 
 class StateStore:
-    """``state.json`` in the state dir: read freely, changed under a lock, replaced atomically."""
+    """``state.json`` in the state dir: read freely, changed under a lock, replaced atomically.
 
-    def __init__(self, directory: Path) -> None:
+    ``generation`` is the container's restart count: a restarted container starts from the
+    default state, so a state written by an earlier instance reads as the default (the shim's
+    prober ignores it the same way)."""
+
+    def __init__(self, directory: Path, generation: int = 0) -> None:
         self.directory = directory
+        self.generation = generation
         self.path = directory / "state.json"
         self.lock_path = directory / "state.lock"
 
     def read(self) -> dict[str, Any]:
         state = default_state()
+        state["generation"] = self.generation
         try:
             stored = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return state
         if not isinstance(stored, dict) or stored.get("version") != STATE_VERSION:
+            return state
+        if stored.get("generation", 0) != self.generation:
             return state
         for section, defaults in state.items():
             if isinstance(defaults, dict) and isinstance(stored.get(section), dict):

@@ -8,6 +8,7 @@ a forked child running demoapp's connection loop, with the pod's files read afre
 exits after ``--idle-seconds`` without a connection; the shim starts a new one when needed.
 
 Usage: python3 -m sandbox.pods.demoserver --fd 3 --pod-dir D --state-dir D --port N --container C
+       [--generation RESTARTS]
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def _serve_child(conn: socket.socket, args: argparse.Namespace) -> int:
     except PodDirError as error:
         print(f"demoapp: {error}", file=sys.stderr)
         return 2
-    app = DemoApp(pod_dir, args.container, args.port, StateStore(Path(args.state_dir)))
+    store = StateStore(Path(args.state_dir), generation=args.generation)
+    app = DemoApp(pod_dir, args.container, args.port, store)
     with conn, conn.makefile("rb") as rfile, conn.makefile("wb") as wfile:
         return serve_connection(app, rfile, wfile, sys.stderr)
 
@@ -43,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--container", required=True)
     parser.add_argument("--idle-seconds", type=float, default=600.0)
+    parser.add_argument("--generation", type=int, default=0, help="the container's restarts")
     args = parser.parse_args(argv)
     listener = socket.socket(fileno=args.fd)
     listener.settimeout(args.idle_seconds)

@@ -23,7 +23,7 @@ from typing import Any
 
 from sandbox.pods import container as c
 
-MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_FILE_BYTES = 32 * 1024 * 1024  # refs.json may hold several ConfigMaps of up to 1 MiB
 
 
 class PodDirError(Exception):
@@ -49,32 +49,58 @@ def _read_json(path: Path, required: bool) -> Any:
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise PodDirError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
-        return json.loads(path.read_text(encoding="utf-8"))
+        return _parse_json(str(path), path.read_bytes())
     except FileNotFoundError:
         if required:
             raise PodDirError(
                 f"{path}: not found (the shim writes it when the pod starts)"
             ) from None
         return None
-    except (OSError, UnicodeDecodeError, ValueError) as error:
+    except OSError as error:
         raise PodDirError(f"{path}: unreadable: {error}") from None
+
+
+def _parse_json(name: str, data: bytes) -> Any:
+    try:
+        return json.loads(data.decode("utf-8")) if data.strip() else None
+    except (UnicodeDecodeError, ValueError) as error:
+        raise PodDirError(f"{name}: unreadable: {error}") from None
+
+
+def _pod_dir(name: str, pod: Any, services: Any, refs: Any) -> PodDir:
+    if not isinstance(pod, dict) or not isinstance(pod.get("spec"), dict):
+        raise PodDirError(f"{name}: not a Pod object")
+    services = services or []
+    if isinstance(services, dict):
+        services = services.get("items") or []
+    if not isinstance(services, list):
+        raise PodDirError(f"{name}: services are not a list of Services")
+    refs = refs or {}
+    if not isinstance(refs, dict):
+        raise PodDirError(f"{name}: refs are not an object")
+    return PodDir(pod, [s for s in services if isinstance(s, dict)], refs)
 
 
 def pod_dir_load(directory: str | Path) -> PodDir:
     """The pod dir's three files as plain data; PodDirError names the file at fault."""
     root = Path(directory)
     pod = _read_json(root / "pod.json", required=True)
-    if not isinstance(pod, dict) or not isinstance(pod.get("spec"), dict):
-        raise PodDirError(f"{root / 'pod.json'}: not a Pod object")
-    services = _read_json(root / "services.json", required=False) or []
-    if isinstance(services, dict):
-        services = services.get("items") or []
-    if not isinstance(services, list):
-        raise PodDirError(f"{root / 'services.json'}: not a list of Services")
-    refs = _read_json(root / "refs.json", required=False) or {}
-    if not isinstance(refs, dict):
-        raise PodDirError(f"{root / 'refs.json'}: not an object")
-    return PodDir(pod, [s for s in services if isinstance(s, dict)], refs)
+    services = _read_json(root / "services.json", required=False)
+    refs = _read_json(root / "refs.json", required=False)
+    return _pod_dir(str(root / "pod.json"), pod, services, refs)
+
+
+def pod_dir_parse(pod: bytes, services: bytes, refs: bytes) -> PodDir:
+    """The same from the three files' bytes (the pod builder gets them as descriptors)."""
+    for name, data in (("pod.json", pod), ("services.json", services), ("refs.json", refs)):
+        if len(data) > MAX_FILE_BYTES:
+            raise PodDirError(f"{name}: larger than {MAX_FILE_BYTES} bytes")
+    return _pod_dir(
+        "pod.json",
+        _parse_json("pod.json", pod),
+        _parse_json("services.json", services),
+        _parse_json("refs.json", refs),
+    )
 
 
 def default_container(pod: dict[str, Any], port: int | None = None) -> str:

@@ -9,12 +9,12 @@ TLS end to end with the real API server and verifies its certificate via `tls-se
 
 from __future__ import annotations
 
-import os
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.jails.bwrap import DEFAULT_SIGNALS, bwrap_base, system_binds
 from sandbox.terminal.kubeconfig import JAIL_API_PORT
 
 JAIL_UID = 1000
@@ -23,29 +23,6 @@ JAIL_HOSTNAME = "kubelab"
 JAIL_HOME = f"/home/{JAIL_USER}"
 JAIL_RUN = "/run/kubelab"
 JAIL_TOOLS = "/opt/kubelab/bin"
-
-# The part of /etc programs inside need (dynamic linker, editor alternatives, terminfo, locale
-# and time zone); nothing with secrets or host identity. passwd/group/hosts are our own.
-ETC_SUBSET = (
-    "alternatives",
-    "ld.so.cache",
-    "ld.so.conf",
-    "ld.so.conf.d",
-    "nsswitch.conf",
-    "localtime",
-    "inputrc",
-    "terminfo",
-    "vim",
-    "nanorc",
-    "bash_completion",
-    "bash_completion.d",
-    "profile.d",
-    "mime.types",
-    "protocols",
-    "services",
-    "ssl/certs",
-    "ca-certificates.conf",
-)
 
 
 @dataclass(frozen=True)
@@ -68,44 +45,9 @@ class JailPaths:
     kubectl: Path  # a copy or hard link the jail uid can reach (see manager._shared_kubectl)
 
 
-def bwrap_base(*, uid: int, hostname: str) -> list[str]:
-    """bwrap with every namespace of its own (user, pid, ipc, uts, cgroup, network), no nested
-    user namespaces, dying with its parent, in a new session: the start of every kubelab jail,
-    the learner's shell and a pod's exec alike."""
-    return [
-        "bwrap",
-        "--unshare-all",
-        "--unshare-user",
-        "--disable-userns",
-        "--die-with-parent",
-        "--new-session",
-        "--uid", str(uid),
-        "--gid", str(uid),
-        "--hostname", hostname,
-    ]  # fmt: skip
-
-
-def system_binds(*, make_symlinks: bool = True) -> list[str]:
-    """The host's system directories read-only, and the harmless part of /etc.
-
-    Where the host's /bin, /lib... are symlinks into /usr, bwrap makes the same links; a caller
-    whose root persists between runs passes make_symlinks=False and keeps them itself, because
-    bwrap refuses to make a link that exists."""
-    args = ["--ro-bind", "/usr", "/usr"]
-    for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
-        host = Path("/") / top
-        if host.is_symlink():
-            if make_symlinks:
-                args += ["--symlink", os.readlink(host), f"/{top}"]
-        elif host.is_dir():
-            args += ["--ro-bind", str(host), f"/{top}"]
-    for name in ETC_SUBSET:
-        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    return args
-
-
 def jail_argv(paths: JailPaths, limits: JailLimits) -> list[str]:
-    """The bwrap command line (without the uid drop and rlimits, which wrap it)."""
+    """The bwrap command line (without the uid drop and rlimits, which wrap it, and the seccomp
+    filter, which the spawner adds: sandbox.jails.seccomp.with_seccomp)."""
     run = paths.session_dir
     return [
         *bwrap_base(uid=JAIL_UID, hostname=JAIL_HOSTNAME),
@@ -155,9 +97,6 @@ def _env_args() -> list[str]:
     for key, value in jail_env().items():
         args += ["--setenv", key, value]
     return args
-
-
-DEFAULT_SIGNALS = "INT,QUIT,TSTP,TTIN,TTOU,TERM,HUP,PIPE"
 
 
 def wrap_launch(

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from sandbox.jails.seccomp import SeccompUnavailable, seccomp_fd, seccomp_program, with_seccomp
 from sandbox.terminal import protocol
 from sandbox.terminal.cgroups import SessionCgroup, cgroup_create
 from sandbox.terminal.config import TerminalConfig, terminal_config
@@ -103,6 +104,17 @@ class _UidLease:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+async def seccomp_open() -> int:
+    """A descriptor of the jails' seccomp filter for one bwrap (built once per process, off the
+    event loop: the first build asks the system Python); TerminalError when it cannot be built,
+    because no jail starts without it."""
+    try:
+        program = await asyncio.to_thread(seccomp_program)
+    except SeccompUnavailable as exc:
+        raise TerminalError(str(exc)) from exc
+    return seccomp_fd(program)
 
 
 def _set_winsize(fd: int, rows: int, cols: int) -> None:
@@ -281,13 +293,14 @@ class TerminalSession:
             host_uid=uid,
             cgroup_procs=self._cgroup.procs_files,
         )
+        filter_fd = await seccomp_open()
         master, slave = os.openpty()
         try:
             _set_winsize(master, self.rows, self.cols)
             # Spawned from the loop's thread on purpose: bwrap --die-with-parent is tied to the
             # spawning thread, and a short-lived executor thread would take the shell with it.
             self._proc = subprocess.Popen(  # noqa: ASYNC220
-                argv,
+                with_seccomp(argv, filter_fd),
                 stdin=slave,
                 stdout=slave,
                 stderr=slave,
@@ -295,12 +308,14 @@ class TerminalSession:
                 cwd="/",
                 start_new_session=True,
                 close_fds=True,
+                pass_fds=(filter_fd,),
             )
         except OSError as exc:
             os.close(master)
             raise TerminalError(f"cannot start the jail: {exc}") from exc
         finally:
             os.close(slave)
+            os.close(filter_fd)
         os.set_blocking(master, False)
         self._master = master
         self.exit_code = None

@@ -18,11 +18,12 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
+from sandbox.jails.seccomp import with_seccomp
 from sandbox.terminal.config import TerminalConfig, terminal_config
 from sandbox.terminal.jail import jail_run_files
 from sandbox.terminal.kubeconfig import KubeconfigError, jail_kubeconfig
 from sandbox.terminal.launch import LAUNCH_ENV, PreparedJail, jail_prepare, stale_jails_sweep
-from sandbox.terminal.manager import TerminalError
+from sandbox.terminal.manager import TerminalError, seccomp_open
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +102,12 @@ async def _run(
 async def _spawn_and_wait(prepared: PreparedJail, seconds: float) -> RunResult:
     # bwrap reports the sandboxed child's pid on this pipe once the jail is up; without that
     # line, a non-zero exit is the jail failing to start, not the learner's script failing.
+    try:
+        filter_fd = await seccomp_open()
+    except TerminalError as exc:
+        return None, str(exc), False
     status_read, status_write = os.pipe()
-    argv = list(prepared.argv)
+    argv = with_seccomp(list(prepared.argv), filter_fd)
     bwrap = argv.index("bwrap")
     argv[bwrap + 1 : bwrap + 1] = ["--json-status-fd", str(status_write)]
     try:
@@ -114,13 +119,14 @@ async def _spawn_and_wait(prepared: PreparedJail, seconds: float) -> RunResult:
             env=LAUNCH_ENV,
             cwd="/",
             start_new_session=True,
-            pass_fds=(status_write,),
+            pass_fds=(status_write, filter_fd),
         )
     except OSError as exc:
         os.close(status_read)
         return None, f"cannot start the jail: {exc}", False
     finally:
         os.close(status_write)
+        os.close(filter_fd)
     tail = _Tail()
     assert proc.stdout is not None  # stdout=PIPE above
     try:

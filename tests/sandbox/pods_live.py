@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import re
 import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fixtures.cluster import wait_until
+from tests.fixtures.cluster import REPO, wait_until
+
+# Where the kubelet shim leases pod uids (its --uid-lock-dir): one flock file per uid holding
+# "<state dir>\t<namespace>".
+POD_UID_LOCKS = Path("/run/kubelab/pod-uids")
 
 KUARD = """
 apiVersion: v1
@@ -88,3 +95,35 @@ def http_get(port: int, path: str, *, accept: str = "text/plain") -> tuple[int, 
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+
+
+def _held(path: Path) -> bool:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def leased_pod_uid(namespace: str) -> int | None:
+    """The host uid the shim leased to the namespace's pods, if it holds one."""
+    owner = f"{REPO / 'var' / 'cluster' / 'pods'}\t{namespace}"
+    for path in POD_UID_LOCKS.glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            if path.read_text().strip() == owner and _held(path):
+                return int(path.name)
+    return None
+
+
+def pod_host_uid(learner: Any, pod: str = "kuard") -> int:
+    """The host uid the learner's pods run as (leased on their first exec, made here if need be)."""
+    uid = leased_pod_uid(learner.namespace)
+    if uid is None:
+        done = learner.kubectl("exec", pod, "--", "true")
+        assert done.returncode == 0, done.stderr
+        uid = leased_pod_uid(learner.namespace)
+    assert uid is not None, f"no pod uid leased for {learner.namespace}"
+    return uid

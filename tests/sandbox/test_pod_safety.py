@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.pods.podjail import pod_host_uid
 from tests.fixtures.cluster import REPO, Cluster, wait_until
 from tests.sandbox.conftest import Learner
 from tests.sandbox.pods_live import (
     http_get,
     kuard_learner,
+    pod_host_uid,
     port_forward,
 )
 
@@ -90,7 +90,7 @@ def test_exec_cannot_reach_host_ports(learner: Learner) -> None:
 
 
 def test_exec_runs_as_an_unprivileged_host_user(learner: Learner) -> None:
-    uid = pod_host_uid(learner.namespace)
+    uid = pod_host_uid(learner)
     cmd = [
         str(learner.kubectl_path), "--kubeconfig", str(learner.kubeconfig),
         "exec", "kuard", "--", "sleep", "1003",
@@ -112,7 +112,7 @@ def test_exec_runs_as_an_unprivileged_host_user(learner: Learner) -> None:
 
 
 def test_exec_processes_end_with_the_exec_and_with_the_pod(learner: Learner) -> None:
-    uid = pod_host_uid(learner.namespace)
+    uid = pod_host_uid(learner)
     sh(learner, "sleep 1001 & echo started")
     wait_until(lambda: not host_processes(uid, "sleep 1001"), timeout=10, what="background gone")
 
@@ -154,7 +154,7 @@ def test_another_learner_cannot_use_my_pod(
 
 
 def test_demo_app_listens_on_nothing_and_runs_jailed(learner: Learner) -> None:
-    uid = pod_host_uid(learner.namespace)
+    uid = pod_host_uid(learner)
     with port_forward(learner, "kuard") as port:
         assert http_get(port, "/healthy")[0] == 200
         servers = host_processes(uid, "sandbox.pods.demoserver")

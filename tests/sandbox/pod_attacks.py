@@ -1,0 +1,76 @@
+"""Helpers for the pod-layer attack tests: host sentinels and in-pod racers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# renameat2(RENAME_EXCHANGE) in a tight loop: what the review's attacker runs inside the pod.
+EXCHANGE_LOOP = r"""
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+a, b = (os.fsencode(p) for p in sys.argv[1:3])
+end = time.monotonic() + float(sys.argv[3])
+while time.monotonic() < end:
+    libc.renameat2(-100, a, -100, b, 2)
+"""
+
+
+@dataclass(frozen=True)
+class Sentinel:
+    """A root-owned host directory (with a file in it) the pod must never reach."""
+
+    root: Path
+    directory: Path
+    file: Path
+
+    def state(self) -> list[tuple[str, int, int, int]]:
+        """(path, uid, gid, mode) of everything in the sentinel, to compare before and after."""
+        found = []
+        for path in sorted([self.root, *self.root.rglob("*")]):
+            info = path.lstat()
+            found.append((str(path), info.st_uid, info.st_gid, info.st_mode))
+        return found
+
+
+@contextlib.contextmanager
+def host_sentinel() -> Iterator[Sentinel]:
+    root = Path(tempfile.mkdtemp(prefix="kubelab-sentinel-"))
+    os.chmod(root, 0o755)  # noqa: S103 (the pod's uid must be able to reach it)
+    directory = root / "pods"
+    directory.mkdir(mode=0o755)
+    file = root / "secret.txt"
+    file.write_text("host secret\n")
+    os.chmod(file, 0o600)
+    (directory / "SENTINEL").write_text("host file\n")
+    try:
+        yield Sentinel(root, directory, file)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def background_exec(learner: Any, pod: str, *command: str) -> subprocess.Popen[str]:
+    cmd = [
+        str(learner.kubectl_path), "--kubeconfig", str(learner.kubeconfig),
+        "exec", pod, "--", *command,
+    ]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+
+
+def host_mount_sources() -> set[str]:
+    """Directories of this machine a pod must never show: the repository and its var/."""
+    repo = Path(__file__).resolve().parents[2]
+    return {str(repo), str(repo / "var"), str(repo / "sandbox")}
