@@ -28,14 +28,15 @@ class SavedKind:
     tier: int
 
 
-# What the course uses, and nothing else: never RBAC, ServiceAccounts, quotas or policies.
+# What the course uses, and nothing else: never RBAC, ServiceAccounts, quotas or policies, and
+# never Secrets: a learner may not read them (their RBAC has none), and a snapshot is a database
+# row in plain JSON, so one there would outlive the cluster's protection of it.
 # Tiers: data and volumes first (pods mount them, env vars read them); Services before workloads
 # (pods get the *_SERVICE_HOST variables of Services that exist when they start); bare Pods
 # before controllers, so a ReplicaSet adopts the learner's matching pods as it did before
 # instead of starting extra ones; what points at workloads (Ingress, HPA) last.
 SAVED_KINDS: tuple[SavedKind, ...] = (
     SavedKind("v1", "ConfigMap", 0),
-    SavedKind("v1", "Secret", 0),
     SavedKind("v1", "PersistentVolumeClaim", 0),
     SavedKind("v1", "Service", 1),
     SavedKind("v1", "Pod", 2),
@@ -50,11 +51,6 @@ SAVED_KINDS: tuple[SavedKind, ...] = (
 )
 _BY_KIND = {saved.kind: saved for saved in SAVED_KINDS}
 SAVED_KIND_NAMES: tuple[str, ...] = tuple(saved.kind for saved in SAVED_KINDS)
-
-# Secrets Kubernetes makes or manages itself; the learner did not write them.
-SYSTEM_SECRET_TYPES = frozenset(
-    {"kubernetes.io/service-account-token", "bootstrap.kubernetes.io/token"}
-)
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -127,8 +123,6 @@ def skip_reason(obj: Mapping[str, Any]) -> str | None:
         return "kubelab's own setup"
     if kind == "ConfigMap" and meta.get("name") in KEEP_CONFIGMAPS:
         return "made by Kubernetes in every namespace"
-    if kind == "Secret" and obj.get("type") in SYSTEM_SECRET_TYPES:
-        return "a system secret"
     return None
 
 

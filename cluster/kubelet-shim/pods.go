@@ -129,6 +129,9 @@ func (p *pod) containerWithPort(port int32) string {
 	return ""
 }
 
+// podListPage pods per list request: 32 of the API's largest (1.5 MiB) fit one answer.
+const podListPage = 32
+
 // UIDs become directory names; anything else is refused rather than trusted.
 var uidPattern = regexp.MustCompile(`^[0-9a-f-]{36}$`)
 
@@ -719,8 +722,31 @@ func (r *podRegistry) resync(ctx context.Context) (string, error) {
 		} `json:"metadata"`
 		Items []json.RawMessage `json:"items"`
 	}
-	if err := r.api.get(ctx, "/api/v1/pods", &list); err != nil {
-		return "", err
+	// In pages: one answer may hold 64 MiB (api.go), and learners' pods may be 1.5 MiB each; an
+	// unpaged list of many big pods would fail every time and stop the watch for everyone.
+	next := ""
+	for {
+		var page struct {
+			Metadata struct {
+				ResourceVersion string `json:"resourceVersion"`
+				Continue        string `json:"continue"`
+			} `json:"metadata"`
+			Items []json.RawMessage `json:"items"`
+		}
+		q := url.Values{"limit": {strconv.Itoa(podListPage)}}
+		if next != "" {
+			q.Set("continue", next)
+		}
+		if err := r.api.get(ctx, "/api/v1/pods?"+q.Encode(), &page); err != nil {
+			return "", err
+		}
+		list.Items = append(list.Items, page.Items...)
+		if list.Metadata.ResourceVersion == "" {
+			list.Metadata.ResourceVersion = page.Metadata.ResourceVersion
+		}
+		if next = page.Metadata.Continue; next == "" {
+			break
+		}
 	}
 	alive := map[string]bool{}
 	for _, raw := range list.Items {

@@ -92,6 +92,9 @@ func (rt *streamRuntime) servePortForward(w http.ResponseWriter, r *http.Request
 func (rt *streamRuntime) ExecInContainer(ctx context.Context, name, _, container string, cmd []string,
 	in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize, _ time.Duration,
 ) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go cancelWhenClientGone(cancel, out, errOut)
 	p, dir, err := rt.pods.runningContainer(ctx, name, container)
 	if err != nil {
 		return err
@@ -112,6 +115,21 @@ func (rt *streamRuntime) ExecInContainer(ctx context.Context, name, _, container
 		err = rt.pods.runWithPipes(p.Metadata.UID, run.cmd, in, out, errOut)
 	}
 	return exitError(err)
+}
+
+// cancelWhenClientGone cancels once the client's connection is gone. The request's context is
+// not cancelled then (the connection was hijacked for SPDY), so without this an exec whose
+// kubectl went away would run on, holding one of its namespace's exec slots, with nobody left
+// to see or stop it. The client never writes to its output streams: a read on one returns only
+// when the connection closes.
+func cancelWhenClientGone(cancel context.CancelFunc, streams ...io.Writer) {
+	for _, stream := range streams {
+		if r, ok := stream.(io.Reader); ok && stream != nil {
+			_, _ = io.Copy(io.Discard, r)
+			cancel()
+			return
+		}
+	}
 }
 
 // exitError turns the helper's exit status into the one kubectl reports ("command terminated
@@ -194,6 +212,9 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
 func (rt *streamRuntime) AttachContainer(ctx context.Context, name, _, container string, in io.Reader,
 	out, _ io.WriteCloser, _ bool, _ <-chan remotecommand.TerminalSize,
 ) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go cancelWhenClientGone(cancel, out)
 	p, dir, err := rt.pods.runningContainer(ctx, name, container)
 	if err != nil {
 		return err

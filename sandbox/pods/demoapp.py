@@ -67,6 +67,7 @@ import os
 import posixpath
 import re
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -333,6 +334,18 @@ def default_state() -> dict[str, Any]:
     }
 
 
+def _read_regular(path: Path, limit: int) -> bytes:
+    """A regular file's first `limit` bytes; OSError for anything else (a FIFO planted there
+    must not block the demo app), without following a link."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
+
+
 class StateStore:
     """``state.json`` in the state dir: read freely, changed under a lock, replaced atomically.
 
@@ -350,7 +363,7 @@ class StateStore:
         state = default_state()
         state["generation"] = self.generation
         try:
-            stored = json.loads(self.path.read_text(encoding="utf-8"))
+            stored = json.loads(_read_regular(self.path, 64 * 1024).decode("utf-8"))
         except (OSError, ValueError):
             return state
         if not isinstance(stored, dict) or stored.get("version") != STATE_VERSION:
@@ -373,12 +386,18 @@ class StateStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with open(self.lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(self.lock_path, flags, 0o600)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(f"{self.lock_path} is not a regular file")
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     def _write(self, state: dict[str, Any]) -> None:
         fd, temporary = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=self.directory)

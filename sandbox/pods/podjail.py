@@ -47,8 +47,10 @@ from sandbox.pods.poddir import PodDir, PodDirError, pod_dir_parse
 from sandbox.pods.podtree import TreeError
 
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# Mount paths a volume cannot take: the system directories are the host's, read-only.
-RESERVED = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/proc", "/dev")
+# Mount paths a volume cannot take: the system directories are the host's, read-only, and so
+# are /etc's system files (a volume may go below /etc, as ConfigMaps often do, not on it).
+RESERVED = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/dev")
+RESERVED_EXACT = ("/", "/etc")
 DEMO_ROOT = "/opt/kubelab"
 POD_INPUTS = "/run/kubelab/pod"
 DEMO_STATE = "/run/kubelab/state"
@@ -168,12 +170,19 @@ def _ensure_dir(parent: int, name: str, mode: int, *, keep_open: bool = False) -
     return -1
 
 
-def _mount_target(path: str) -> str:
+def _mount_target(path: str, volume: str) -> str | None:
+    """Where the volume goes; None (and a warning on stderr) where the simulated node keeps the
+    system: the command still runs, without that volume, as before the mount was declared."""
     if not path.startswith("/"):
-        raise Refused(f"mountPath {path!r} must be an absolute path")
-    target = shape.absolute_path(path)
-    if target == "/" or any(target == r or target.startswith(r + "/") for r in RESERVED):
-        raise Refused(f"mountPath {path!r} would cover {target}, which the simulated node keeps")
+        raise Refused(f"mountPath {path!r} of volume {volume!r} must be an absolute path")
+    target = shape.absolute_path(path)  # "/x/../usr" is /usr
+    if target in RESERVED_EXACT or any(target == r or target.startswith(r + "/") for r in RESERVED):
+        print(
+            f"kubelab: volume {volume!r} is not mounted at {path}: it would cover {target}, "
+            "which the simulated node keeps read-only",
+            file=sys.stderr,
+        )
+        return None
     return target
 
 
@@ -226,7 +235,9 @@ def volume_binds(jail: Jail, tree: int, pod: PodDir, container: str) -> None:
         )
     used: set[str] = set()
     for mount in mounts:
-        target = _mount_target(mount.mount_path)
+        target = _mount_target(mount.mount_path, mount.name)
+        if target is None:
+            continue
         if not mount.persistent:  # ConfigMap, Secret, downward API: read-only files
             if "" in mount.files:  # a subPath naming one file
                 jail.data(mount.files[""], target, mount.modes.get("", 0o644))

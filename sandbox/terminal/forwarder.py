@@ -44,10 +44,11 @@ class ApiForwarder:
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
         self._server = await asyncio.start_unix_server(self._handle, path=str(self.socket_path))
-        # Only the session's uid can reach its directory; the socket itself must be writable by it.
-        os.chmod(self.socket_path, 0o666)  # noqa: S103
+        # Connecting needs write permission on the socket: the session's uid alone (and root).
+        # The directory is root's, so nobody can swap the socket for something else meanwhile.
         if owner_uid is not None:
             os.chown(self.socket_path, owner_uid, owner_uid)
+        os.chmod(self.socket_path, 0o600)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

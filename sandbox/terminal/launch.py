@@ -25,6 +25,7 @@ from sandbox.terminal.forwarder import ApiForwarder
 from sandbox.terminal.jail import JailPaths, jail_argv, jail_files, wrap_launch
 from sandbox.terminal.kubeconfig import JailKubeconfig
 from sandbox.terminal.manager import TerminalError, _kill_uid, _shared_kubectl, _UidLease
+from sandbox.terminal.sessiondir import session_dir_create
 
 # What the jail's launcher is started with (it rebuilds the jail's own environment from scratch).
 LAUNCH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
@@ -60,17 +61,6 @@ class PreparedJail:
         self.uid.release()
 
 
-def _write_files(directory: Path, files: Mapping[str, tuple[str, int]], uid: int | None) -> None:
-    for name, (content, mode) in files.items():
-        path = directory / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
-        os.chmod(path, mode)
-        if uid is not None:
-            os.chown(path, uid, uid)
-            os.chown(path.parent, uid, uid)
-
-
 async def jail_prepare(
     *,
     config: TerminalConfig,
@@ -87,22 +77,17 @@ async def jail_prepare(
         raise TerminalError("bubblewrap or socat is missing: run scripts/setup")
     lease = _UidLease(config)
     uid = lease.uid
-    config.runtime_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(config.runtime_dir, 0o711)  # noqa: S103 (traverse only)
     directory = config.runtime_dir / f"{name_prefix}{secrets.token_hex(8)}"
     forwarder = ApiForwarder(
         directory / "api.sock", kubeconfig.upstream_host, kubeconfig.upstream_port
     )
     prepared = PreparedJail(directory=directory, argv=[], uid=lease, forwarder=forwarder)
     try:
-        directory.mkdir(mode=0o700)
         files = jail_files(
             namespace=kubeconfig.namespace, kubeconfig=kubeconfig.text, completion=completion
         )
         files.update(extra_files or {})
-        _write_files(directory, files, uid)
-        if uid is not None:
-            os.chown(directory, uid, uid)
+        session_dir_create(config.runtime_dir, directory.name, files, uid)
         await forwarder.start(owner_uid=uid)
         limits = config.limits
         prepared.cgroup = cgroup_create(

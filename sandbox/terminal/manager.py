@@ -39,6 +39,7 @@ from sandbox.terminal.forwarder import ApiForwarder
 from sandbox.terminal.jail import JailPaths, jail_argv, jail_files, wrap_launch
 from sandbox.terminal.kubeconfig import jail_kubeconfig
 from sandbox.terminal.ring import Ring
+from sandbox.terminal.sessiondir import session_dir_create, session_file_write
 
 log = logging.getLogger(__name__)
 
@@ -259,20 +260,10 @@ class TerminalSession:
 
         self._uid = _UidLease(config)
         uid = self._uid.uid
-        config.runtime_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(config.runtime_dir, 0o711)  # noqa: S103 (traverse only)
-        self._dir = config.runtime_dir / secrets.token_hex(8)
-        self._dir.mkdir(mode=0o700)
-        for name, (content, mode) in jail_files(
+        files = jail_files(
             namespace=jailed.namespace, kubeconfig=jailed.text, completion=completion
-        ).items():
-            path = self._dir / name
-            path.write_text(content)
-            os.chmod(path, mode)
-            if uid is not None:
-                os.chown(path, uid, uid)
-        if uid is not None:
-            os.chown(self._dir, uid, uid)
+        )
+        self._dir = session_dir_create(config.runtime_dir, secrets.token_hex(8), files, uid)
 
         self._forwarder = ApiForwarder(
             self._dir / "api.sock", jailed.upstream_host, jailed.upstream_port
@@ -411,12 +402,7 @@ class TerminalSession:
             return
         if self._dir is None or self.state != "running":
             return
-        partial = self._dir / f".kubeconfig.{secrets.token_hex(4)}"
-        partial.write_text(jailed.text)
-        os.chmod(partial, 0o400)
-        if self.host_uid is not None:
-            os.chown(partial, self.host_uid, self.host_uid)
-        os.replace(partial, self._dir / "kubeconfig")
+        session_file_write(self._dir, "kubeconfig", jailed.text, 0o400, self.host_uid)
 
     async def close(self, reason: str = "closed") -> None:
         """End the session for good (grace expired, server stopping) and tell the screens."""

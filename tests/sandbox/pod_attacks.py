@@ -74,3 +74,58 @@ def host_mount_sources() -> set[str]:
     """Directories of this machine a pod must never show: the repository and its var/."""
     repo = Path(__file__).resolve().parents[2]
     return {str(repo), str(repo / "var"), str(repo / "sandbox")}
+
+
+@dataclass
+class ModuleLearner:
+    """A learner environment made from sandbox.manifests with the admin's kubectl (the same
+    Role, quota and limits as a provisioned one) for a whole test module, without the database:
+    the attack suite runs dozens of cases in one namespace."""
+
+    namespace: str
+    kubeconfig: Path
+    kubectl_path: Path
+
+    def kubectl(
+        self, *args: str, input: str | None = None, timeout: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = [str(self.kubectl_path), "--kubeconfig", str(self.kubeconfig), *args]
+        return subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+
+
+def module_learner_create(cluster: Any, directory: Path, name: str) -> ModuleLearner:
+    import json
+    import secrets
+
+    import yaml
+
+    from sandbox import manifests
+
+    namespace = f"attack-{name}-{secrets.token_hex(3)}"
+    env = manifests.Environment(namespace=namespace, install="tests", environment_id=namespace)
+    objects = [manifests.namespace(env), *manifests.namespaced_objects(env)]
+    # Server-side: the namespace controller may make the default ServiceAccount meanwhile.
+    documents = "\n---\n".join(json.dumps(o) for o in objects)
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=documents)
+    quotas = json.loads(
+        cluster.kubectl("get", "resourcequota", "-n", namespace, "-o", "json").stdout
+    )
+    for quota in quotas["items"]:
+        status = manifests.quota_status(quota)
+        cluster.kubectl(
+            "replace", "--subresource=status", "-f", "-", input=json.dumps(status), check=False
+        )
+    token = cluster.kubectl(
+        "create", "token", manifests.LEARNER_SERVICE_ACCOUNT, "-n", namespace, "--duration=2h"
+    ).stdout.strip()
+    admin = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    entry = admin["clusters"][0]["cluster"]
+    doc = manifests.learner_kubeconfig(
+        server=entry["server"],
+        namespace=namespace,
+        token=token,
+        certificate_authority_data=entry.get("certificate-authority-data"),
+    )
+    path = directory / f"{namespace}.kubeconfig"
+    path.write_text(yaml.safe_dump(doc))
+    return ModuleLearner(namespace, path, cluster.kubectl_path)

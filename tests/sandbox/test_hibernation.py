@@ -45,10 +45,10 @@ OWNER = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5d9", "uid
         ),
         (_obj("ConfigMap", "kube-root-ca.crt"), "made by Kubernetes in every namespace"),
         (_obj("ConfigMap", "mine"), None),
-        (_obj("Secret", "sa", type="kubernetes.io/service-account-token"), "a system secret"),
-        (_obj("Secret", "boot", type="bootstrap.kubernetes.io/token"), "a system secret"),
-        (_obj("Secret", "mine", type="Opaque"), None),
-        (_obj("Secret", "tls", type="kubernetes.io/tls"), None),
+        # Never Secrets, not even the learner's own: snapshots are plain JSON in the database.
+        (_obj("Secret", "sa", type="kubernetes.io/service-account-token"), "kind not saved"),
+        (_obj("Secret", "mine", type="Opaque"), "kind not saved"),
+        (_obj("Secret", "tls", type="kubernetes.io/tls"), "kind not saved"),
         (_obj("ServiceAccount", "learner"), "kind not saved"),
         (_obj("Role", "kubelab-learner", "rbac.authorization.k8s.io/v1"), "kind not saved"),
         (_obj("RoleBinding", "x", "rbac.authorization.k8s.io/v1"), "kind not saved"),
@@ -238,7 +238,7 @@ def test_snapshot_keeps_the_learners_objects_in_restore_order() -> None:
         "ReplicaSet": [_obj("ReplicaSet", "web-5d9", "apps/v1", metadata=owned)],
         "Pod": [_obj("Pod", "web-5d9-a", metadata=owned), _obj("Pod", "kuard")],
         "Service": [_obj("Service", "web")],
-        "Secret": [_obj("Secret", "t", type="kubernetes.io/service-account-token")],
+        "Secret": [_obj("Secret", "t", type="Opaque")],
         "ConfigMap": [_obj("ConfigMap", "kube-root-ca.crt"), _obj("ConfigMap", "settings")],
         "Job": [_obj("Job", "pi", "batch/v1")],
     }  # fmt: skip
@@ -254,7 +254,7 @@ def test_snapshot_keeps_the_learners_objects_in_restore_order() -> None:
     assert snapshot.count == 6 and not snapshot.too_large
     assert snapshot.skipped == {
         "owned by another object": 2,
-        "a system secret": 1,
+        "kind not saved": 1,
         "made by Kubernetes in every namespace": 1,
     }
     assert snapshot.size_bytes == len(json.dumps(snapshot.objects, separators=(",", ":")))
@@ -270,7 +270,7 @@ def test_snapshot_keeps_the_learners_objects_in_restore_order() -> None:
 
 def test_every_saved_kind_restores_after_what_it_may_refer_to() -> None:
     tier = {k.kind: k.tier for k in h.SAVED_KINDS}
-    for data in ("ConfigMap", "Secret", "PersistentVolumeClaim"):
+    for data in ("ConfigMap", "PersistentVolumeClaim"):
         assert tier[data] < tier["Service"] < tier["Pod"] < tier["Deployment"]
     assert tier["Pod"] < tier["ReplicaSet"]  # adopted, not duplicated
     assert tier["HorizontalPodAutoscaler"] > tier["Deployment"]

@@ -186,6 +186,36 @@ ATTACKS = [
         "ulimit -u; (timeout 5 bash -c 'f(){ f|f& }; f' 2>/dev/null); sleep 6; echo survived",
         timeout=60,
     ),
+    Attack(
+        "reach the kernel: keyrings, bpf, perf, userfaultfd, io_uring, mounts, namespaces",
+        "python3 -c 'import ctypes,os; l=ctypes.CDLL(None, use_errno=True)\n"
+        'for n,nr in (("keyctl",250),("bpf",321),("perf",298),("uffd",323),("uring",425),("mount",165),("unshare",272)):\n'
+        " ctypes.set_errno(0); r=l.syscall(nr,0,0,0,0,0,0); print(n, r, os.strerror(ctypes.get_errno()))'; "
+        "grep Seccomp: /proc/self/status",
+        must_show=[
+            "keyctl -1 Operation not permitted",
+            "bpf -1 Operation not permitted",
+            "perf -1 Operation not permitted",
+            "uffd -1 Operation not permitted",
+            "uring -1 Function not implemented",
+            "mount -1 Operation not permitted",
+            "unshare -1 Operation not permitted",
+            "Seccomp:\t2",
+        ],
+    ),
+    Attack(
+        "a 32-bit system call through int 0x80",
+        "python3 -c 'import ctypes,mmap; m=mmap.mmap(-1,4096,prot=7); m.write(bytes([0xb8,0x14,0,0,0,0xcd,0x80,0xc3])); "
+        'print("survived", ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(m)))())\'; echo status=$?',
+        must_show=["status=159"],
+        must_not_show=["survived"],
+    ),
+    Attack(
+        "type into the terminal with TIOCSTI",
+        'python3 -c \'import fcntl,termios; fcntl.ioctl(0, termios.TIOCSTI, b"x"); print("injected")\'',
+        must_show=["Operation not permitted"],
+        must_not_show=["injected"],
+    ),
 ]
 
 
@@ -243,6 +273,29 @@ async def test_attack_is_contained(attack: Attack, jailed: Callable[[], object])
     assert session.state == "running"  # the attempt did not kill the learner's own shell
     if attack.name == "fork bomb" and session.host_uid is not None:
         assert len(uid_processes(session.host_uid)) <= session.config.limits.pids
+
+
+async def test_the_session_directory_is_roots_and_unchangeable(
+    jailed: Callable[[], object],
+) -> None:
+    session, screen = await jailed()  # type: ignore[misc]
+    directory = session._dir
+    assert directory is not None and session.host_uid is not None
+    info = directory.stat()
+    assert (info.st_uid, info.st_mode & 0o777) == (0, 0o755)
+    kubeconfig = (directory / "kubeconfig").stat()
+    assert (kubeconfig.st_uid, kubeconfig.st_mode & 0o777) == (session.host_uid, 0o400)
+    socket = (directory / "api.sock").stat()
+    assert (socket.st_uid, socket.st_mode & 0o777) == (session.host_uid, 0o600)
+    output = await run(
+        session,
+        screen,
+        "mv /run/kubelab/kubeconfig /run/kubelab/x; touch /run/kubelab/y; echo done",
+    )
+    assert output.count("Read-only file system") == 2, output
+    await session.refresh_kubeconfig()
+    refreshed = (directory / "kubeconfig").stat()
+    assert (refreshed.st_uid, refreshed.st_mode & 0o777) == (session.host_uid, 0o400)
 
 
 async def test_processes_do_not_survive_the_session(jailed: Callable[[], object]) -> None:
