@@ -112,6 +112,20 @@ func parseLogOptions(q url.Values) (logOptions, bool, error) {
 	return opts, previous, nil
 }
 
+// pruneLogs keeps a container's current and previous instance's logs, as a kubelet does: a
+// container restarted every few seconds must not pile up files. Under the pod's log lock.
+func pruneLogs(dir, container string, instance int) {
+	entries, _ := os.ReadDir(filepath.Join(dir, "logs"))
+	prefix := container + "-"
+	for _, e := range entries {
+		name := strings.TrimSuffix(strings.TrimSuffix(e.Name(), ".1"), ".log")
+		n, err := strconv.Atoi(strings.TrimPrefix(name, prefix))
+		if err == nil && strings.HasPrefix(name, prefix) && n < instance-1 {
+			_ = os.Remove(filepath.Join(dir, "logs", e.Name()))
+		}
+	}
+}
+
 func logPath(dir, container string, instance int) string {
 	return filepath.Join(dir, "logs", fmt.Sprintf("%s-%d.log", container, instance))
 }
@@ -151,6 +165,9 @@ func (r *podRegistry) ensureLogAsync(ctx context.Context, p *pod, dir, container
 	done := make(chan error, 1)
 	l := r.logLock(p.Metadata.UID)
 	l.Lock()
+	if !previous {
+		pruneLogs(dir, container, instance)
+	}
 	if _, err := os.Stat(path); err == nil {
 		l.Unlock()
 		done <- nil

@@ -129,6 +129,9 @@ func (p *pod) containerWithPort(port int32) string {
 	return ""
 }
 
+// maxRefsBytes bounds the ConfigMap and Secret data one pod's refs.json holds on disk.
+const maxRefsBytes = 8 << 20
+
 // podListPage pods per list request: 32 of the API's largest (1.5 MiB) fit one answer.
 const podListPage = 32
 
@@ -387,6 +390,7 @@ func (r *podRegistry) references(ctx context.Context, p *pod) (map[string]map[st
 		}
 	}
 	out := map[string]map[string]json.RawMessage{"configmaps": {}, "secrets": {}}
+	total := 0
 	fetch := func(kind, resource string, names map[string]bool) error {
 		for name := range names {
 			var obj struct {
@@ -402,6 +406,12 @@ func (r *podRegistry) references(ctx context.Context, p *pod) (map[string]map[st
 			}
 			if obj.Data == nil {
 				obj.Data = json.RawMessage("{}")
+			}
+			total += len(obj.Data)
+			if total > maxRefsBytes {
+				return fmt.Errorf("the ConfigMaps and Secrets pod %s names hold more than %d MiB; "+
+					"kubelab's simulated pods take at most that much (they are kept on the node's disk)",
+					p.ref(), maxRefsBytes>>20)
 			}
 			out[kind][name] = obj.Data
 		}

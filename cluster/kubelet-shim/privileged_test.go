@@ -253,3 +253,25 @@ func TestCappedBufferKeepsTheStartAndNeverFails(t *testing.T) {
 		t.Fatalf("kept %q cut=%v", b.String(), b.cut)
 	}
 }
+
+func TestOnlyTheCurrentAndPreviousLogsAreKept(t *testing.T) {
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	if err := os.MkdirAll(logs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"web-0.log", "web-1.log", "web-1.log.1", "web-2.log", "web-side-0.log"} {
+		if err := os.WriteFile(filepath.Join(logs, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pruneLogs(dir, "web", 3)
+	entries, _ := os.ReadDir(logs)
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if strings.Join(left, " ") != "web-2.log web-side-0.log" {
+		t.Fatalf("left %v", left)
+	}
+}

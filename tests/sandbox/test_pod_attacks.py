@@ -337,6 +337,31 @@ def test_megabyte_environment_value_is_refused_with_the_reason(attacker: ModuleL
     assert "environment variable HUGE is 1000000 bytes" in done.stderr, done.stderr[:300]
 
 
+def test_a_pod_naming_more_than_8_mib_of_config_maps_is_refused(
+    cluster: Cluster, attacker: ModuleLearner
+) -> None:
+    # Each ConfigMap may hold 1 MiB; what a pod names is kept on the node's disk, so it is capped.
+    names = [f"blob{i}" for i in range(9)]
+    for name in names:
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name},
+            "data": {"k": "x" * 1_000_000},
+        }
+        done = attacker.kubectl("create", "-f", "-", input=json.dumps(manifest))
+        assert done.returncode == 0 or "AlreadyExists" in done.stderr, done.stderr
+    env = ", ".join(
+        f"{{name: V{i}, valueFrom: {{configMapKeyRef: {{name: {n}, key: k}}}}}}"
+        for i, n in enumerate(names)
+    )
+    fresh_pod(attacker, pod("hoarder", env=env), "hoarder")
+    done = attacker.kubectl("exec", "hoarder", "--", "true")
+    assert done.returncode != 0
+    assert "hold more than 8 MiB" in done.stderr, done.stderr[:300]
+    attacker.kubectl("delete", "configmap", *names, "--wait=false")
+
+
 def test_logs_of_a_key_generator_asked_for_10_to_the_11_keys_stay_bounded(
     attacker: ModuleLearner,
 ) -> None:
@@ -559,9 +584,14 @@ def test_32_bit_system_calls_kill_the_process(attacker: ModuleLearner) -> None:
     assert "exit code 159" in done.stderr, done.stderr  # 128 + SIGSYS
 
 
-def test_namespaces_cannot_be_made_inside_a_pod(attacker: ModuleLearner) -> None:
-    done = sh(attacker, "unshare -U true; unshare -m true; unshare -n true; true")
-    assert done.stderr.count("Operation not permitted") >= 3, done.stderr
+def test_namespaces_and_devices_cannot_be_made_inside_a_pod(attacker: ModuleLearner) -> None:
+    done = sh(
+        attacker,
+        "unshare -U true; unshare -m true; unshare -n true; mknod /data/mem c 1 1; "
+        "mknod /tmp/sda b 8 0; true",
+    )
+    assert done.stderr.count("Operation not permitted") >= 5, done.stderr
+    assert sh(attacker, "test -e /data/mem || test -e /tmp/sda").returncode != 0
 
 
 def test_terminal_injection_through_tiocsti_is_refused(attacker: ModuleLearner) -> None:
