@@ -3,7 +3,6 @@ run command guarantees."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import secrets
 import string
@@ -13,7 +12,6 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -22,6 +20,8 @@ from django.utils.translation import gettext as _
 from accounts.conf import guest_config
 from accounts.roles import Role, role_grant, role_revoke
 from accounts.selectors import guests_inactive, user_is_guest
+from kubelab.ratelimit import RateLimited, client_network, rate_limit_take
+from kubelab.rates import Limit
 from sandbox.k8s import ClusterRejected, ClusterUnavailable
 from sandbox.services import sandbox_teardown
 
@@ -64,36 +64,6 @@ class GuestClaimError(ValueError):
     """The guest account cannot be claimed as asked; the message says why, for the learner."""
 
 
-def _client_key(client_ip: str) -> str:
-    """What the per-client limit counts by: the address, or its /64 for IPv6, since one IPv6
-    client typically holds a whole /64 and could otherwise start a guest from each address."""
-    try:
-        address = ipaddress.ip_address(client_ip.strip())
-    except ValueError:
-        return "kubelab:guest-start:unknown"
-    if address.version == 6:
-        return f"kubelab:guest-start:{ipaddress.ip_network(f'{address}/64', strict=False)}"
-    return f"kubelab:guest-start:{address}"
-
-
-def _guest_start_counted(client_ip: str, limit: int) -> bool:
-    """Count one start for this client; False once it is over `limit` within the hour.
-
-    The count lives in Django's cache: add + incr are atomic, so two simultaneous clicks
-    cannot both slip under the limit. The default cache is the process's memory, which is
-    right for kubelab's single web process (ARCHITECTURE.md, Terminal); with several web
-    processes point CACHES at Redis. The window starts at the client's first start.
-    """
-    key = _client_key(client_ip)
-    cache.add(key, 0, timeout=_RATE_WINDOW_SECONDS)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the window expired between add and incr
-        cache.set(key, 1, timeout=_RATE_WINDOW_SECONDS)
-        count = 1
-    return count <= limit
-
-
 def _guest_username() -> str:
     suffix = "".join(secrets.choice(_GUEST_NAME_ALPHABET) for _ in range(_GUEST_NAME_LENGTH))
     return f"{GUEST_USERNAME_PREFIX}{suffix}"
@@ -109,13 +79,20 @@ def guest_start(*, client_ip: str) -> User:
     config = guest_config()
     if not config.enabled:
         raise GuestsDisabled("guest access is switched off")
-    if not _guest_start_counted(client_ip, config.per_ip_hour):
+    # Counted in the cache every web process shares (kubelab.ratelimit), by the client's network.
+    try:
+        rate_limit_take(
+            scope="guest",
+            key=client_network(client_ip),
+            limit=Limit("guest", config.per_ip_hour, _RATE_WINDOW_SECONDS),
+        )
+    except RateLimited as exc:
         raise GuestLimitReached(
             _(
                 "Too many guest accounts were started from your network in the last hour. "
                 "Try again later, or sign up or log in."
             )
-        )
+        ) from exc
     users = get_user_model().objects
     # 36**6 names: a clash is rare, but the unique index decides, not hope.
     for _attempt in range(5):

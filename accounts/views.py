@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
@@ -22,6 +25,8 @@ from accounts.services import (
     guest_start,
     student_signup,
 )
+from kubelab.limited import limited_response
+from kubelab.ratelimit import RateLimited, client_network, rate_limit_take
 
 _BACKEND = "django.contrib.auth.backends.ModelBackend"
 GUEST_SESSION_SECONDS = 365 * 24 * 3600
@@ -37,12 +42,41 @@ def _next_or(request: HttpRequest, default: str) -> str:
     return default
 
 
+def _client(request: HttpRequest) -> str:
+    # REMOTE_ADDR: uvicorn sets it from X-Forwarded-For only for KUBELAB_TRUSTED_PROXIES.
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, with attempts limited per client network and per username."""
+
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        username = str(request.POST.get("username", "")).strip().lower()[:150]
+        try:
+            rate_limit_take(scope="login", key=client_network(_client(request)))
+            rate_limit_take(scope="login-user", key=username)
+        except RateLimited as exc:
+            return limited_response(request, exc)
+        return super().post(request, *args, **kwargs)
+
+
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if user_is_guest(user=request.user):
         # A second account would strand the guest's progress; claiming keeps it.
         return redirect("accounts:claim")
     form = SignupForm(request.POST or None)
+    if request.method == "POST":
+        try:
+            # Every attempt counts (a failed one costs a password hash too): per client
+            # network, and for the whole site, so a script cannot fill the cluster with learners.
+            rate_limit_take(scope="signup", key=client_network(_client(request)))
+            rate_limit_take(scope="signup-all", key="site")
+        except RateLimited as exc:
+            return limited_response(request, exc)
     if request.method == "POST" and form.is_valid():
         user = student_signup(
             username=form.cleaned_data["username"],
@@ -65,7 +99,7 @@ def guest(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect(target)
     try:
-        user = guest_start(client_ip=request.META.get("REMOTE_ADDR", ""))
+        user = guest_start(client_ip=_client(request))
     except GuestLimitReached as exc:
         return render(request, "accounts/guest_limit.html", {"reason": str(exc)}, status=429)
     login(request, user, backend=_BACKEND)

@@ -24,6 +24,7 @@ from classes.selectors import (
     user_is_instructor,
 )
 from kubelab.events import Event, group_event_send_now
+from kubelab.socket_control import user_sockets_recheck
 from labs.learners import learner_states
 from labs.models import Attempt, Trigger
 from labs.selectors import catalog_get
@@ -154,11 +155,13 @@ def instructor_remove(*, classroom: Classroom, user_id: int) -> None:
     if user_id == classroom.owner_id:
         raise ClassError(_("The owner of a class cannot be removed from it."))
     classroom.instructors.remove(user_id)
+    user_sockets_recheck(user_id=user_id)  # their open gradebook of this class closes
 
 
 def student_remove(*, classroom: Classroom, user_id: int) -> bool:
     """Take a student out of the class; their attempts (their own progress) stay."""
     deleted, _ = Enrollment.objects.filter(classroom=classroom, student_id=user_id).delete()
+    user_sockets_recheck(user_id=user_id)
     return deleted > 0
 
 

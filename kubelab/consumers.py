@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth import get_user_model
 
 from kubelab.events import user_events_group
+from kubelab.socket_control import user_control_group
+
+
+@database_sync_to_async
+def _user_fresh(user_id: int) -> Any:
+    return get_user_model().objects.filter(pk=user_id).first()
 
 
 class GroupEventsConsumer(AsyncJsonWebsocketConsumer):
@@ -14,6 +22,7 @@ class GroupEventsConsumer(AsyncJsonWebsocketConsumer):
     ``group.event`` sent to it; the only thing a browser may send is a keep-alive ping."""
 
     group: str | None = None
+    control: str | None = None
     # The close code when `group_for` refuses: missing and not-yours look the same.
     refused_code = 4404
 
@@ -30,12 +39,28 @@ class GroupEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=self.refused_code)
             return
         self.group = group
+        self.control = user_control_group(user.pk)
         await self.channel_layer.group_add(group, self.channel_name)
+        await self.channel_layer.group_add(self.control, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.control is not None:
+            await self.channel_layer.group_discard(self.control, self.channel_name)
+
+    async def sockets_end(self, message: dict[str, Any]) -> None:
+        """The user logged out or was disabled (kubelab.socket_control)."""
+        await self.close(code=4401)
+
+    async def sockets_recheck(self, message: dict[str, Any]) -> None:
+        """Something about the user's access changed: check it as at connect."""
+        user = await _user_fresh(self.scope["user"].pk)
+        if user is None or not user.is_active:
+            await self.close(code=4401)
+        elif await self.group_for(user) != self.group:
+            await self.close(code=self.refused_code)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -100,6 +101,39 @@ def check_redis_url(name: str, raw: str) -> str:
     if urlsplit(raw).scheme not in {"redis", "rediss", "unix"}:
         raise SettingError(f"{name} must look like redis://127.0.0.1:6379/0, got {raw!r}")
     return raw
+
+
+def redis_url_with_db(url: str, db: int) -> str:
+    """The same Redis server (and password), another database number."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return url
+    return parts._replace(path=f"/{db}").geturl()
+
+
+def env_rates(name: str, known: Iterable[str]) -> dict[str, str]:
+    """KUBELAB_RATE_LIMITS-style overrides: "signup=10/h,check=30/m" -> {scope: rate}."""
+    from kubelab.rates import parse_rate
+
+    raw = os.environ.get(name, "")
+    scopes = set(known)
+    found: dict[str, str] = {}
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        scope, equals, rate = item.partition("=")
+        scope = scope.strip()
+        if not equals or scope not in scopes:
+            raise SettingError(
+                f"{name}: {item!r} must be SCOPE=COUNT/WINDOW with SCOPE one of "
+                f"{', '.join(sorted(scopes))}"
+            )
+        try:
+            parse_rate(rate)
+        except ValueError as error:
+            raise SettingError(f"{name}: {scope}: {error}") from None
+        found[scope] = rate.strip()
+    return found
 
 
 def repo_path(*parts: str) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -64,3 +65,22 @@ def health_report() -> dict[str, Any]:
             parts[name] = {"ok": False, "error": f"{exc.__class__.__name__}: {exc}"[:300]}
         parts[name]["ms"] = round((time.monotonic() - started) * 1000, 1)
     return {"ok": all(part["ok"] for part in parts.values()), "checks": parts}
+
+
+# What anyone may see: ok or not, from a report at most this old (a public /healthz must not
+# broadcast a ping to every Celery worker per hit).
+PUBLIC_REPORT_SECONDS = 10.0
+_public: tuple[float, bool] | None = None
+_public_lock = threading.Lock()
+
+
+def health_ok_cached(*, now: float | None = None) -> bool:
+    """Whether every part answered, from a report at most PUBLIC_REPORT_SECONDS old."""
+    global _public
+    moment = time.monotonic() if now is None else now
+    with _public_lock:
+        if _public is not None and moment - _public[0] < PUBLIC_REPORT_SECONDS:
+            return _public[1]
+        ok = bool(health_report()["ok"])
+        _public = (moment, ok)
+        return ok

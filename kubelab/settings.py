@@ -9,10 +9,13 @@ from kubelab.env import (
     env_bool,
     env_int,
     env_list,
+    env_rates,
     env_str,
     parse_database_url,
+    redis_url_with_db,
     repo_path,
 )
+from kubelab.rates import DEFAULT_LIMITS
 
 BASE_DIR = repo_path()
 VAR_DIR = repo_path("var")
@@ -49,6 +52,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "kubelab.security.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "kubelab.urls"
@@ -108,6 +112,20 @@ CHANNEL_LAYERS = {
     }
 }
 
+# Django's cache is Redis, so what it counts (rate limits, kubelab/ratelimit.py) is shared by
+# every web process; its own database, because clearing a cache must not empty a task queue.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env_str("KUBELAB_CACHE_URL", redis_url_with_db(REDIS_URL, 2)),
+        "KEY_PREFIX": "kubelab",
+        "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+    }
+}
+KUBELAB_RATE_LIMITS = env_rates("KUBELAB_RATE_LIMITS", DEFAULT_LIMITS)
+# /healthz shows every part's details to staff and to `Authorization: Bearer <this>` only.
+KUBELAB_HEALTH_TOKEN = env_str("KUBELAB_HEALTH_TOKEN", "")
+
 CELERY_BROKER_URL = env_str("KUBELAB_CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = env_str("KUBELAB_CELERY_RESULT_BACKEND", REDIS_URL)
 
@@ -135,8 +153,15 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env_bool("KUBELAB_SECURE_COOKIES", False)
+# Served to other machines means served over HTTPS (a proxy in front terminates TLS and is named
+# in KUBELAB_TRUSTED_PROXIES): then cookies are Secure and browsers are told to stay on HTTPS.
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+KUBELAB_HTTPS = env_bool("KUBELAB_HTTPS", any(h not in _LOOPBACK_HOSTS for h in ALLOWED_HOSTS))
+SESSION_COOKIE_SECURE = KUBELAB_HTTPS or env_bool("KUBELAB_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+if KUBELAB_HTTPS:
+    SECURE_HSTS_SECONDS = env_int("KUBELAB_HSTS_SECONDS", 31536000, maximum=2 * 31536000)
+    CSRF_TRUSTED_ORIGINS = [*CSRF_TRUSTED_ORIGINS, *(f"https://{h}" for h in ALLOWED_HOSTS)]
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -12,6 +12,8 @@ from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from kubelab.limited import limited_response
+from kubelab.ratelimit import RateLimited, rate_limit_take
 from labs.models import Attempt, Trigger
 from labs.selectors import (
     ExerciseNotFound,
@@ -47,8 +49,12 @@ def exercise_redirect(request: HttpRequest, lab: str, exercise: str) -> HttpResp
 
 @login_required
 @require_POST
-def check(request: HttpRequest, lab: str, exercise: str) -> JsonResponse:
+def check(request: HttpRequest, lab: str, exercise: str) -> HttpResponse:
     _exercise_or_404(lab, exercise)
+    try:
+        rate_limit_take(scope="check", key=f"user:{request.user.pk}")
+    except RateLimited as exc:
+        return limited_response(request, exc)
     attempt = attempt_get_or_create(user=request.user, lab_slug=lab, exercise_id=exercise)
     generation = attempt_check_request(attempt=attempt, trigger=Trigger.BUTTON)
     return JsonResponse(
@@ -59,8 +65,12 @@ def check(request: HttpRequest, lab: str, exercise: str) -> JsonResponse:
 
 @login_required
 @require_POST
-def hint(request: HttpRequest, lab: str, exercise: str) -> JsonResponse:
+def hint(request: HttpRequest, lab: str, exercise: str) -> HttpResponse:
     _exercise_or_404(lab, exercise)
+    try:
+        rate_limit_take(scope="hint", key=f"user:{request.user.pk}")
+    except RateLimited as exc:
+        return limited_response(request, exc)
     attempt = attempt_get_or_create(user=request.user, lab_slug=lab, exercise_id=exercise)
     revealed = attempt_hint_reveal(attempt=attempt)
     _, spec = exercise_get(lab_slug=lab, exercise_id=exercise)
@@ -76,9 +86,13 @@ def hint(request: HttpRequest, lab: str, exercise: str) -> JsonResponse:
 
 @login_required
 @require_POST
-def auto_check(request: HttpRequest, lab: str) -> JsonResponse:
+def auto_check(request: HttpRequest, lab: str) -> HttpResponse:
     if lab not in catalog_get().labs:
         raise Http404(f"no lab {lab}")
+    try:
+        rate_limit_take(scope="auto-check", key=f"user:{request.user.pk}")
+    except RateLimited as exc:
+        return limited_response(request, exc)
     attempts = lab_auto_check_enable(user=request.user, lab_slug=lab)
     return JsonResponse({"lab": lab, "attempts": {a.exercise_key: a.pk for a in attempts}})
 

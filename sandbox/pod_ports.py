@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from django.utils import timezone
 
+from kubelab.ratelimit import RateLimited, rate_limit_take
 from sandbox import k8s
 from sandbox.services import Credentials, sandbox_credentials
 
@@ -55,8 +56,10 @@ def _credentials(user: Any, *, fresh: bool) -> tuple[Credentials, bool]:
             return cached, True
     credentials = sandbox_credentials(user=user)
     with _tokens_lock:
-        for key in [k for k, c in _tokens.items() if c.expires_at - now <= TOKEN_REUSE_MARGIN]:
-            del _tokens[key]
+        # `stale`, never `key`: reusing the name stored this learner's token under the last
+        # pruned learner's key, and served it to them (issue 14).
+        for stale in [k for k, c in _tokens.items() if c.expires_at - now <= TOKEN_REUSE_MARGIN]:
+            del _tokens[stale]
         _tokens[key] = credentials
     return credentials, False
 
@@ -149,7 +152,12 @@ def pod_port_fetch(
     except k8s.ClusterRejected as exc:
         if not cached:
             raise _rejected(exc) from exc
-        # A reused token may be stale (namespace replaced, ServiceAccount recreated): ask anew.
+        # A reused token may be stale (namespace replaced, ServiceAccount recreated): ask anew,
+        # but not for every request to a Pod that does not exist (each costs a TokenRequest).
+        try:
+            rate_limit_take(scope="pod-token", key=f"user:{user.pk}")
+        except RateLimited as limited:
+            raise PodPortError(str(limited), status=429) from exc
         credentials, _ = _credentials(user, fresh=True)
         try:
             raw = _exchange(credentials, pod=pod, port=port, request=request)

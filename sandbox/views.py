@@ -6,9 +6,11 @@ import logging
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from kubelab.ratelimit import RateLimited, rate_limit_take
 from sandbox import k8s
 from sandbox.pod_ports import PodPortError, pod_port_fetch
 from sandbox.selectors import sandbox_denials, sandbox_get_for_user, sandbox_status_view
@@ -74,6 +76,19 @@ def pod_port(request: HttpRequest, pod: str, port: int, rest: str = "") -> HttpR
     refused = _refused(request)
     if refused:
         return refused
+    # A link on another site must not drive the learner's Pod (kuard's /healthy/fail flips a
+    # probe on a GET): only this site's pages, or the learner's own typing, reach it.
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return HttpResponse(
+            _("Open your Pod's page from kubelab: a link from another site may not reach it.")
+            + "\n",
+            status=403,
+            content_type="text/plain; charset=utf-8",
+        )
+    try:
+        rate_limit_take(scope="pod-page", key=f"user:{request.user.pk}")
+    except RateLimited as exc:
+        return HttpResponse(f"{exc}\n", status=429, content_type="text/plain; charset=utf-8")
     headers = {name.lower(): value for name, value in request.headers.items()}
     try:
         answer = pod_port_fetch(

@@ -4,7 +4,10 @@ KUBELAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VAR="$KUBELAB_ROOT/var"
 VENV="$KUBELAB_ROOT/.venv"
 PY="$VENV/bin/python"
-mkdir -p "$VAR"
+mkdir -p "$VAR" "$VAR/run/terminal" "$VAR/cluster/pods"
+# Traversable, not listable: jails (their own uids) reach their session and pod directories
+# through these; everything else under var/ is private to kubelab (scripts/run sets umask 077).
+chmod 711 "$VAR" "$VAR/run" "$VAR/run/terminal" "$VAR/cluster" "$VAR/cluster/pods"
 
 say() { printf '\033[1;34m[kubelab]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[kubelab]\033[0m %s\n' "$*" >&2; exit 1; }
@@ -12,16 +15,16 @@ die() { printf '\033[1;31m[kubelab]\033[0m %s\n' "$*" >&2; exit 1; }
 # Secrets are generated once per checkout into var/secrets.env (git-ignored, mode 600);
 # anything already set in the environment wins.
 secrets_load() {
-  local f="$VAR/secrets.env"
-  if [ ! -f "$f" ]; then
+  local f="$VAR/secrets.env" name
+  # Each secret is generated once; one added in a later version is appended to an older file.
+  (
     umask 077
-    {
-      echo "KUBELAB_SECRET_KEY=$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n')"
-      echo "KUBELAB_REDIS_PASSWORD=$(head -c 24 /dev/urandom | base64 | tr -d '/+=\n')"
-      echo "KUBELAB_PG_PASSWORD=$(head -c 24 /dev/urandom | base64 | tr -d '/+=\n')"
-    } >"$f"
-    umask 022
-  fi
+    touch "$f"
+    for name in KUBELAB_SECRET_KEY:48 KUBELAB_REDIS_PASSWORD:24 KUBELAB_PG_PASSWORD:24 KUBELAB_HEALTH_TOKEN:24; do
+      grep -q "^${name%%:*}=" "$f" ||
+        echo "${name%%:*}=$(head -c "${name##*:}" /dev/urandom | base64 | tr -d '/+=\n')" >>"$f"
+    done
+  )
   local line key
   while IFS= read -r line; do
     key=${line%%=*}

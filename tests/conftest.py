@@ -6,6 +6,7 @@ import pytest
 from django.conf import settings
 from django.utils import translation
 
+from kubelab.serve import descriptors_raise
 from tests.fixtures.browser import browser, page  # noqa: F401
 from tests.fixtures.cluster import *  # noqa: F403
 from tests.fixtures.processes import (  # noqa: F401
@@ -14,6 +15,9 @@ from tests.fixtures.processes import (  # noqa: F401
     redis_available,
     web_server,
 )
+
+# The test process serves terminals as the web server does, with the same descriptor limit.
+descriptors_raise()
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 os.environ.setdefault("KUBELAB_SECRET_KEY", "tests-only-not-a-secret")
 
+from kubelab.rates import DEFAULT_LIMITS
 from kubelab.settings import *  # noqa: F403
 from kubelab.settings import DATABASES, REDIS_URL, VAR_DIR
 
@@ -30,6 +31,18 @@ CHANNEL_LAYERS = {
 }
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
+# The cache (rate limits) on its own database, each test run under its own key prefix; every
+# limit so high that no test meets one unless it lowers it (tests/kubelab/test_rate_limits.py).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": _redis_db(REDIS_URL, 3),
+        "KEY_PREFIX": os.environ.setdefault("KUBELAB_TEST_CACHE_PREFIX", f"t{os.getpid()}"),
+        "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+    }
+}
+if not os.environ.get("KUBELAB_RATE_LIMITS"):
+    KUBELAB_RATE_LIMITS = dict.fromkeys(DEFAULT_LIMITS, "100000/s")
 
 # Each test run gets its own database (several runs may share one PostgreSQL), named after the
 # pytest process; processes started by the fixtures (worker, web) inherit the name and open it

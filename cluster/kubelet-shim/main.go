@@ -93,6 +93,10 @@ func run(o options) error {
 	if err := os.MkdirAll(o.stateDir, 0o711); err != nil {
 		return err
 	}
+	// Traversable by the pods' uids whatever the umask: bwrap mounts their trees by a path below.
+	if err := os.Chmod(o.stateDir, 0o711); err != nil {
+		return err
+	}
 	api, err := newAPIClient(o.apiServer, o.apiCA, o.apiCert, o.apiKey)
 	if err != nil {
 		return err

@@ -272,6 +272,9 @@ func (r *podRegistry) prepare(ctx context.Context, p *pod, raw []byte) (string, 
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return "", err
 	}
+	if err := os.Chmod(dir, 0o711); err != nil {
+		return "", err
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
 		return "", err
 	}

@@ -11,13 +11,26 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
-MAX_CONNECTIONS = 32
+MAX_CONNECTIONS = 16  # per session: kubectl opens one or two; a watch or two more
 CHUNK = 64 * 1024
+# All sessions of this process together: each connection holds two descriptors, and the web
+# server must keep enough for its own sockets, however many learners open relay connections.
+_open = 0
+
+
+def total_limit() -> int:
+    """Forwarded connections this process may hold at once: what its descriptor limit leaves
+    after a reserve of 1,024 for everything else, two per connection, 64 to 8,192."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        soft = 1 << 20
+    return max(64, min(8192, (soft - 1024) // 2))
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -51,10 +64,17 @@ class ApiForwarder:
         os.chmod(self.socket_path, 0o600)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        global _open
         task = asyncio.current_task()
         if len(self._tasks) >= MAX_CONNECTIONS or task is None:
+            log.info("terminal API forwarder: a session's %d connections are open", MAX_CONNECTIONS)
             writer.close()
             return
+        if _open >= total_limit():
+            log.warning("terminal API forwarder: %d connections open in all; refusing more", _open)
+            writer.close()
+            return
+        _open += 1
         self._tasks.add(task)
         upstream_writer: asyncio.StreamWriter | None = None
         try:
@@ -73,6 +93,7 @@ class ApiForwarder:
             # would log a cancelled connection task as one).
             pass
         finally:
+            _open -= 1
             self._tasks.discard(task)
             for w in (writer, upstream_writer):
                 if w is not None:

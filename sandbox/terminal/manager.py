@@ -681,7 +681,10 @@ class TerminalManager:
             session = self.for_owner(owner_id)
             if session is None:
                 if len(self.sessions) >= self.config.max_sessions:
-                    raise TerminalError("the server has no room for more terminals; try later")
+                    raise TerminalError(
+                        f"all {self.config.max_sessions} terminals this server runs are in use "
+                        "(one per learner); try again in a few minutes"
+                    )
                 session = TerminalSession(
                     self,
                     owner_id=owner_id,
@@ -761,6 +764,19 @@ class TerminalManager:
 _managers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TerminalManager] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def terminal_sessions_end_for_owner(owner_id: int, reason: str) -> int:
+    """From any thread: end the owner's terminal in every manager of this process (their screens
+    are told why); how many there were."""
+    ended = 0
+    for loop, manager in list(_managers.items()):
+        session = manager.for_owner(owner_id)
+        if session is None or loop.is_closed():
+            continue
+        asyncio.run_coroutine_threadsafe(manager.close(session, reason), loop)
+        ended += 1
+    return ended
 
 
 def terminal_manager() -> TerminalManager:

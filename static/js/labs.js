@@ -19,7 +19,14 @@
       credentials: "same-origin",
       headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
     });
-    if (!response.ok) throw new Error(`${url}: ${response.status}`);
+    if (!response.ok) {
+      // A refusal the learner should read (429: too many Checks) comes as {error: sentence}.
+      let sentence = "";
+      try { sentence = (await response.json()).error || ""; } catch (ignored) { /* not JSON */ }
+      const error = new Error(sentence || `${url}: ${response.status}`);
+      error.sentence = sentence;
+      throw error;
+    }
     return response.json();
   }
 
@@ -157,7 +164,8 @@
       }
     } catch (error) {
       const status = item.querySelector("[data-labs-status]");
-      if (status) status.textContent = strings.error || "error";
+      if (status) status.textContent = error.sentence || strings.error || "error";
+      if (error.sentence) item.dataset.status = "refused";
     } finally {
       setTimeout(() => { button.disabled = false; }, 600);
     }

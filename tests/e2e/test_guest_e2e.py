@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from tests.e2e.test_terminal_e2e import wait_screen
-from tests.fixtures.browser import screenshot
+from tests.fixtures.browser import screenshot, wait_js
 from tests.fixtures.cluster import Cluster
 from tests.fixtures.processes import LearnerSite
 from tests.sandbox import conftest as sandbox_fixtures  # noqa: F401  (per-session namespace salt)
@@ -43,7 +43,8 @@ def test_a_visitor_tries_it_now_then_keeps_the_account(
         assert guest_name.startswith("guest-"), guest_name
         assert page.locator("[data-guest-banner]").is_visible()
         assert page.locator(".terminal-panel[data-terminal]").count() == 1
-        page.wait_for_function(
+        wait_js(
+            page,
             "document.querySelector('[data-terminal-status]').dataset.state === 'ready'",
             timeout=45_000,
         )
@@ -63,7 +64,8 @@ def test_a_visitor_tries_it_now_then_keeps_the_account(
         page.wait_for_url(f"**{CHAPTER}")
         assert page.locator(".user-name").inner_text() == username
         assert page.locator("[data-guest-banner]").count() == 0
-        page.wait_for_function(
+        wait_js(
+            page,
             "document.querySelector('[data-terminal-status]').dataset.state === 'ready'",
             timeout=45_000,
         )

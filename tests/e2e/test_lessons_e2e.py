@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.browser import screenshot
+from tests.fixtures.browser import screenshot, wait_js
 from tests.fixtures.processes import WebServer
 from tutorials.selectors import course_chapters
 
@@ -31,7 +31,7 @@ def test_chapter_in_both_languages(web_server: WebServer, page: Any) -> None:
     assert int(handle.get_attribute("aria-valuenow") or 0) == before + 2
 
     page.select_option("#lang-select", "zh-hant")
-    page.wait_for_function("document.documentElement.lang === 'zh-hant'")
+    wait_js(page, "document.documentElement.lang === 'zh-hant'")
     assert page.locator("h1#lesson-title").inner_text() == chapter.lesson("zh-hant").title
     assert page.locator("button[data-action=copy]").first.inner_text() == "複製"
     screenshot(page, "lesson-pods-zh-hant")

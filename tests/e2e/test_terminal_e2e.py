@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.browser import screenshot
+from tests.fixtures.browser import screenshot, wait_js
 from tests.fixtures.processes import LearnerSite
 from tests.sandbox.terminal.conftest import Learner, kubeconfig_dir, make_learner  # noqa: F401
 
@@ -44,8 +44,10 @@ def test_terminal_in_a_lesson_survives_a_reload(
     learner_site("terminal").login(page, learner.user.username, "pw-123456789")
 
     status = page.locator("[data-terminal-status]")
-    page.wait_for_function(
-        "document.querySelector('[data-terminal-status]').dataset.state === 'ready'", timeout=30_000
+    wait_js(
+        page,
+        "document.querySelector('[data-terminal-status]').dataset.state === 'ready'",
+        timeout=30_000,
     )
     wait_screen(page, "learner@kubelab:~$")
     assert learner.namespace in page.locator("[data-terminal-namespace]").inner_text()
@@ -62,8 +64,10 @@ def test_terminal_in_a_lesson_survives_a_reload(
     screenshot(page, "terminal-lesson")
 
     page.reload()
-    page.wait_for_function(
-        "document.querySelector('[data-terminal-status]').dataset.state === 'ready'", timeout=30_000
+    wait_js(
+        page,
+        "document.querySelector('[data-terminal-status]').dataset.state === 'ready'",
+        timeout=30_000,
     )
     text = wait_screen(page, "from-the-lesson-42")  # the scrollback came back
     assert f"No resources found in {learner.namespace} namespace." in text.replace("\xa0", " ")

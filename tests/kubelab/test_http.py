@@ -1,18 +1,23 @@
 """Pages and /healthz over real HTTP from the web server, with a real Celery worker behind it."""
 
 import json
+import os
 import urllib.error
 import urllib.request
+from typing import Any
 
 import pytest
 from django.test import Client, override_settings
 
 from tests.fixtures.processes import WebServer, WorkerProcess
 
+TOKEN = "health-token-for-tests"
 
-def fetch(url: str) -> tuple[int, str]:
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=15) as response:
+        request = urllib.request.Request(url, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=15) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
@@ -46,7 +51,8 @@ def test_home_page_in_traditional_chinese(web_server: WebServer) -> None:
 def test_healthz_reports_every_part(
     web_server: WebServer, celery_worker_process: WorkerProcess
 ) -> None:
-    status, body = fetch(web_server.url + "/healthz")
+    token = os.environ["KUBELAB_HEALTH_TOKEN"]
+    status, body = fetch(web_server.url + "/healthz", {"Authorization": f"Bearer {token}"})
     report = json.loads(body)
     assert set(report["checks"]) == {"database", "redis", "celery", "kubernetes"}
     assert report["checks"]["database"]["ok"] is True
@@ -54,14 +60,19 @@ def test_healthz_reports_every_part(
     assert report["checks"]["celery"]["ok"] is True
     assert celery_worker_process.name in report["checks"]["celery"]["workers"]
     assert status == (200 if report["ok"] else 503)
+    # Without the token: whether it is ok, and nothing about what is inside.
+    public_status, public = fetch(web_server.url + "/healthz")
+    assert json.loads(public) == {"ok": public_status == 200}
 
 
 @pytest.mark.django_db
 def test_healthz_with_redis_down_is_503_not_500() -> None:
     with override_settings(
-        REDIS_URL="redis://127.0.0.1:1/0", CELERY_BROKER_URL="redis://127.0.0.1:1/0"
+        REDIS_URL="redis://127.0.0.1:1/0",
+        CELERY_BROKER_URL="redis://127.0.0.1:1/0",
+        KUBELAB_HEALTH_TOKEN=TOKEN,
     ):
-        response = Client().get("/healthz")
+        response = Client().get("/healthz", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 503
     report = response.json()
     assert report["checks"]["redis"]["ok"] is False
@@ -71,7 +82,35 @@ def test_healthz_with_redis_down_is_503_not_500() -> None:
 
 @pytest.mark.django_db
 def test_healthz_names_missing_kubeconfig(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    with override_settings(KUBELAB_KUBECONFIG=str(tmp_path / "nope.kubeconfig")):
-        report = Client().get("/healthz").json()
+    with override_settings(
+        KUBELAB_KUBECONFIG=str(tmp_path / "nope.kubeconfig"), KUBELAB_HEALTH_TOKEN=TOKEN
+    ):
+        report = Client().get("/healthz", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").json()
     assert report["checks"]["kubernetes"]["ok"] is False
     assert "no kubeconfig at" in report["checks"]["kubernetes"]["error"]
+
+
+@pytest.mark.django_db
+def test_public_healthz_says_only_ok_and_is_cheap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubelab import health
+
+    calls = []
+    monkeypatch.setattr(health, "_public", None)
+    monkeypatch.setitem(health.CHECKS, "celery", lambda: calls.append(1) or {"workers": ["w"]})
+    with override_settings(KUBELAB_HEALTH_TOKEN=TOKEN):
+        for _ in range(5):
+            body = Client().get("/healthz").json()
+            assert set(body) == {"ok"}
+        assert len(calls) == 1  # one report for five anonymous hits within the cache window
+        wrong = Client().get("/healthz", HTTP_AUTHORIZATION="Bearer guess").json()
+        assert set(wrong) == {"ok"}
+        detailed = Client().get("/healthz", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").json()
+        assert "checks" in detailed and len(calls) == 2
+
+
+@pytest.mark.django_db
+def test_staff_see_the_details(django_user_model: Any) -> None:
+    staff = django_user_model.objects.create_user("ops", password="x" * 12, is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    assert "checks" in client.get("/healthz").json()

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import time
 import urllib.error
@@ -25,9 +26,20 @@ def running_pid() -> int | None:
     return pid
 
 
+def health_token() -> str:
+    """The token scripts/run's web server was given (var/secrets.env, generated once)."""
+    for line in (ROOT / "var" / "secrets.env").read_text().splitlines():
+        if line.startswith("KUBELAB_HEALTH_TOKEN="):
+            return line.split("=", 1)[1]
+    return os.environ.get("KUBELAB_HEALTH_TOKEN", "")
+
+
 def health(port: int) -> dict:  # type: ignore[type-arg]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/healthz", headers={"Authorization": f"Bearer {health_token()}"}
+    )
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=20) as response:
+        with urllib.request.urlopen(request, timeout=20) as response:
             return json.loads(response.read())  # type: ignore[no-any-return]
     except urllib.error.HTTPError as exc:  # 503 still carries the report
         return json.loads(exc.read())  # type: ignore[no-any-return]
@@ -51,9 +63,9 @@ def test_run_detach_serves_then_stops(
         KUBELAB_PORT=str(port),
         KUBELAB_DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}",
         KUBELAB_SKIP_CLUSTER_BUILD="1",
-        KUBELAB_ADMIN_PASSWORD="run-test-admin-pw",
     )
     env.pop("KUBELAB_TEST_DB_NAME", None)
+    env.pop("KUBELAB_ADMIN_PASSWORD", None)  # a new database: the admin's password is generated
     started = subprocess.run(
         ["scripts/run", "--detach"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
     )
@@ -61,6 +73,17 @@ def test_run_detach_serves_then_stops(
     assert f"kubelab is running at http://127.0.0.1:{port}/" in started.stderr
     pid = running_pid()
     assert pid is not None
+    # The generated password is shown once, to whoever ran the command, and kept nowhere.
+    shown = re.search(r"Admin account created: user 'admin', password '([^']+)'", started.stderr)
+    assert shown, started.stderr[-2000:]
+    logs = ROOT / "var" / "log"
+    for log in logs.glob("*.log"):
+        assert shown.group(1) not in log.read_text(errors="replace"), log
+        assert log.stat().st_mode & 0o777 == 0o600, log
+    assert logs.stat().st_mode & 0o777 == 0o700
+    assert not (ROOT / "var" / "admin-password.txt").exists()
+    # The database holds session keys: kubelab's alone.
+    assert (tmp_path / "run.sqlite3").stat().st_mode & 0o777 == 0o600
     try:
         report = health(port)
         # The worker may need a moment to answer its first ping.

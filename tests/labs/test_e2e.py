@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.browser import screenshot
+from tests.fixtures.browser import screenshot, wait_js
 from tests.fixtures.processes import LearnerSite, WorkerProcess
 from tests.labs.conftest import Process, kuard_pod
 from tests.sandbox.conftest import Learner
@@ -43,7 +43,8 @@ def test_kuard_turns_green_in_the_browser_without_a_click(
     # Terminals take the learner's kubeconfig from the sandbox app, as in production.
     site = learner_site("labs", KUBELAB_TERMINAL_KUBECONFIG_PROVIDER=None)
     site.login(page, learner.user.username, "x" * 12)
-    page.wait_for_function(
+    wait_js(
+        page,
         "document.querySelector('[data-terminal-status]').dataset.state === 'ready'",
         timeout=30_000,
     )
@@ -57,7 +58,8 @@ def test_kuard_turns_green_in_the_browser_without_a_click(
     type_in_terminal(
         page, f"printf '%s' '{wrong}' > kuard-pod.yaml\nkubectl apply -f kuard-pod.yaml\n"
     )
-    page.wait_for_function(  # the Pod exists now: only the image check is still failing
+    wait_js(
+        page,  # the Pod exists now: only the image check is still failing
         "sel => document.querySelectorAll(sel).length === 1",
         arg=f"{KUARD} .labs-check",
         timeout=20_000,
@@ -78,7 +80,8 @@ def test_kuard_turns_green_in_the_browser_without_a_click(
     page.wait_for_selector(f'{KUARD}[data-completed="true"]', state="attached", timeout=30_000)
     elapsed = time.monotonic() - started
     # A trailing watch-driven run may briefly show "checking…" again before it settles.
-    page.wait_for_function(
+    wait_js(
+        page,
         "sel => document.querySelector(sel)?.innerText.trim() === 'done'",
         arg=f"{KUARD} [data-labs-status]",
         timeout=15_000,

@@ -95,3 +95,42 @@ def test_a_page_reuses_the_learners_token_and_replaces_a_stale_one(
     assert client.get(f"{BASE}/healthy").status_code == 200
     assert len(asked) == 1
     assert pod_ports._tokens[key].token != "not-a-valid-token"
+
+
+def test_an_expiring_token_of_one_learner_never_serves_another(
+    cluster: Cluster, make_learner: Callable[..., Learner]
+) -> None:
+    import dataclasses
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sandbox import pod_ports
+
+    first, second = kuard_learner(cluster, make_learner), kuard_learner(cluster, make_learner)
+    assert b"kuard" in browser(first).get(f"{BASE}/", HTTP_ACCEPT="text/html").content
+    # The first learner's cached token is about to expire: the next fetch of anyone prunes it.
+    with pod_ports._tokens_lock:
+        for key, credentials in list(pod_ports._tokens.items()):
+            if key[0] == first.user.pk:
+                soon = timezone.now() + timedelta(seconds=5)
+                pod_ports._tokens[key] = dataclasses.replace(credentials, expires_at=soon)
+    for learner, other in ((second, first), (first, second)):
+        page = browser(learner).get(f"{BASE}/", HTTP_ACCEPT="text/html").content.decode()
+        assert learner.namespace in page and other.namespace not in page
+    with pod_ports._tokens_lock:
+        by_user = {key[0]: c.namespace for key, c in pod_ports._tokens.items()}
+    assert by_user[first.user.pk] == first.namespace
+    assert by_user[second.user.pk] == second.namespace
+
+
+def test_a_link_from_another_site_cannot_drive_the_pod(learner: Learner) -> None:
+    client = browser(learner)
+    # A cross-site link to /healthy/fail would flip the learner's probe: refused, nothing sent.
+    refused = client.get(f"{BASE}/healthy/fail", HTTP_SEC_FETCH_SITE="cross-site")
+    assert refused.status_code == 403
+    assert "a link from another site may not reach it" in refused.content.decode()
+    assert client.get(f"{BASE}/healthy", HTTP_SEC_FETCH_SITE="same-site").status_code == 403
+    assert client.get(f"{BASE}/healthy", HTTP_SEC_FETCH_SITE="same-origin").status_code == 200
+    # Typed into the address bar (or a bookmark): the browser says "none".
+    assert client.get(f"{BASE}/healthy", HTTP_SEC_FETCH_SITE="none").status_code == 200

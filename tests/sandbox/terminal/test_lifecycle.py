@@ -194,3 +194,35 @@ async def test_token_is_refreshed_inside_a_running_shell(
     assert before.split()[0] != after.split()[0]
     assert "No resources found" in after
     await manager.shutdown()
+
+
+async def test_logging_out_ends_the_learners_terminal_in_this_process(
+    make_learner: Callable[[str], Learner],
+) -> None:
+    from sandbox.terminal.manager import terminal_manager
+
+    learner = await sync_to_async(make_learner)("leaves")
+    manager = terminal_manager()  # the one the web server's loop uses: what logout reaches
+    session, screen = await open_session(manager, learner)
+    uid = session.host_uid
+
+    def log_out() -> None:
+        from django.contrib.auth.signals import user_logged_out
+
+        user_logged_out.send(sender=None, request=None, user=learner.user)
+
+    await sync_to_async(log_out)()
+    for _ in range(100):
+        if session.state == "closed":
+            break
+        await asyncio.sleep(0.05)
+    assert session.state == "closed"
+    await asyncio.sleep(0.2)  # the status frame is sent by a task of its own
+    assert ["status", "closed", "logged out"] in [m[:3] for m in screen.messages], screen.messages
+    assert manager.for_owner(learner.user.pk) is None
+    if uid is not None:
+        for _ in range(50):
+            if not uid_processes(uid):
+                break
+            await asyncio.sleep(0.1)
+        assert uid_processes(uid) == []
