@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -259,17 +258,6 @@ func (c *cappedBuffer) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return c.Buffer.Write(b)
-}
-
-func (r *podRegistry) logLock(uid string) *sync.Mutex {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	l, ok := r.logLocks[uid]
-	if !ok {
-		l = &sync.Mutex{}
-		r.logLocks[uid] = l
-	}
-	return l
 }
 
 // logWriter appends whatever is written to it to a pod's log file, one timestamped CRI line

@@ -233,13 +233,19 @@ func decodePod(raw []byte) (*pod, error) {
 	return &p, nil
 }
 
-func (r *podRegistry) dirLock(uid string) *sync.Mutex {
+// dirLock serialises preparing one pod's directory; logLock its log files. One pod's never
+// waits for another's.
+func (r *podRegistry) dirLock(uid string) *sync.Mutex { return r.podLock(r.locks, uid) }
+
+func (r *podRegistry) logLock(uid string) *sync.Mutex { return r.podLock(r.logLocks, uid) }
+
+func (r *podRegistry) podLock(locks map[string]*sync.Mutex, uid string) *sync.Mutex {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	l, ok := r.locks[uid]
+	l, ok := locks[uid]
 	if !ok {
 		l = &sync.Mutex{}
-		r.locks[uid] = l
+		locks[uid] = l
 	}
 	return l
 }

@@ -197,38 +197,32 @@ def test_two_web_processes_share_one_count(redis_available: str) -> None:
             stop_process(server.proc)
 
 
-def test_a_forwarded_for_header_counts_only_from_a_trusted_proxy(redis_available: str) -> None:
-    # Untrusted (the default): a forged X-Forwarded-For changes nothing, the peer is counted.
-    env = child_env(
-        KUBELAB_RATE_LIMITS="signup=1/h", KUBELAB_TEST_CACHE_PREFIX=f"p{secrets.token_hex(4)}"
-    )
-    server = web_start(ARTIFACTS / "web-proxy.log", env)
+def _signups_from(env: dict[str, str], log: str, *clients: str) -> list[int]:
+    """Statuses of one sign-up attempt per X-Forwarded-For value, on a server of its own."""
+    server = web_start(ARTIFACTS / log, env)
     try:
-        results = []
-        for forged in ("198.51.100.1", "198.51.100.2"):
+        statuses = []
+        for forged in clients:
             cookie, token = _csrf(server.url + "/accounts/signup/")
             status, _ = _post(
                 server.url + "/accounts/signup/",
                 {"username": "", "csrfmiddlewaretoken": token},
                 {"Cookie": cookie, "X-Forwarded-For": forged},
             )
-            results.append(status)
-        assert results == [200, 429], results
+            statuses.append(status)
+        return statuses
     finally:
         stop_process(server.proc)
-    trusted = web_start(
-        ARTIFACTS / "web-proxy-trusted.log", {**env, "KUBELAB_TRUSTED_PROXIES": "127.0.0.1"}
+
+
+def test_a_forwarded_for_header_counts_only_from_a_trusted_proxy(redis_available: str) -> None:
+    env = child_env(
+        KUBELAB_RATE_LIMITS="signup=1/h", KUBELAB_TEST_CACHE_PREFIX=f"p{secrets.token_hex(4)}"
     )
-    try:
-        results = []
-        for forged in ("198.51.100.3", "198.51.100.4"):
-            cookie, token = _csrf(trusted.url + "/accounts/signup/")
-            status, _ = _post(
-                trusted.url + "/accounts/signup/",
-                {"username": "", "csrfmiddlewaretoken": token},
-                {"Cookie": cookie, "X-Forwarded-For": forged},
-            )
-            results.append(status)
-        assert results == [200, 200], results  # two clients behind the proxy
-    finally:
-        stop_process(trusted.proc)
+    # Untrusted (the default): a forged X-Forwarded-For changes nothing, the peer is counted.
+    forged = _signups_from(env, "web-proxy.log", "198.51.100.1", "198.51.100.2")
+    assert forged == [200, 429], forged
+    # From a trusted proxy, the header names the client: two clients behind it.
+    trusted = {**env, "KUBELAB_TRUSTED_PROXIES": "127.0.0.1"}
+    behind = _signups_from(trusted, "web-proxy-trusted.log", "198.51.100.3", "198.51.100.4")
+    assert behind == [200, 200], behind
