@@ -93,7 +93,16 @@ DATABASES: dict[str, dict[str, Any]] = {
     }
 }
 if _database.engine.endswith("sqlite3"):
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    # SQLite for a one-box run, made to hold a class: WAL lets readers go on while one writes;
+    # IMMEDIATE takes the write lock when a transaction begins, so a reader that later writes
+    # waits for it (the busy timeout) instead of failing with "database is locked" at once;
+    # synchronous=NORMAL is WAL's safe setting (a crash loses no committed transaction's data,
+    # only, on power loss, the last ones).
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = check_redis_url(
