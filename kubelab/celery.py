@@ -22,6 +22,32 @@ def _redelivery_options() -> dict[str, int]:
     }
 
 
+def _a_closed_channel_is_a_connection_error() -> None:
+    """kombu 5.7's Redis channel, once its connection is closed (the server went away), still
+    builds new clients from it: restoring unacknowledged messages as the channel closes, or a
+    late ack of a task that was running meanwhile. It fails with an AttributeError (the closed
+    connection has no client), which neither kombu nor Celery expects, so the worker stopped
+    for good after a Redis restart (tests/kubelab/test_faults.py). Raised as the connection
+    error it is, both already handle it: the channel is dropped, the worker reconnects, and an
+    unacknowledged message comes back by the visibility timeout (tasks are idempotent)."""
+    import redis
+    from kombu.transport import redis as transport
+
+    connparams = transport.Channel._connparams
+    if getattr(connparams, "kubelab_guarded", False):
+        return
+
+    def guarded(self: transport.Channel, asynchronous: bool = False) -> dict[str, object]:
+        if self.connection is None or self.connection.client is None:
+            raise redis.exceptions.ConnectionError("this broker channel's connection is closed")
+        return dict(connparams(self, asynchronous=asynchronous))
+
+    guarded.kubelab_guarded = True  # type: ignore[attr-defined]
+    transport.Channel._connparams = guarded  # type: ignore[method-assign]
+
+
+_a_closed_channel_is_a_connection_error()
+
 app = Celery("kubelab")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
@@ -33,6 +59,9 @@ app.conf.update(
     # Tasks are written to be idempotent, so a task whose worker died is redelivered, not lost.
     task_acks_late=True,
     task_reject_on_worker_lost=True,
+    # A grading running when the broker connection goes finishes and writes its result (its
+    # late ack is lost with the connection, and logged); cancelling it would lose the result.
+    worker_cancel_long_running_tasks_on_connection_loss=False,
     worker_prefetch_multiplier=1,
     broker_connection_retry_on_startup=True,
     broker_transport_options=_redelivery_options(),

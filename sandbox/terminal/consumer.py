@@ -67,7 +67,10 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         rows, cols = (resize.rows, resize.cols) if isinstance(resize, protocol.Resize) else (24, 80)
         try:
             if session is None:
-                session = await terminal_session_start(user=user, rows=rows, cols=cols)
+                # An id this server does not know: its shell went with a restart of the server.
+                session = await terminal_session_start(
+                    user=user, rows=rows, cols=cols, lost=bool(session_id)
+                )
         except TerminalError as exc:
             await self.send_text(protocol.encode("status", "error", str(exc), ""))
             await self.close(code=4503)

@@ -56,8 +56,18 @@ async def terminal_session_get_for_user(
     return manager.for_owner(user.pk)
 
 
-async def terminal_session_start(*, user: Any, rows: int, cols: int) -> TerminalSession:
-    """Get or create the learner's session (the jail starts when the first screen attaches)."""
+SHELL_LOST_NOTICE = (
+    "your previous shell is gone (kubelab's server restarted); this is a new one, and your "
+    "namespace and everything in it are as you left them"
+)
+
+
+async def terminal_session_start(
+    *, user: Any, rows: int, cols: int, lost: bool = False
+) -> TerminalSession:
+    """Get or create the learner's session (the jail starts when the first screen attaches).
+    `lost`: the screen asked for a session this server does not have (it restarted), so the
+    new shell says so above its first prompt."""
     user_id = user.pk
 
     async def kubeconfig_source() -> str:
@@ -80,7 +90,10 @@ async def terminal_session_start(*, user: Any, rows: int, cols: int) -> Terminal
         # What a wake restored ("Welcome back…"), printed once above the first prompt.
         from sandbox.services import sandbox_notice_take
 
-        return await database_sync_to_async(sandbox_notice_take)(user=user)
+        restored = await database_sync_to_async(sandbox_notice_take)(user=user)
+        notices = [SHELL_LOST_NOTICE] if lost else []
+        # Each notice in its own [brackets], on its own line (the terminal wants CR LF).
+        return "]\r\n[".join([*notices, *([restored] if restored else [])]) or None
 
     return await terminal_manager().open(
         owner_id=user_id,
