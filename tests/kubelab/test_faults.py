@@ -3,11 +3,16 @@ what the learner sees, and that nothing they had is lost or half-written."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
+import signal
 import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +22,7 @@ from tests.fixtures.stack import Browser, Stack, Terminal, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.worker, pytest.mark.timeout(600)]
 PROMPT = r"learner@kubelab:~\$ $"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -118,3 +124,139 @@ def test_a_restarted_redis_is_used_again_without_restarting_kubelab(stack: Stack
     # The worker reconnects to the broker on its own; the next Check is graded and shown.
     wait_for("a Check graded and shown after Redis came back", 120, graded_again, interval=1)
     events.close()
+
+
+def _api_server_pid() -> int:
+    return int((REPO / "var" / "cluster" / "kwok" / "clusters" / "kubelab" / "pids" /
+                "kube-apiserver.pid").read_text())  # fmt: skip
+
+
+def _cluster_start() -> None:
+    done = subprocess.run(
+        [str(REPO / "cluster" / "ctl"), "start"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_restarted_api_server_makes_checks_inconclusive_then_right(stack: Stack) -> None:
+    browser = _learner(stack)
+    status, body = browser.request("/sandbox/status")
+    assert status == 200 and json.loads(body)["status"] == "ready", body[:300]
+    events = browser.websocket("/ws/events/")
+    os.kill(_api_server_pid(), signal.SIGKILL)
+    try:
+        generation = browser.check()["generation"]
+        down = _event(
+            events, lambda e: e.get("type") == "labs.result" and e["generation"] >= generation
+        )
+        assert down["status"] == "inconclusive", down
+        assert down["retrying"] is True  # it is tried again, the learner is told so
+        health = stack.health()
+        assert health["checks"]["kubernetes"]["ok"] is False
+        assert health["checks"]["database"]["ok"] is True  # the rest says it is fine
+        # A learner arriving now: the environment waits, with a sentence, and nothing breaks.
+        newcomer = _learner(stack)
+        status, body = newcomer.request("/sandbox/status")
+        assert status == 200, body[:300]
+        waiting = json.loads(body)
+        assert waiting["status"] == "unavailable" and waiting["message"], waiting
+    finally:
+        _cluster_start()
+    # Back: the retry (or the next press) grades for real; the newcomer gets an environment.
+    after = _event(
+        events,
+        lambda e: e.get("type") == "labs.result" and e["status"] != "inconclusive",
+        seconds=120,
+    )
+    assert after["status"] == "failed", after  # no kuard Pod: a real, conclusive answer
+    events.close()
+
+    def newcomer_ready() -> bool:
+        status, body = newcomer.request("/sandbox/status")
+        return status == 200 and json.loads(body)["status"] == "ready"
+
+    wait_for("the newcomer's environment after the API server came back", 120, newcomer_ready, 2)
+
+
+@pytest.fixture
+def stack_on_postgres(cluster: Cluster, redis_available: str) -> Iterator[Stack]:
+    made = Stack(kubeconfig=str(cluster.kubeconfig))
+    made.database_url = made.postgres_init()
+    made.env["KUBELAB_DATABASE_URL"] = made.database_url
+    made.up()
+    try:
+        yield made
+    finally:
+        made.teardown_learners()
+        made.down()
+        with contextlib.suppress(Exception):
+            made.postgres_stop("fast")
+
+
+def test_a_restarted_postgresql_is_a_503_then_everything_is_there(
+    stack_on_postgres: Stack,
+) -> None:
+    stack = stack_on_postgres
+    browser = _learner(stack)
+    first = browser.check()
+    stack.postgres_stop("immediate")
+    try:
+        status, body = browser.request("/learn/pods/")
+        assert status == 503, body[:300]
+        assert "database is not answering" in body.decode()
+        status, body = browser.request("/labs/pods/kuard-pod/check/", data={"x": "1"})
+        assert status == 503 and "database is not answering" in json.loads(body)["error"]
+        assert stack.health()["checks"]["database"]["ok"] is False
+    finally:
+        stack.postgres_start()
+    # The same session, the same attempt: nothing was lost, nothing was half-written.
+    second = browser.check()
+    assert second["attempt"] == first["attempt"]
+    assert second["generation"] > first["generation"]
+    status, _ = browser.request("/learn/pods/")
+    assert status == 200
+    assert "Traceback" not in stack.log("web").split("a part is down")[-1]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_a_full_disk_refuses_writes_with_a_sentence_and_loses_nothing(
+    cluster: Cluster, redis_available: str
+) -> None:
+    made = Stack(kubeconfig=str(cluster.kubeconfig))
+    small = made.directory / "small"
+    small.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=24m", "kubelab-full", str(small)], check=True
+    )
+    try:
+        made.env["KUBELAB_DATABASE_URL"] = f"sqlite:///{small / 'kubelab.sqlite3'}"
+        made.up()
+        browser = _learner(made)
+        attempt = browser.check()["attempt"]
+        filler = small / "filler"
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M", "count=64"],
+                       capture_output=True)  # fmt: skip
+        # Writes fail with a sentence, not a 500; reads go on.
+        latecomer = Browser(made)
+        latecomer.request("/accounts/signup/")
+        status, body = latecomer.request(
+            "/accounts/signup/",
+            data={"username": "late", "password1": "kube-lear-42x", "password2": "kube-lear-42x",
+                  "csrfmiddlewaretoken": latecomer.cookies.get("csrftoken", "")},
+        )  # fmt: skip
+        assert status == 503, body[:300]
+        assert "The disk is full" in body.decode()
+        status, _ = browser.request("/learn/pods/")
+        assert status == 200
+        filler.unlink()
+        status, body = browser.request(f"/labs/attempts/{attempt}/")
+        assert status == 200
+        again = browser.check()
+        assert again["attempt"] == attempt
+        made.down()
+        with sqlite3.connect(small / "kubelab.sqlite3") as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        made.teardown_learners()
+        made.down()
+        subprocess.run(["umount", "-l", str(small)], check=False)

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 import urllib.error
@@ -93,6 +94,25 @@ def test_run_detach_serves_then_stops(
             report = health(port)
         for part in ("database", "redis", "celery", "kubernetes"):
             assert report["checks"][part]["ok"], (part, report)
+
+        # A process that dies is started again by the run command, which says so.
+        web = subprocess.run(
+            ["pgrep", "-f", f"kubelab.serve --host 127.0.0.1 --port {port}"],
+            capture_output=True, text=True,
+        ).stdout.split()  # fmt: skip
+        assert len(web) == 1, web
+        os.kill(int(web[0]), signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if health(port)["checks"]["database"]["ok"]:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        run_log = (ROOT / "var" / "log" / "run.log").read_text()
+        assert "the web process exited (status 137); starting it again" in run_log, run_log[-1500:]
+        assert health(port)["checks"]["database"]["ok"]
 
         again = subprocess.run(
             ["scripts/run", "--detach"],
