@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
@@ -36,12 +37,19 @@ _RATE_WINDOW_SECONDS = 3600
 PRUNE_BATCH = 200
 
 
-@transaction.atomic
 def student_signup(*, username: str, password: str, email: str = "") -> User:
-    user: User = get_user_model().objects.create_user(
-        username=username, password=password, email=email
-    )
-    role_grant(user=user, role=Role.STUDENT)
+    # Hashing a password takes a deliberate fraction of a second of CPU: done before the write
+    # transaction, not inside it. On SQLite a transaction holds the database's one write lock,
+    # and a class signing up together queued every hash behind it ("database is locked",
+    # bench/soak).
+    hashed = make_password(password)
+    with transaction.atomic():
+        user: User = get_user_model().objects.create_user(
+            username=username, password=None, email=email
+        )
+        user.password = hashed
+        user.save(update_fields=["password"])
+        role_grant(user=user, role=Role.STUDENT)
     return user
 
 
@@ -107,13 +115,18 @@ def guest_start(*, client_ip: str) -> User:
     raise RuntimeError("could not find a free guest name")
 
 
-@transaction.atomic
 def guest_claim(*, user: Any, username: str, password: str, email: str = "") -> User:
     """Turn the guest into an ordinary student account: the same row (so every Attempt,
     environment and terminal stays theirs) with the chosen name, email and password.
 
     The password must already have passed the validators (accounts.forms.SignupForm).
     """
+    hashed = make_password(password)  # outside the transaction: see student_signup
+    with transaction.atomic():
+        return _guest_claim_locked(user=user, username=username, hashed=hashed, email=email)
+
+
+def _guest_claim_locked(*, user: Any, username: str, hashed: str, email: str) -> User:
     locked: User = get_user_model().objects.select_for_update().get(pk=user.pk)
     if not user_is_guest(user=locked):
         raise GuestClaimError(_("This account is already signed up."))
@@ -127,7 +140,7 @@ def guest_claim(*, user: Any, username: str, password: str, email: str = "") -> 
         raise GuestClaimError(_("A user with that username already exists."))
     locked.username = username
     locked.email = email
-    locked.set_password(password)
+    locked.password = hashed
     try:
         with transaction.atomic():
             locked.save(update_fields=["username", "email", "password"])
@@ -175,13 +188,19 @@ def guests_prune(
 
 
 def _guest_prune_one(*, pk: int, before: datetime) -> bool:
+    user = get_user_model().objects.filter(pk=pk).first()
+    if user is None or not guests_inactive(before=before).filter(pk=pk).exists():
+        return False
+    # The namespace goes first, outside any transaction: its API calls take seconds, and a
+    # transaction open that long holds SQLite's one write lock. A guest who comes back at this
+    # very moment finds a fresh environment; the account is kept for them by the check below.
+    sandbox_teardown(user=user)
     with transaction.atomic():
         # The lock serialises with guest_claim; the check under it sees a claim or a return.
-        user = get_user_model().objects.select_for_update().filter(pk=pk).first()
-        if user is None or not guests_inactive(before=before).filter(pk=pk).exists():
+        locked = get_user_model().objects.select_for_update().filter(pk=pk).first()
+        if locked is None or not guests_inactive(before=before).filter(pk=pk).exists():
             return False
-        sandbox_teardown(user=user)
-        user.delete()
+        locked.delete()
     return True
 
 

@@ -45,6 +45,12 @@ class LearnerEnvironment(models.Model):
     retry_at = models.DateTimeField(null=True, blank=True)
     resets = models.PositiveIntegerField(default=0)
     provisionings = models.PositiveIntegerField(default=0)
+    # Who is working on the environment (provisioning, resetting, tearing down) and until when:
+    # a hold taken and given back in transactions of their own, so no database lock is kept
+    # while the cluster answers (sandbox.services._hold_take). A holder that died is
+    # overtaken once held_until has passed.
+    held_until = models.DateTimeField(null=True, blank=True)
+    held_by = models.CharField(max_length=16, blank=True, default="")
 
     def __str__(self) -> str:
         return f"{self.namespace or '(none)'} for user {self.user_id} ({self.status})"

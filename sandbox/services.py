@@ -10,10 +10,12 @@ for the learner and a retry is queued.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +23,7 @@ from typing import Any
 
 import yaml
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from kubelab.events import user_event_send_now
@@ -182,27 +185,39 @@ def _new_id() -> str:
 
 
 def pool_claim(*, environment: LearnerEnvironment) -> bool:
-    """Give `environment` a ready pool namespace, atomically; False if the pool is empty.
+    """Give `environment` a ready pool namespace; False if the pool is empty.
 
-    Call inside the transaction that saves `environment`: the pool row is locked (skipping rows
-    other claimers hold) and deleted in that transaction, so no namespace is ever given twice.
+    The row is taken in a transaction of its own (locked, skipping rows other claimers hold,
+    and deleted), so no namespace is ever given twice; the namespace is relabelled after that
+    commit, never with a database lock held. A relabelling the cluster refuses or cannot answer
+    puts the row back and raises, as before.
     """
     while True:
-        row = (
-            PoolNamespace.objects.select_for_update(skip_locked=True)
-            .filter(status=PoolNamespace.Status.READY)
-            .order_by("id")
-            .first()
-        )
-        if row is None or row.namespace is None:
-            return False
-        patched = k8s.object_patch(
-            api_version="v1",
-            kind="Namespace",
-            name=row.namespace,
-            patch=m.namespace_claim_patch(learner_id=environment.user_id),
-        )
-        row.delete()
+        with transaction.atomic():
+            row = (
+                PoolNamespace.objects.select_for_update(skip_locked=True)
+                .filter(status=PoolNamespace.Status.READY)
+                .order_by("id")
+                .first()
+            )
+            if row is None or row.namespace is None:
+                return False
+            row.delete()
+        try:
+            patched = k8s.object_patch(
+                api_version="v1",
+                kind="Namespace",
+                name=row.namespace,
+                patch=m.namespace_claim_patch(learner_id=environment.user_id),
+            )
+        except k8s.ClusterError:
+            PoolNamespace.objects.create(
+                slot=row.slot,
+                namespace=row.namespace,
+                environment_id=row.environment_id,
+                status=PoolNamespace.Status.READY,
+            )
+            raise
         meta = (patched or {}).get("metadata") or {}
         labels = meta.get("labels") or {}
         if (
@@ -356,11 +371,64 @@ def _provision(env: LearnerEnvironment, config: SandboxConfig) -> None:
     env.provisionings += 1
 
 
-def _locked(user: Any) -> LearnerEnvironment:
+# Longer than any piece of work on one environment (each cluster call times out in seconds);
+# a holder that died is overtaken after it. Waiting for another holder gives up after WAIT.
+HOLD_SECONDS = 180
+HOLD_WAIT_SECONDS = 120
+
+
+class EnvironmentBusy(k8s.ClusterUnavailable):
+    """Another process kept the environment longer than HOLD_WAIT_SECONDS."""
+
+
+def _hold_take(env_pk: int, *, wait_seconds: float | None = None) -> str | None:
+    """Hold the environment against every other holder; the hold's token, or None if busy.
+
+    Work on an environment talks to the cluster for up to seconds. A row lock held that long
+    is, on SQLite, a lock on the whole database: every other writer waited, and a class
+    arriving together met "database is locked" (bench/soak). So the hold is taken and given
+    back by single UPDATEs that commit at once, and the work inside saves in short
+    transactions of its own. A holder that died is overtaken once its hold runs out.
+    """
+    token = secrets.token_hex(8)
+    deadline = time.monotonic() + (HOLD_WAIT_SECONDS if wait_seconds is None else wait_seconds)
+    pause = 0.02
+    while True:
+        now = timezone.now()
+        taken = (
+            LearnerEnvironment.objects.filter(pk=env_pk)
+            .filter(Q(held_until__isnull=True) | Q(held_until__lt=now))
+            .update(held_until=now + timedelta(seconds=HOLD_SECONDS), held_by=token)
+        )
+        if taken:
+            return token
+        if time.monotonic() + pause > deadline:
+            return None
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)
+
+
+def _hold_give(env_pk: int, token: str) -> None:
+    LearnerEnvironment.objects.filter(pk=env_pk, held_by=token).update(held_until=None, held_by="")
+
+
+@contextlib.contextmanager
+def _environment_held(env_pk: int) -> Iterator[LearnerEnvironment]:
+    """The environment, held for the work inside; raises EnvironmentBusy if it cannot be had."""
+    token = _hold_take(env_pk)
+    if token is None:
+        raise EnvironmentBusy(f"environment {env_pk} is busy (held longer than expected)")
+    try:
+        yield LearnerEnvironment.objects.get(pk=env_pk)
+    finally:
+        _hold_give(env_pk, token)
+
+
+def _environment_of(user: Any) -> LearnerEnvironment:
     env, _ = LearnerEnvironment.objects.get_or_create(
         user_id=user.pk, defaults={"environment_id": _new_id()}
     )
-    return LearnerEnvironment.objects.select_for_update().get(pk=env.pk)
+    return env
 
 
 def sandbox_provision(*, user: Any) -> LearnerEnvironment:
@@ -373,40 +441,51 @@ def sandbox_provision(*, user: Any) -> LearnerEnvironment:
     """
     _require_learner(user)
     config = sandbox_config()
-    with transaction.atomic():
-        env = _locked(user)
-        before = (env.status, env.namespace)
-        env.last_active_at = timezone.now()
-        try:
-            if env.status == Status.READY and env.namespace:
-                if _namespace_intact(env, config):
-                    env.save(update_fields=["last_active_at"])
-                    return env
-                logger.warning(
-                    "namespace %s of user %s vanished; provisioning a fresh one",
-                    env.namespace,
-                    env.user_id,
-                )
-                env.namespace = None
-            elif (
-                env.status == Status.UNAVAILABLE
-                and env.retry_at is not None
-                and timezone.now() < env.retry_at
-            ):
+    pk = _environment_of(user).pk
+    token = _hold_take(pk)
+    if token is None:
+        # Another process is working on it (a retry, a reset): show where it stands.
+        logger.warning("provisioning for user %s found the environment busy", user.pk)
+        return LearnerEnvironment.objects.get(pk=pk)
+    try:
+        return _provision_held(LearnerEnvironment.objects.get(pk=pk), config)
+    finally:
+        _hold_give(pk, token)
+
+
+def _provision_held(env: LearnerEnvironment, config: SandboxConfig) -> LearnerEnvironment:
+    before = (env.status, env.namespace)
+    env.last_active_at = timezone.now()
+    try:
+        if env.status == Status.READY and env.namespace:
+            if _namespace_intact(env, config):
                 env.save(update_fields=["last_active_at"])
                 return env
-            _provision(env, config)
-            snapshot = EnvironmentSnapshot.objects.filter(environment=env).first()
-            if snapshot is not None:
-                env.detail = _snapshot_restore(env, snapshot)
-        except k8s.ClusterError as exc:
-            _mark_unavailable(env, exc, config)
-        env.save()
-        if (env.status, env.namespace) != before:
-            _notify(env)
-        if env.source == LearnerEnvironment.Source.POOL and env.namespace != before[1]:
-            # A slot was freed: refill it once this claim is committed.
-            transaction.on_commit(_pool_refill_soon, robust=True)
+            logger.warning(
+                "namespace %s of user %s vanished; provisioning a fresh one",
+                env.namespace,
+                env.user_id,
+            )
+            env.namespace = None
+        elif (
+            env.status == Status.UNAVAILABLE
+            and env.retry_at is not None
+            and timezone.now() < env.retry_at
+        ):
+            env.save(update_fields=["last_active_at"])
+            return env
+        _provision(env, config)
+        snapshot = EnvironmentSnapshot.objects.filter(environment=env).first()
+        if snapshot is not None:
+            env.detail = _snapshot_restore(env, snapshot)
+    except k8s.ClusterError as exc:
+        _mark_unavailable(env, exc, config)
+    env.save()
+    if (env.status, env.namespace) != before:
+        _notify(env)
+    if env.source == LearnerEnvironment.Source.POOL and env.namespace != before[1]:
+        # A slot was freed: refill it (once any transaction around this call commits).
+        transaction.on_commit(_pool_refill_soon, robust=True)
     return env
 
 
@@ -507,8 +586,7 @@ def sandbox_reset(*, user: Any) -> LearnerEnvironment:
     if env.status != Status.READY:
         return env
     config = sandbox_config()
-    with transaction.atomic():
-        env = _locked(user)
+    with _environment_held(env.pk) as env:
         # A reset means "start fresh": nothing saved comes back after it.
         EnvironmentSnapshot.objects.filter(environment=env).delete()
         env.detail = ""
@@ -531,7 +609,7 @@ def sandbox_reset(*, user: Any) -> LearnerEnvironment:
     return env
 
 
-def _teardown_locked(env: LearnerEnvironment, *, reason: str) -> str | None:
+def _teardown_held(env: LearnerEnvironment, *, reason: str) -> str | None:
     """Delete the namespace; for "idle", save the learner's objects first (sleep).
 
     Raises ClusterError before deleting anything when the objects cannot be read: a learner's
@@ -561,11 +639,11 @@ def sandbox_teardown(*, user: Any, reason: str = "teardown") -> str | None:
 
     Raises ClusterUnavailable if the cluster cannot be reached (nothing is changed then).
     """
-    with transaction.atomic():
-        env = LearnerEnvironment.objects.select_for_update().filter(user_id=user.pk).first()
-        if env is None:
-            return None
-        return _teardown_locked(env, reason=reason)
+    found = LearnerEnvironment.objects.filter(user_id=user.pk).values_list("pk", flat=True).first()
+    if found is None:
+        return None
+    with _environment_held(found) as env:
+        return _teardown_held(env, reason=reason)
 
 
 def sandbox_cull_idle(*, now: datetime | None = None) -> list[str]:
@@ -577,12 +655,16 @@ def sandbox_cull_idle(*, now: datetime | None = None) -> list[str]:
     ).values_list("pk", flat=True)
     culled: list[str] = []
     for pk in list(idle):
-        with transaction.atomic():
-            env = LearnerEnvironment.objects.select_for_update().get(pk=pk)
+        # No waiting: an environment someone is working on is not idle.
+        token = _hold_take(pk, wait_seconds=0)
+        if token is None:
+            continue
+        try:
+            env = LearnerEnvironment.objects.get(pk=pk)
             if env.namespace is None or env.last_active_at >= cutoff:
                 continue  # came back in the meantime
             try:
-                namespace = _teardown_locked(env, reason="idle")
+                namespace = _teardown_held(env, reason="idle")
             except k8s.ClusterUnavailable as exc:
                 logger.warning("culling stopped, cluster unavailable: %s", exc)
                 break
@@ -592,6 +674,8 @@ def sandbox_cull_idle(*, now: datetime | None = None) -> list[str]:
                 continue
             if namespace:
                 culled.append(namespace)
+        finally:
+            _hold_give(pk, token)
     return culled
 
 

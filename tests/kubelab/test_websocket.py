@@ -1,6 +1,9 @@
 """The websocket entry through the real ASGI stack and the Redis channel layer."""
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -10,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import Client
 
-from kubelab.asgi import application
+from kubelab.asgi import OwnSyncThread, application
 from kubelab.events import user_events_group
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
@@ -94,3 +97,42 @@ async def test_missing_origin_is_refused(redis_available: str) -> None:
     assert not connected
     # Let the application finish before the next test reuses asgiref's executor.
     await comm.disconnect()
+
+
+async def _sync_work_waits_for_another(app: Any) -> tuple[bool, set[int]]:
+    """Start a socket whose sync work blocks, then another; did the second finish meanwhile?"""
+    release = threading.Event()
+    threads: set[int] = set()
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        def work() -> None:
+            threads.add(threading.get_ident())
+            if scope["path"] == "/slow":
+                release.wait(10)
+
+        await sync_to_async(work)()  # thread-sensitive, as database_sync_to_async is
+
+    wrapped = app(inner)
+    slow = asyncio.create_task(wrapped({"type": "websocket", "path": "/slow"}, None, None))
+    await asyncio.sleep(0.2)
+    quick = asyncio.create_task(wrapped({"type": "websocket", "path": "/quick"}, None, None))
+    try:
+        await asyncio.wait_for(asyncio.shield(quick), 1)
+        done = True
+    except TimeoutError:
+        done = False
+    release.set()
+    await slow
+    await quick
+    return done, threads
+
+
+async def test_each_socket_does_its_sync_work_in_a_thread_of_its_own() -> None:
+    """One learner's terminal start (seconds of cluster work) must not hold up another
+    socket's log-in check: it did, for every socket of the process (bench/soak)."""
+    assert isinstance(application.application_mapping["websocket"], OwnSyncThread)
+    done, threads = await _sync_work_waits_for_another(OwnSyncThread)
+    assert done and len(threads) == 2
+    # Without it, the second waits: the test can tell the two apart.
+    bare_done, bare_threads = await _sync_work_waits_for_another(lambda app: app)
+    assert not bare_done and len(bare_threads) == 1
