@@ -21,9 +21,9 @@ from django.utils.translation import gettext as _
 from accounts.conf import guest_config
 from accounts.roles import Role, role_grant, role_revoke
 from accounts.selectors import guests_inactive, user_is_guest
+from k8s import ClusterRejected, ClusterUnavailable
 from kubelab.ratelimit import RateLimited, client_network, rate_limit_take
 from kubelab.rates import Limit
-from sandbox.k8s import ClusterRejected, ClusterUnavailable
 from sandbox.services import sandbox_teardown
 
 logger = logging.getLogger(__name__)

@@ -328,7 +328,7 @@ class Kubelab:
             ).returncode == 0:  # fmt: skip
                 break
             time.sleep(0.2)
-        from tests.sandbox.terminal import learners
+        from tests.terminal import learners
 
         class _Cluster:
             kubeconfig = ADMIN

@@ -11,8 +11,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+import k8s
 from kubelab.celery import app as celery_app
-from sandbox import k8s
 
 Check = Callable[[], dict[str, Any]]
 

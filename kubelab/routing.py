@@ -4,7 +4,7 @@ from django.urls import path
 
 from classes.routing import websocket_urlpatterns as classes_urlpatterns
 from kubelab.consumers import UserEventsConsumer
-from sandbox.terminal.routing import websocket_urlpatterns as terminal_urlpatterns
+from terminal.routing import websocket_urlpatterns as terminal_urlpatterns
 
 websocket_urlpatterns = [
     path("ws/events/", UserEventsConsumer.as_asgi()),

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         # Beyond this many connections and tasks at once, new ones get a 503 rather than the
         # process running out of descriptors.
         limit_concurrency=max(64, nofile // 4),
-        # The protocol refuses frames over 64 KiB anyway (sandbox/terminal/protocol.py); decoding
+        # The protocol refuses frames over 64 KiB anyway (terminal/protocol.py); decoding
         # 16 MiB ones first would let one socket make the server allocate that much per frame.
         ws_max_size=128 * 1024,
         # Open terminals would otherwise hold a stop until every browser tab closes.

@@ -39,7 +39,7 @@ def user_sockets_end(*, user_id: int, reason: str) -> None:
 
     def end() -> None:
         _send(user_id, {"type": "sockets.end", "reason": reason})
-        from sandbox.terminal.manager import terminal_sessions_end_for_owner
+        from terminal.manager import terminal_sessions_end_for_owner
 
         terminal_sessions_end_for_owner(user_id, reason)
 

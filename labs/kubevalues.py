@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sandbox.pods.quantity import QuantityRangeError, parse_quantity
+from podsim.quantity import QuantityRangeError, parse_quantity
 
 __all__ = [
     "LabelSelector",
@@ -200,7 +200,7 @@ def selector_from_api(selector: Any, *, empty_matches_all: bool) -> LabelSelecto
 def quantity_parse(value: Any) -> Decimal:
     """The exact value of a quantity: ``quantity_parse("1000m") == quantity_parse(1)``.
 
-    Parsed by ``sandbox.pods.quantity``, the simulated containers' own parser, so the check
+    Parsed by ``podsim.quantity``, the simulated containers' own parser, so the check
     engine and the pods agree on what a quantity means."""
     if isinstance(value, bool):
         raise QuantityError(f"{value!r} is not a quantity")

@@ -8,16 +8,13 @@ models; this module is the only place labs (and classes, through labs) asks.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
-
-def _sandbox(module: str) -> ModuleType:
-    # Imported by name so labs still loads (and grades nothing) where the sandbox app is absent.
-    return importlib.import_module(f"sandbox.{module}")
+from sandbox.models import LearnerEnvironment as EnvironmentRow
+from sandbox.selectors import sandbox_get_for_user, sandbox_namespaces
+from sandbox.services import sandbox_kubeconfig
 
 
 @dataclass(frozen=True)
@@ -29,12 +26,12 @@ class LearnerEnvironment:
 
 def learner_environment(*, user: Any) -> LearnerEnvironment | None:
     """The learner's namespace, or None while they have no environment yet."""
-    sandbox = _sandbox("selectors").sandbox_get_for_user(user=user)
+    sandbox = sandbox_get_for_user(user=user)
     if sandbox is None or not getattr(sandbox, "namespace", None):
         return None
 
     def kubeconfig() -> str | None:
-        text = _sandbox("services").sandbox_kubeconfig(user=user)
+        text = sandbox_kubeconfig(user=user)
         return str(text) if text else None
 
     return LearnerEnvironment(namespace=str(sandbox.namespace), kubeconfig=kubeconfig)
@@ -42,7 +39,7 @@ def learner_environment(*, user: Any) -> LearnerEnvironment | None:
 
 def learner_namespaces() -> dict[str, int]:
     """Every learner namespace and its owner's user id (for the namespace watcher)."""
-    return dict(_sandbox("selectors").sandbox_namespaces())
+    return dict(sandbox_namespaces())
 
 
 @dataclass(frozen=True)
@@ -60,8 +57,7 @@ class LearnerState:
 def learner_states(*, user_ids: Iterable[int]) -> dict[int, LearnerState]:
     """Environment state of each learner, in one query; learners without one are "none"."""
     ids = list(user_ids)
-    model = _sandbox("models").LearnerEnvironment
-    rows = model.objects.filter(user_id__in=ids).values_list(
+    rows = EnvironmentRow.objects.filter(user_id__in=ids).values_list(
         "user_id", "status", "namespace", "last_active_at"
     )
     states = {uid: LearnerState(status="none", last_active_at=None) for uid in ids}

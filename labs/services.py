@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+import k8s
 from kubelab.events import user_event_send
 from labs.checks import ENVIRONMENT_STARTING, ExerciseOutcome, Snapshot, exercise_evaluate
 from labs.learners import learner_environment, learner_namespaces
@@ -21,7 +22,6 @@ from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun, Trigger
 from labs.selectors import ExerciseNotFound, attempt_payload, catalog_get, exercise_get
 from labs.snapshot import snapshot_evidence, snapshot_take
 from labs.translation import check_message
-from sandbox import k8s
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import k8s
 from labs.checks import ScriptRun, Snapshot, declarative_fails, exercise_needs
 from labs.scripts import learner_shell_run
 from labs.spec import Exercise, Lab
-from sandbox import k8s
 
 logger = logging.getLogger(__name__)
 

@@ -26,23 +26,12 @@ from typing import Any
 
 from django.db import close_old_connections
 
+import k8s
 from labs.services import learner_namespaces_get, namespace_changed
-from sandbox import k8s
 
 logger = logging.getLogger(__name__)
 
-WATCHED_KINDS = (
-    "Pod",
-    "Service",
-    "ConfigMap",
-    "ReplicaSet",
-    "Deployment",
-    "DaemonSet",
-    "StatefulSet",
-    "Job",
-    "CronJob",
-    "HorizontalPodAutoscaler",
-)
+WATCHED_KINDS = k8s.kinds.WATCHED
 WATCH_SECONDS = 240
 NAMESPACE_CACHE_SECONDS = 2.0
 

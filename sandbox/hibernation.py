@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from k8s.kinds import SAVED
 from sandbox.manifests import KEEP_CONFIGMAPS, MANAGED_BY, MANAGED_BY_LABEL
 
 Obj = dict[str, Any]
@@ -35,19 +36,8 @@ class SavedKind:
 # (pods get the *_SERVICE_HOST variables of Services that exist when they start); bare Pods
 # before controllers, so a ReplicaSet adopts the learner's matching pods as it did before
 # instead of starting extra ones; what points at workloads (Ingress, HPA) last.
-SAVED_KINDS: tuple[SavedKind, ...] = (
-    SavedKind("v1", "ConfigMap", 0),
-    SavedKind("v1", "PersistentVolumeClaim", 0),
-    SavedKind("v1", "Service", 1),
-    SavedKind("v1", "Pod", 2),
-    SavedKind("apps/v1", "ReplicaSet", 3),
-    SavedKind("apps/v1", "Deployment", 3),
-    SavedKind("apps/v1", "DaemonSet", 3),
-    SavedKind("apps/v1", "StatefulSet", 3),
-    SavedKind("batch/v1", "Job", 3),
-    SavedKind("batch/v1", "CronJob", 3),
-    SavedKind("networking.k8s.io/v1", "Ingress", 4),
-    SavedKind("autoscaling/v2", "HorizontalPodAutoscaler", 4),
+SAVED_KINDS: tuple[SavedKind, ...] = tuple(
+    SavedKind(info.api_version, info.kind, info.saved_tier or 0) for info in SAVED
 )
 _BY_KIND = {saved.kind: saved for saved in SAVED_KINDS}
 SAVED_KIND_NAMES: tuple[str, ...] = tuple(saved.kind for saved in SAVED_KINDS)

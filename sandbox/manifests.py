@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from k8s.kinds import WIPED, KindInfo
+
 Manifest = dict[str, Any]
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -134,27 +136,11 @@ KUBE_SYSTEM_READ_RULES: tuple[Rule, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Kind:
-    """An API kind a learner can create, and so what a reset must wipe."""
-
-    api_version: str
-    kind: str
-    plural: str
-
+# An API kind a learner can create, and so what a reset must wipe.
+Kind = KindInfo
 
 # Wiped on reset in this order: owners before what they own, so controllers stop re-creating.
-WIPE_KINDS: tuple[Kind, ...] = (
-    Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
-    Kind("apps/v1", "Deployment", "deployments"),
-    Kind("apps/v1", "DaemonSet", "daemonsets"),
-    Kind("batch/v1", "Job", "jobs"),
-    Kind("apps/v1", "ReplicaSet", "replicasets"),
-    Kind("v1", "Pod", "pods"),
-    Kind("v1", "Service", "services"),
-    Kind("v1", "ConfigMap", "configmaps"),
-    Kind("v1", "Event", "events"),
-)
+WIPE_KINDS: tuple[Kind, ...] = WIPED
 # Made by Kubernetes in every namespace, not by the learner; a reset keeps them.
 KEEP_CONFIGMAPS = ("kube-root-ca.crt",)
 

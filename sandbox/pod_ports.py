@@ -21,8 +21,8 @@ from urllib.parse import quote
 
 from django.utils import timezone
 
+import k8s
 from kubelab.ratelimit import RateLimited, rate_limit_take
-from sandbox import k8s
 from sandbox.services import Credentials, sandbox_credentials
 
 __all__ = ["PodPortAnswer", "PodPortError", "pod_port_fetch", "pod_port_prefix"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox import k8s
+import k8s
 from sandbox.explain import explain_denial
 from sandbox.models import LearnerEnvironment
 

@@ -1,4 +1,7 @@
-"""Celery tasks for learner environments: thin, id-only, idempotent (safe to run twice)."""
+"""Celery tasks for learner environments: thin, id-only, idempotent (safe to run twice).
+
+The services queue these tasks, so they import this module at their top; a task imports the
+service it runs inside its body (HackSoft's rule), and the two never form an import circle."""
 
 from __future__ import annotations
 
@@ -9,15 +12,9 @@ from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from sandbox import k8s
+import k8s
 from sandbox.conf import sandbox_config
 from sandbox.models import LearnerEnvironment
-from sandbox.services import (
-    pool_refill,
-    sandbox_cull_idle,
-    sandbox_orphans_delete,
-    sandbox_provision,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +30,8 @@ def sandbox_provision_retry(user_id: int) -> str:
         return "learner-gone"  # provisioned again on their next visit
     # The retry is due now, whatever the last attempt scheduled.
     LearnerEnvironment.objects.filter(pk=env.pk).update(retry_at=None)
+    from sandbox.services import sandbox_provision
+
     return str(sandbox_provision(user=env.user).status)
 
 
@@ -41,11 +40,15 @@ def sandbox_provision_task(user_id: int) -> str:
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         return "no-such-learner"
+    from sandbox.services import sandbox_provision
+
     return str(sandbox_provision(user=user).status)
 
 
 @shared_task(name="sandbox.pool_refill")
 def sandbox_pool_refill() -> int:
+    from sandbox.services import pool_refill
+
     try:
         return pool_refill()
     except k8s.ClusterUnavailable as exc:
@@ -55,6 +58,8 @@ def sandbox_pool_refill() -> int:
 
 @shared_task(name="sandbox.cull_idle")
 def sandbox_cull_idle_task() -> list[str]:
+    from sandbox.services import sandbox_cull_idle, sandbox_orphans_delete
+
     culled = sandbox_cull_idle()
     try:
         sandbox_orphans_delete()

@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+import k8s
 from kubelab.ratelimit import RateLimited, rate_limit_take
-from sandbox import k8s
 from sandbox.pod_ports import PodPortError, pod_port_fetch
 from sandbox.selectors import sandbox_denials, sandbox_get_for_user, sandbox_status_view
 from sandbox.services import sandbox_provision, sandbox_reset

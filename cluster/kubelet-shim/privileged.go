@@ -11,7 +11,7 @@ package main
 //   - to read the demo app's state, through openat2 beneath that mount point with
 //     RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS|RESOLVE_NO_XDEV, O_NONBLOCK
 //     and regular files only (readBeneath).
-// Everything inside the tree is laid out by the pod builder (sandbox/pods/podjail.py), which
+// Everything inside the tree is laid out by the pod builder (podsim/podjail.py), which
 // starts already dropped to the pod's uid by the launch line built here. Root's other files
 // (pod.json, services.json, refs.json, logs) live beside the mount point, in directories only
 // root can write.

@@ -87,7 +87,7 @@ func (rt *streamRuntime) servePortForward(w http.ResponseWriter, r *http.Request
 	portforward.ServePortForward(w, r, rt, name, "", opts, idleTimeout, streamCreationTimeout, portforward.SupportedProtocols)
 }
 
-// ExecInContainer runs cmd in a jail shaped like the container (sandbox/pods/podjail.py builds it
+// ExecInContainer runs cmd in a jail shaped like the container (podsim/podjail.py builds it
 // as the pod's uid; privileged.go has every root step before that).
 func (rt *streamRuntime) ExecInContainer(ctx context.Context, name, _, container string, cmd []string,
 	in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize, _ time.Duration,

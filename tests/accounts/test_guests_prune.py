@@ -15,10 +15,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 
+import k8s
 from accounts.services import guest_claim, guest_start, guests_prune
 from accounts.tasks import guests_prune_task
 from labs.models import Attempt
-from sandbox import k8s
 from sandbox.models import LearnerEnvironment
 from sandbox.services import sandbox_provision, sandbox_teardown
 from tests.fixtures.cluster import Cluster

@@ -10,7 +10,7 @@ import pytest
 
 from tests.fixtures.browser import screenshot, wait_js
 from tests.fixtures.processes import LearnerSite
-from tests.sandbox.terminal.conftest import Learner, kubeconfig_dir, make_learner  # noqa: F401
+from tests.terminal.conftest import Learner, kubeconfig_dir, make_learner  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 

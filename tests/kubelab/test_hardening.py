@@ -16,9 +16,9 @@ import websockets
 from asgiref.sync import sync_to_async
 from django.test import Client
 
+from jails import forwarder
+from jails.forwarder import ApiForwarder
 from kubelab.security import SITE_POLICY
-from sandbox.terminal import forwarder
-from sandbox.terminal.forwarder import ApiForwarder
 from tests.fixtures.processes import WebServer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,5 +1,5 @@
 """`script` checks through the real path: ``snapshot_take`` runs them with the learner's own
-credentials in the terminal's bubblewrap jail (``sandbox.terminal.jail.jail_run``), and the pure
+credentials in the terminal's bubblewrap jail (``jails.learner.jail_run``), and the pure
 engine judges their exit code. The jail sees the learner's namespace and nothing else: no host
 files, no host network (Redis), no other namespace; a timeout kills everything it started."""
 
@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
+from jails.cgroups import cgroup_create
+from jails.config import jail_config
+from jails.launch import STALE_AFTER, stale_jails_sweep
 from kubelab.env import repo_path
 from labs.checks import CheckOutcome, exercise_evaluate
 from labs.scripts import learner_shell_run
 from labs.snapshot import snapshot_take
 from labs.spec import Exercise, Lab
-from sandbox.terminal.cgroups import cgroup_create
-from sandbox.terminal.config import terminal_config
-from sandbox.terminal.launch import STALE_AFTER, stale_jails_sweep
 from tests.sandbox.conftest import Learner
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db]
@@ -231,7 +231,7 @@ def test_output_is_capped(make_learner: Callable[..., Learner]) -> None:
 def test_leftovers_of_a_killed_worker_are_swept() -> None:
     """A worker killed mid-check (SIGKILL) leaves its jail's directory and empty cgroups; the next
     runs remove them once they are older than any jail may live, and never a live one."""
-    config = terminal_config()
+    config = jail_config()
     config.runtime_dir.mkdir(parents=True, exist_ok=True)
     limits = config.limits
     made = {}

@@ -39,7 +39,7 @@ def make_learner(
     cluster: Any, db: None, tmp_path: Path, settings: Any
 ) -> Iterator[Callable[..., Learner]]:
     """Makes learners with ready environments; tears their namespaces down afterwards."""
-    from sandbox import k8s
+    import k8s
     from sandbox.services import pool_drain, sandbox_kubeconfig, sandbox_provision, sandbox_teardown
 
     settings.KUBELAB_KUBECONFIG = str(cluster.kubeconfig)

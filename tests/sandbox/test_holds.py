@@ -14,9 +14,10 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
-from sandbox import k8s, services
+import k8s
+from sandbox import services
 from sandbox.models import LearnerEnvironment
-from sandbox.services import sandbox_provision, sandbox_teardown
+from sandbox.services import holds, lifecycle, sandbox_provision, sandbox_teardown
 from tests.sandbox.conftest import Learner
 
 
@@ -28,13 +29,13 @@ def _environment(name: str) -> LearnerEnvironment:
 @pytest.mark.django_db
 def test_one_holder_at_a_time_and_only_the_holder_gives_it_back() -> None:
     env = _environment("hold-one")
-    first = services._hold_take(env.pk)
+    first = holds.hold_take(env.pk)
     assert first is not None
-    assert services._hold_take(env.pk, wait_seconds=0) is None
-    services._hold_give(env.pk, "not-the-token")  # someone else's give changes nothing
-    assert services._hold_take(env.pk, wait_seconds=0) is None
-    services._hold_give(env.pk, first)
-    second = services._hold_take(env.pk, wait_seconds=0)
+    assert holds.hold_take(env.pk, wait_seconds=0) is None
+    holds.hold_give(env.pk, "not-the-token")  # someone else's give changes nothing
+    assert holds.hold_take(env.pk, wait_seconds=0) is None
+    holds.hold_give(env.pk, first)
+    second = holds.hold_take(env.pk, wait_seconds=0)
     assert second is not None and second != first
     env.refresh_from_db()
     assert env.held_by == second and env.held_until is not None
@@ -46,13 +47,13 @@ def test_a_dead_holder_is_overtaken_once_its_hold_runs_out() -> None:
     LearnerEnvironment.objects.filter(pk=env.pk).update(
         held_by="gone", held_until=timezone.now() - timedelta(seconds=1)
     )
-    assert services._hold_take(env.pk, wait_seconds=0) is not None
+    assert holds.hold_take(env.pk, wait_seconds=0) is not None
 
 
 @pytest.mark.django_db
 def test_the_hold_is_given_back_when_the_work_fails() -> None:
     env = _environment("hold-fail")
-    with pytest.raises(RuntimeError), services._environment_held(env.pk):
+    with pytest.raises(RuntimeError), holds.environment_held(env.pk):
         raise RuntimeError("the work failed")
     env.refresh_from_db()
     assert env.held_until is None and env.held_by == ""
@@ -62,11 +63,11 @@ def test_the_hold_is_given_back_when_the_work_fails() -> None:
 def test_a_busy_environment_is_reported_not_waited_on_forever(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(services, "HOLD_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(holds, "HOLD_WAIT_SECONDS", 0.3)
     env = _environment("hold-busy")
-    assert services._hold_take(env.pk) is not None
+    assert holds.hold_take(env.pk) is not None
     started = time.monotonic()
-    with pytest.raises(services.EnvironmentBusy), services._environment_held(env.pk):
+    with pytest.raises(services.EnvironmentBusy), holds.environment_held(env.pk):
         pass
     assert time.monotonic() - started < 5
     # EnvironmentBusy is cluster-like trouble: callers that handle an unreachable cluster
@@ -80,7 +81,7 @@ def test_a_learner_provisioned_from_many_places_at_once_gets_one_namespace(
     cluster: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A page load, a terminal and a retry task provisioning one learner at the same moment."""
-    monkeypatch.setattr(services, "_pool_refill_soon", lambda: None)
+    monkeypatch.setattr(lifecycle, "_pool_refill_soon", lambda: None)
     user = get_user_model().objects.create_user(username="hold-many", password="x" * 12)
     start = threading.Barrier(4)
     results: list[Any] = []
@@ -118,14 +119,14 @@ def test_no_database_lock_is_held_while_the_cluster_answers(
     other = _environment("hold-other")
     wiping = threading.Event()
     release = threading.Event()
-    real_wipe = services._namespace_wipe
+    real_wipe = lifecycle._namespace_wipe
 
     def slow_wipe(namespace: str) -> None:
         wiping.set()
         release.wait(30)
         real_wipe(namespace)
 
-    monkeypatch.setattr(services, "_namespace_wipe", slow_wipe)
+    monkeypatch.setattr(lifecycle, "_namespace_wipe", slow_wipe)
     failures: list[BaseException] = []
 
     def reset() -> None:

@@ -13,7 +13,7 @@ import yaml
 from django.test import Client
 from django.utils import timezone
 
-from sandbox import k8s
+import k8s
 from sandbox import manifests as m
 from sandbox.conf import sandbox_config
 from sandbox.models import LearnerEnvironment

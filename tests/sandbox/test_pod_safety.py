@@ -157,7 +157,7 @@ def test_demo_app_listens_on_nothing_and_runs_jailed(learner: Learner) -> None:
     uid = pod_host_uid(learner)
     with port_forward(learner, "kuard") as port:
         assert http_get(port, "/healthy")[0] == 200
-        servers = host_processes(uid, "sandbox.pods.demoserver")
+        servers = host_processes(uid, "podsim.demoserver")
         assert servers, "no demo server runs as the pod's uid"
         for pid in servers:
             proc = Path(f"/proc/{pid}")

@@ -13,7 +13,7 @@ from django.db import connection
 from sandbox import manifests as m
 from sandbox import services
 from sandbox.models import LearnerEnvironment, PoolNamespace
-from sandbox.services import pool_drain, pool_refill, sandbox_provision
+from sandbox.services import lifecycle, pool_drain, pool_refill, sandbox_provision
 from tests.sandbox.conftest import Learner
 
 pytestmark = [pytest.mark.cluster]
@@ -65,7 +65,7 @@ def test_new_learners_claim_pool_namespaces_and_the_pool_refills(
 def test_concurrent_claims_never_share_a_namespace(
     make_learner: Callable[..., Learner], settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(services, "_pool_refill_soon", lambda: None)
+    monkeypatch.setattr(lifecycle, "_pool_refill_soon", lambda: None)
     settings.KUBELAB_SANDBOX_POOL_SIZE = 4
     assert pool_refill() == 4
     users = [

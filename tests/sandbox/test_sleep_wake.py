@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from sandbox import k8s
+import k8s
 from sandbox.models import EnvironmentSnapshot, LearnerEnvironment
 from sandbox.services import (
     sandbox_cull_idle,
@@ -309,14 +309,14 @@ def _ten_objects() -> str:
 def test_a_restore_of_ten_objects_takes_well_under_a_second(
     make_learner: Callable[..., Learner], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sandbox import services
+    from sandbox.services import lifecycle
 
     learner = make_learner("sleep-ten")
     applied = learner.kubectl("apply", "-f", "-", input=_ten_objects())
     assert applied.returncode == 0, applied.stderr
     assert _cull(learner)
     timings: list[float] = []
-    restore = services._snapshot_restore
+    restore = lifecycle.snapshot_restore
 
     def timed(*args: Any, **kwargs: Any) -> str:
         started = time.perf_counter()
@@ -325,7 +325,7 @@ def test_a_restore_of_ten_objects_takes_well_under_a_second(
         finally:
             timings.append(time.perf_counter() - started)
 
-    monkeypatch.setattr(services, "_snapshot_restore", timed)
+    monkeypatch.setattr(lifecycle, "snapshot_restore", timed)
 
     env = _wake(learner)
 

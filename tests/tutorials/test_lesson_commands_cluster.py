@@ -2,7 +2,7 @@
 
 Each chapter gets its own learner (provisioned by sandbox.services, so the real RBAC, quota,
 LimitRange and Pod Security settings apply) and runs in one bash session in an empty home, inside
-the learner's own terminal jail (``sandbox.terminal.jail.jail_run``: their network namespace, so
+the learner's own terminal jail (``jails.oneshot.oneshot_run``: their network namespace, so
 `kubectl port-forward` and `curl localhost` stay private to the run), as if the learner pressed
 "Run in terminal" on each block in turn. Illustrative commands are skipped; interactive ones get
 a no-op editor (``KUBE_EDITOR=true``), empty input, and a timeout (``--watch``, ``attach``).
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.terminal.jail import jail_run
+from jails.oneshot import oneshot_run
 from tests.sandbox.conftest import Learner, make_learner  # noqa: F401  (fixture)
 from tutorials.commands import Command, lesson_commands
 from tutorials.content_loader import chapters_load
@@ -52,7 +52,7 @@ def test_chapter_commands_run_in_a_fresh_learner_environment(
 ) -> None:
     learner = make_learner()
     commands = [command for command in lesson_commands(slug) if not command.illustrative]
-    code, output, timed_out = jail_run(
+    code, output, timed_out = oneshot_run(
         script="exec bash ./replay.sh",  # bash, as in the browser terminal (job control: %1)
         kubeconfig=learner.kubeconfig.read_text(),
         timeout=540,

@@ -1,0 +1,157 @@
+"""Building a learner environment from its manifests: the platform objects, a namespace that is
+ours, and the pieces every other part of the services shares (the errors, the sentences)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import k8s
+from sandbox import manifests as m
+from sandbox.conf import SandboxConfig
+from sandbox.models import LearnerEnvironment
+from sandbox.slugs import install_label
+
+logger = logging.getLogger(__name__)
+
+
+Status = LearnerEnvironment.Status
+MAX_NAME_ATTEMPTS = 20
+WIPE_TIMEOUT_SECONDS = 20.0
+
+UNAVAILABLE_SENTENCE = (
+    "The Kubernetes cluster is unavailable right now; kubelab is retrying every {seconds} s. "
+    "Your progress is saved."
+)
+REJECTED_SENTENCE = (
+    "The cluster refused to set up your environment; kubelab is retrying every {seconds} s "
+    "and the administrators have been told. Your progress is saved."
+)
+# "idle" is the fallback only: a culled environment gets hibernation.sleep_sentence, which says
+# what was saved ("… What you made in it (3 objects: …) is saved and comes back …").
+SUSPENDED_SENTENCES = {
+    "idle": "Your environment was put to sleep after a period of inactivity; what you made in it "
+    "is saved and comes back as soon as you return.",
+    "teardown": "Your environment was removed; a fresh, empty one is made when you return.",
+}
+
+
+class SandboxNotReady(k8s.ClusterUnavailable):
+    """The learner's environment is not ready (yet); the message is the sentence to show."""
+
+
+class SandboxForbidden(Exception):
+    """Only active, logged-in users have environments."""
+
+
+def learner_require(user: Any) -> None:
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+        raise SandboxForbidden("only active, logged-in users have environments")
+
+
+class NameTaken(Exception):
+    """The namespace name exists but is not (or no longer) this environment's."""
+
+
+# --- Building environments ------------------------------------------------------------------
+
+_platform_lock = threading.Lock()
+_platform_applied: set[str] = set()
+
+
+def _platform_ensure() -> None:
+    """Apply the shared roles once per process and cluster connection."""
+    key = k8s.connection_key()
+    if key in _platform_applied:
+        return
+    with _platform_lock:
+        if key in _platform_applied:
+            return
+        for manifest in m.platform_objects():
+            k8s.object_apply(manifest=manifest)
+        _platform_applied.add(key)
+
+
+def _is_ours(namespace: dict[str, Any], spec: m.Environment) -> bool:
+    meta = namespace.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    return (
+        not meta.get("deletionTimestamp")
+        and labels.get(m.INSTALL_LABEL) == spec.install
+        and labels.get(m.ENVIRONMENT_LABEL) == spec.environment_id
+    )
+
+
+# Objects of one environment are sent side by side: the API server answers each in a few
+# milliseconds, so the round trips, not the work, are what a learner would wait for.
+cluster_calls = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sandbox-k8s")
+
+
+def _object_put(manifest: dict[str, Any], *, fresh: bool) -> None:
+    # In a namespace we just created, a plain create is the cheapest request; anywhere else
+    # server-side apply also repairs whatever drifted.
+    if fresh:
+        obj, _ = k8s.object_create(manifest=manifest)
+    else:
+        obj = k8s.object_apply(manifest=manifest)
+    if manifest["kind"] == "ResourceQuota" and not (obj.get("status") or {}).get("hard"):
+        k8s.quota_status_write(manifest=m.quota_status(obj))
+
+
+def environment_build(spec: m.Environment) -> dict[str, Any]:
+    """Create (or complete, or repair) one environment's objects; returns the Namespace."""
+    _platform_ensure()
+    namespace, created = k8s.object_create(manifest=m.namespace(spec))
+    if not created and not _is_ours(namespace, spec):
+        raise NameTaken(spec.namespace)
+    objects = [
+        *m.namespaced_objects(spec),
+        *m.bindings_outside(spec.namespace, namespace["metadata"]["uid"]),
+    ]
+    futures = [cluster_calls.submit(_object_put, manifest, fresh=created) for manifest in objects]
+    errors = []
+    for future in futures:
+        try:
+            future.result()
+        except k8s.ClusterError as exc:
+            errors.append(exc)
+    if errors:
+        # A refusal says more than a timeout that may be its consequence.
+        raise next((e for e in errors if isinstance(e, k8s.ClusterRejected)), errors[0])
+    return namespace
+
+
+def environment_delete(namespace: str) -> None:
+    """Delete a namespace and its grants outside it (the garbage collector would, later)."""
+    rbac = "rbac.authorization.k8s.io/v1"
+    k8s.object_delete(api_version="v1", kind="Namespace", name=namespace)
+    k8s.object_delete(api_version=rbac, kind="ClusterRoleBinding", name=m.binding_name(namespace))
+    k8s.object_delete(
+        api_version=rbac,
+        kind="RoleBinding",
+        name=m.binding_name(namespace),
+        namespace=m.KUBE_SYSTEM,
+    )
+
+
+def environment_spec(env: LearnerEnvironment, config: SandboxConfig) -> m.Environment:
+    assert env.namespace
+    return m.Environment(
+        namespace=env.namespace,
+        install=install_label(config.salt),
+        environment_id=env.environment_id,
+        learner_id=env.user_id,
+    )
+
+
+def namespace_intact(env: LearnerEnvironment, config: SandboxConfig) -> bool:
+    assert env.namespace
+    found = k8s.object_get(api_version="v1", kind="Namespace", name=env.namespace)
+    return found is not None and _is_ours(found, environment_spec(env, config))
+
+
+def environment_id_new() -> str:
+    return secrets.token_hex(8)

@@ -1,1 +1,0 @@
-"""Learners' browser terminals: jailed pty sessions whose only way out is the Kubernetes API."""
