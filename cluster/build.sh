@@ -23,9 +23,9 @@ build_k8s() {
   # k/k requires its staging modules at v0.0.0 and replaces them with ./staging paths, which only
   # works when k/k is the main module; map each to its published v0.X.Y tag instead.
   gomod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-  for m in $(sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/.*#\1#p' "$gomod"); do
+  while IFS= read -r m; do
     go mod edit -replace="$m=$m@v$sv"
-  done
+  done < <(sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/.*#\1#p' "$gomod")
   log "kubernetes v$K8S_VERSION: resolving modules"
   go get -tool \
     "k8s.io/kubernetes/cmd/kube-apiserver@v$K8S_VERSION" \

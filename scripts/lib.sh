@@ -1,8 +1,10 @@
+# shellcheck shell=bash
 # Shared helpers for kubelab's scripts: paths, secrets, logging. Sourced, never run.
 set -euo pipefail
 KUBELAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VAR="$KUBELAB_ROOT/var"
 VENV="$KUBELAB_ROOT/.venv"
+# shellcheck disable=SC2034 # used by the scripts that source this file
 PY="$VENV/bin/python"
 mkdir -p "$VAR" "$VAR/run/terminal" "$VAR/cluster/pods"
 # Traversable, not listable: jails (their own uids) reach their session and pod directories
@@ -28,6 +30,7 @@ secrets_load() {
   local line key
   while IFS= read -r line; do
     key=${line%%=*}
+    # shellcheck disable=SC2163 # $line is a whole NAME=value assignment, exported as it stands
     [ -n "${!key:-}" ] || export "$line"
   done <"$f"
 }
