@@ -416,9 +416,9 @@ def test_a_module_planted_where_the_demo_app_starts_is_never_imported(
     attacker: ModuleLearner,
 ) -> None:
     plant = (
-        "mkdir -p /opt/kubelab/sandbox/pods && for m in argparse json socket; do "
+        "mkdir -p /opt/kubelab/podsim && for m in argparse json socket; do "
         "echo 'raise SystemExit(\"hijacked\")' > /opt/kubelab/$m.py; done; "
-        "echo 'raise SystemExit(\"hijacked\")' > /opt/kubelab/sandbox/pods/demoserver.py"
+        "echo 'raise SystemExit(\"hijacked\")' > /opt/kubelab/podsim/demoserver.py"
     )
     assert sh(attacker, plant).returncode == 0
     fresh_demo = pod("planted")
