@@ -9,12 +9,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from kubelab.env import repo_path
+from kubelab.env import env_str, repo_path
 
 
 def kubectl_find() -> Path | None:
     """KUBELAB_KUBECTL, else the embedded cluster's, else the one on PATH; None if none is."""
-    configured = os.environ.get("KUBELAB_KUBECTL")
+    configured = env_str("KUBELAB_KUBECTL", "")
     for candidate in (configured, str(repo_path("var", "cluster", "bin", "kubectl"))):
         if candidate and Path(candidate).is_file():
             return Path(candidate)

@@ -6,6 +6,8 @@ import os
 
 from celery import Celery
 
+from kubelab.env import env_int
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kubelab.settings")
 
 
@@ -13,7 +15,7 @@ def _redelivery_options() -> dict[str, int]:
     """How soon Redis hands a task whose worker vanished (SIGKILL, lost machine) to another
     worker: after the visibility timeout, found by a sweep. The labs kill test shortens both
     for its own workers through KUBELAB_CELERY_VISIBILITY_TIMEOUT."""
-    visibility = int(os.environ.get("KUBELAB_CELERY_VISIBILITY_TIMEOUT", "300"))
+    visibility = env_int("KUBELAB_CELERY_VISIBILITY_TIMEOUT", 300, minimum=1)
     quick = visibility < 60
     return {
         "visibility_timeout": visibility,

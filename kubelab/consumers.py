@@ -8,6 +8,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth import get_user_model
 
+from kubelab.access import user_standing
 from kubelab.events import user_events_group
 from kubelab.socket_control import user_control_group
 
@@ -31,7 +32,7 @@ class GroupEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        if user_standing(user) == "anonymous":
             await self.close(code=4401)
             return
         group = await self.group_for(user)
@@ -57,7 +58,7 @@ class GroupEventsConsumer(AsyncJsonWebsocketConsumer):
     async def sockets_recheck(self, message: dict[str, Any]) -> None:
         """Something about the user's access changed: check it as at connect."""
         user = await _user_fresh(self.scope["user"].pk)
-        if user is None or not user.is_active:
+        if user_standing(user) != "active":
             await self.close(code=4401)
         elif await self.group_for(user) != self.group:
             await self.close(code=self.refused_code)

@@ -3,7 +3,6 @@ the shapes pages, JSON answers and live events show."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -13,6 +12,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 
+from kubelab.env import env_str
 from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun
 from labs.spec import CATALOG_DIR, Catalog, Exercise, Lab, catalog_load
 
@@ -21,7 +21,7 @@ User = AbstractBaseUser | AnonymousUser
 
 def catalog_dir() -> Path:
     # Read at call time so a test worker can grade a test catalog (KUBELAB_LABS_CATALOG).
-    return Path(os.environ.get("KUBELAB_LABS_CATALOG") or CATALOG_DIR)
+    return Path(env_str("KUBELAB_LABS_CATALOG", str(CATALOG_DIR)))
 
 
 @lru_cache(maxsize=4)

@@ -1,17 +1,17 @@
 """Learner-environment settings: Django settings if defined, else KUBELAB_SANDBOX_* variables.
 
-Read at call time, so tests and `make run` can change them without re-importing anything.
+Read at call time through kubelab.knobs, so tests and `make run` can change them without
+re-importing anything.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 
-from kubelab.env import env_int, env_str
+from kubelab.knobs import setting_int, setting_str
 
 
 @dataclass(frozen=True)
@@ -29,13 +29,6 @@ class SandboxConfig:
     retry_seconds: int
 
 
-def _setting_int(name: str, default: int, *, minimum: int = 0, maximum: int = 2**31) -> int:
-    value: Any = getattr(settings, name, None)
-    if value is None:
-        return env_int(name, default, minimum=minimum, maximum=maximum)
-    return int(value)
-
-
 def _default_salt() -> str:
     # Different databases (dev, tests, another install) get different names by default.
     database = settings.DATABASES["default"]
@@ -44,15 +37,13 @@ def _default_salt() -> str:
 
 
 def sandbox_config() -> SandboxConfig:
-    salt = getattr(settings, "KUBELAB_SANDBOX_SALT", None) or env_str(
-        "KUBELAB_SANDBOX_SALT", _default_salt()
-    )
+    salt = setting_str("KUBELAB_SANDBOX_SALT", _default_salt())
     return SandboxConfig(
         salt=str(salt),
-        idle_seconds=_setting_int("KUBELAB_SANDBOX_IDLE_SECONDS", 7200, minimum=60),
-        token_seconds=_setting_int(
+        idle_seconds=setting_int("KUBELAB_SANDBOX_IDLE_SECONDS", 7200, minimum=60),
+        token_seconds=setting_int(
             "KUBELAB_SANDBOX_TOKEN_SECONDS", 3600, minimum=600, maximum=86400
         ),
-        pool_size=_setting_int("KUBELAB_SANDBOX_POOL_SIZE", 3, minimum=0, maximum=1000),
-        retry_seconds=_setting_int("KUBELAB_SANDBOX_RETRY_SECONDS", 15, minimum=1),
+        pool_size=setting_int("KUBELAB_SANDBOX_POOL_SIZE", 3, minimum=0, maximum=1000),
+        retry_seconds=setting_int("KUBELAB_SANDBOX_RETRY_SECONDS", 15, minimum=1),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import k8s
+from kubelab.access import user_standing
 from sandbox.explain import explain_denial
 from sandbox.models import LearnerEnvironment
 
@@ -15,9 +16,7 @@ def sandbox_get_for_user(*, user: Any) -> LearnerEnvironment | None:
     Every view, consumer and service that acts on a learner's environment gets it from here;
     there is no way to reach another learner's environment through the sandbox app.
     """
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    if not getattr(user, "is_active", False):
+    if user_standing(user) != "active":
         return None
     return LearnerEnvironment.objects.filter(user_id=user.pk).first()
 

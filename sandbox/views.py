@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 import k8s
+from kubelab.access import user_standing
 from kubelab.ratelimit import RateLimited, rate_limit_take
 from sandbox.pod_ports import PodPortError, pod_port_fetch
 from sandbox.selectors import sandbox_denials, sandbox_get_for_user, sandbox_status_view
@@ -20,11 +21,12 @@ logger = logging.getLogger(__name__)
 
 
 def _refused(request: HttpRequest) -> JsonResponse | None:
-    if not request.user.is_authenticated:
+    standing = user_standing(request.user)
+    if standing == "anonymous":
         return JsonResponse(
             {"status": "none", "message": "Log in to get an environment."}, status=401
         )
-    if not request.user.is_active:
+    if standing == "inactive":
         return JsonResponse({"status": "none", "message": "This account is disabled."}, status=403)
     return None
 

@@ -8,6 +8,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.utils.module_loading import import_string
 
+from kubelab.access import user_standing
 from terminal.config import terminal_config
 from terminal.manager import TerminalError, TerminalSession, terminal_manager
 
@@ -40,9 +41,10 @@ async def terminal_session_get_for_user(
     Raises TerminalAccessDenied for anonymous or inactive users, malformed ids, and any id that
     belongs to another learner. Every terminal socket goes through here.
     """
-    if user is None or not getattr(user, "is_authenticated", False):
+    standing = user_standing(user)
+    if standing == "anonymous":
         raise TerminalAccessDenied(4401, "log in to use the terminal")
-    if not user.is_active:
+    if standing == "inactive":
         raise TerminalAccessDenied(4403, "this account is disabled")
     manager = terminal_manager()
     if session_id:

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import k8s
+from kubelab.access import user_standing
 from sandbox import manifests as m
 from sandbox.conf import SandboxConfig
 from sandbox.models import LearnerEnvironment
@@ -48,7 +49,7 @@ class SandboxForbidden(Exception):
 
 
 def learner_require(user: Any) -> None:
-    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+    if user_standing(user) != "active":
         raise SandboxForbidden("only active, logged-in users have environments")
 
 

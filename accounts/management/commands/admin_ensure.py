@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
 from accounts.services import admin_ensure
+from kubelab.env import env_str
 
 
 class Command(BaseCommand):
     help = "Create the kubelab admin (KUBELAB_ADMIN_USER / KUBELAB_ADMIN_PASSWORD) if missing."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        username = os.environ.get("KUBELAB_ADMIN_USER") or "admin"
+        username = env_str("KUBELAB_ADMIN_USER", "admin")
         printed = admin_ensure(
-            username=username, password=os.environ.get("KUBELAB_ADMIN_PASSWORD") or None
+            username=username, password=env_str("KUBELAB_ADMIN_PASSWORD", "") or None
         )
         if printed:
             self.stdout.write(
