@@ -47,7 +47,7 @@ class LearnerEnvironment(models.Model):
     provisionings = models.PositiveIntegerField(default=0)
     # Who is working on the environment (provisioning, resetting, tearing down) and until when:
     # a hold taken and given back in transactions of their own, so no database lock is kept
-    # while the cluster answers (sandbox.services._hold_take). A holder that died is
+    # while the cluster answers (sandbox.services.holds). A holder that died is
     # overtaken once held_until has passed.
     held_until = models.DateTimeField(null=True, blank=True)
     held_by = models.CharField(max_length=16, blank=True, default="")

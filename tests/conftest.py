@@ -9,6 +9,7 @@ from django.utils import translation
 from kubelab.serve import descriptors_raise
 from tests.fixtures.browser import browser, page  # noqa: F401
 from tests.fixtures.cluster import *  # noqa: F403
+from tests.fixtures.learners import make_learner  # noqa: F401
 from tests.fixtures.processes import (  # noqa: F401
     celery_worker_process,
     learner_site,

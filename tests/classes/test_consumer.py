@@ -15,7 +15,7 @@ from classes.services import class_events_group, classroom_create, classroom_joi
 from kubelab.asgi import application
 from kubelab.events import group_event_send_now, user_event_send_now
 from labs.models import Attempt
-from tests.classes.conftest import client_for, person
+from tests.fixtures.classes import client_for, person
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 pytestmark = pytest.mark.django_db(transaction=True)

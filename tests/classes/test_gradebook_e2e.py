@@ -14,11 +14,11 @@ from accounts.roles import Role
 from classes.services import classroom_create, classroom_join
 from labs.models import Trigger
 from labs.services import attempt_check_request, attempt_get_or_create
-from tests.classes.conftest import person
 from tests.fixtures.browser import screenshot
+from tests.fixtures.classes import person
+from tests.fixtures.grading import kuard_pod
+from tests.fixtures.learners import Learner
 from tests.fixtures.processes import LearnerSite, WorkerProcess
-from tests.labs.conftest import kuard_pod
-from tests.sandbox.conftest import Learner
 from tests.sandbox.pods_live import pod_running
 
 pytestmark = [

@@ -12,10 +12,10 @@ from classes.models import ClassGradingRun
 from classes.selectors import gradebook_get
 from classes.services import classroom_create, classroom_join
 from labs.models import Attempt, GradingRun
-from tests.classes.conftest import ClassSocket, client_for, person
+from tests.fixtures.classes import ClassSocket, client_for, person
+from tests.fixtures.grading import kuard_pod
+from tests.fixtures.learners import Learner
 from tests.fixtures.processes import WebServer, WorkerProcess
-from tests.labs.conftest import kuard_pod
-from tests.sandbox.conftest import Learner
 from tests.sandbox.pods_live import pod_running
 
 pytestmark = [

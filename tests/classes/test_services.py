@@ -34,7 +34,7 @@ from classes.services import (
 )
 from labs.models import Attempt, AttemptStatus, GradingRun, Trigger
 from labs.tasks import MAX_RETRIES
-from tests.classes.conftest import environment_ready, person
+from tests.fixtures.classes import environment_ready, person
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from classes.codes import code_display
 from classes.models import ClassGradingRun, Classroom, Enrollment
 from classes.services import classroom_join
 from labs.models import Attempt
-from tests.classes.conftest import client_for, environment_ready, person
+from tests.fixtures.classes import client_for, environment_ready, person
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,6 @@ from tests.e2e.test_terminal_e2e import wait_screen
 from tests.fixtures.browser import screenshot, wait_js
 from tests.fixtures.cluster import Cluster
 from tests.fixtures.processes import LearnerSite
-from tests.sandbox import conftest as sandbox_fixtures  # noqa: F401  (per-session namespace salt)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 

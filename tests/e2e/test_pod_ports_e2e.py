@@ -10,8 +10,8 @@ import pytest
 
 from tests.fixtures.browser import screenshot
 from tests.fixtures.cluster import Cluster
+from tests.fixtures.learners import Learner, make_learner  # noqa: F401
 from tests.fixtures.processes import LearnerSite
-from tests.sandbox.conftest import Learner, make_learner  # noqa: F401
 from tests.sandbox.pods_live import kuard_learner
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]

@@ -10,7 +10,7 @@ import pytest
 
 from tests.fixtures.browser import screenshot, wait_js
 from tests.fixtures.processes import LearnerSite
-from tests.terminal.conftest import Learner, kubeconfig_dir, make_learner  # noqa: F401
+from tests.fixtures.shells import ShellLearner, kubeconfig_dir, make_shell_learner  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
@@ -32,14 +32,14 @@ def wait_screen(page: Any, needle: str, timeout: float = 20.0) -> str:
 
 def test_terminal_in_a_lesson_survives_a_reload(
     learner_site: Callable[..., LearnerSite],
-    make_learner: Callable[[str], Learner],  # noqa: F811
+    make_shell_learner: Callable[[str], ShellLearner],  # noqa: F811
     page: Any,
 ) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    learner = make_learner("browser")
+    learner = make_shell_learner("browser")
 
-    # Started after make_learner: the web server's terminals use the test kubeconfig provider
+    # Started after make_shell_learner: the web server's terminals use the test kubeconfig provider
     # it set.
     learner_site("terminal").login(page, learner.user.username, "pw-123456789")
 

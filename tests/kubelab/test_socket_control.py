@@ -16,7 +16,7 @@ from django.test import Client
 from accounts.roles import Role
 from classes.services import classroom_create, instructor_add, instructor_remove
 from kubelab.asgi import application
-from tests.classes.conftest import person
+from tests.fixtures.classes import person
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 pytestmark = pytest.mark.django_db(transaction=True)

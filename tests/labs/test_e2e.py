@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from tests.fixtures.browser import screenshot, wait_js
+from tests.fixtures.grading import Process, kuard_pod
+from tests.fixtures.learners import Learner
 from tests.fixtures.processes import LearnerSite, WorkerProcess
-from tests.labs.conftest import Process, kuard_pod
-from tests.sandbox.conftest import Learner
 
 pytestmark = [
     pytest.mark.e2e,

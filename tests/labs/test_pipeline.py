@@ -11,9 +11,9 @@ import pytest
 
 from labs.models import Attempt, CheckResult, GradingRun, Trigger
 from labs.services import attempt_check_request, attempt_get_or_create, lab_auto_check_enable
+from tests.fixtures.grading import EventSocket, Process, kuard_pod, result_for
+from tests.fixtures.learners import Learner
 from tests.fixtures.processes import WorkerProcess
-from tests.labs.conftest import EventSocket, Process, kuard_pod, result_for
-from tests.sandbox.conftest import Learner
 
 pytestmark = [
     pytest.mark.cluster,

@@ -16,15 +16,15 @@ import yaml
 from labs.models import Attempt, CheckResult, GradingRun, Trigger
 from labs.services import attempt_check_request, attempt_get_or_create
 from labs.tasks import attempt_grade_task
-from tests.fixtures.processes import WorkerProcess, free_port, stop_process
-from tests.labs.conftest import (
+from tests.fixtures.grading import (
     EventSocket,
     grading_worker_start,
     kill_group,
     kuard_pod,
     result_for,
 )
-from tests.sandbox.conftest import Learner
+from tests.fixtures.learners import Learner
+from tests.fixtures.processes import WorkerProcess, free_port, stop_process
 
 pytestmark = [
     pytest.mark.cluster,

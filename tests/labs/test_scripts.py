@@ -22,7 +22,7 @@ from labs.checks import CheckOutcome, exercise_evaluate
 from labs.scripts import learner_shell_run
 from labs.snapshot import snapshot_take
 from labs.spec import Exercise, Lab
-from tests.sandbox.conftest import Learner
+from tests.fixtures.learners import Learner
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db]
 

@@ -18,7 +18,7 @@ import k8s
 from sandbox import services
 from sandbox.models import LearnerEnvironment
 from sandbox.services import holds, lifecycle, sandbox_provision, sandbox_teardown
-from tests.sandbox.conftest import Learner
+from tests.fixtures.learners import Learner
 
 
 def _environment(name: str) -> LearnerEnvironment:

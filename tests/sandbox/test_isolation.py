@@ -13,8 +13,8 @@ from collections.abc import Callable
 import pytest
 
 from tests.fixtures.cluster import wait_until
+from tests.fixtures.learners import Learner
 from tests.fixtures.processes import ARTIFACTS
-from tests.sandbox.conftest import Learner
 from tests.sandbox.probes import ALLOWED, DENIED, Probe
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db]

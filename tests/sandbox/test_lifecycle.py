@@ -26,8 +26,8 @@ from sandbox.services import (
     sandbox_reset,
 )
 from tests.fixtures.cluster import wait_until
+from tests.fixtures.learners import Learner
 from tests.fixtures.processes import free_port
-from tests.sandbox.conftest import Learner
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.cluster import Cluster, wait_until
-from tests.sandbox.conftest import Learner
+from tests.fixtures.learners import Learner
 from tests.sandbox.pods_live import (
     apply,
     http_get,

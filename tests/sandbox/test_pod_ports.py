@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from tests.fixtures.cluster import Cluster
-from tests.sandbox.conftest import Learner
+from tests.fixtures.learners import Learner
 from tests.sandbox.pods_live import kuard_learner
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]

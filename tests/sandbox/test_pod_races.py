@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.fixtures.cluster import Cluster
-from tests.sandbox.conftest import Learner
+from tests.fixtures.learners import Learner
 from tests.sandbox.pod_attacks import (
     EXCHANGE_LOOP,
     background_exec,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.cluster import REPO, Cluster, wait_until
-from tests.sandbox.conftest import Learner
+from tests.fixtures.learners import Learner
 from tests.sandbox.pods_live import (
     http_get,
     kuard_learner,

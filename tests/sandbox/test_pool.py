@@ -14,7 +14,7 @@ from sandbox import manifests as m
 from sandbox import services
 from sandbox.models import LearnerEnvironment, PoolNamespace
 from sandbox.services import lifecycle, pool_drain, pool_refill, sandbox_provision
-from tests.sandbox.conftest import Learner
+from tests.fixtures.learners import Learner
 
 pytestmark = [pytest.mark.cluster]
 

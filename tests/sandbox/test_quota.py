@@ -11,7 +11,7 @@ import pytest
 from sandbox.explain import explain_denial
 from sandbox.selectors import sandbox_denials, sandbox_get_for_user
 from tests.fixtures.cluster import wait_until
-from tests.sandbox.conftest import Learner
+from tests.fixtures.learners import Learner
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db]
 

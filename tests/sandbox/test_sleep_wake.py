@@ -23,7 +23,7 @@ from sandbox.services import (
     sandbox_teardown,
 )
 from tests.fixtures.cluster import wait_until
-from tests.sandbox.conftest import Learner
+from tests.fixtures.learners import Learner
 from tests.sandbox.test_lifecycle import _dead_kubeconfig, _namespace_gone_or_going
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db]

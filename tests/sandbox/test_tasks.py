@@ -13,7 +13,7 @@ from kubelab.celery import app
 from sandbox.conf import sandbox_config
 from sandbox.models import LearnerEnvironment
 from sandbox.tasks import sandbox_cull_idle_task, sandbox_pool_refill
-from tests.sandbox.conftest import Learner
+from tests.fixtures.learners import Learner
 
 
 def test_beat_schedule_names_registered_tasks() -> None:

@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 
 from terminal import protocol
 from terminal.manager import terminal_manager
-from tests.terminal.conftest import Learner
+from tests.fixtures.shells import ShellLearner
 from tests.terminal.helpers import WsTerminal, attach, run
 
 PROMPT = r"learner@kubelab:~\$ $"
@@ -64,9 +64,9 @@ def test_protocol_parses_and_clamps() -> None:
 @pytest.mark.cluster
 @pytest.mark.django_db(transaction=True)
 async def test_garbage_frames_leave_socket_and_shell_alive(
-    make_learner: Callable[[str], Learner],
+    make_shell_learner: Callable[[str], ShellLearner],
 ) -> None:
-    learner = await sync_to_async(make_learner)("garbage")
+    learner = await sync_to_async(make_shell_learner)("garbage")
     tab = WsTerminal(learner.cookie)
     assert (await tab.connect())[0]
     await tab.wait_for(PROMPT)
@@ -86,8 +86,10 @@ async def test_garbage_frames_leave_socket_and_shell_alive(
 
 @pytest.mark.cluster
 @pytest.mark.django_db(transaction=True)
-async def test_oversized_paste_arrives_whole(make_learner: Callable[[str], Learner]) -> None:
-    learner = await sync_to_async(make_learner)("paste")
+async def test_oversized_paste_arrives_whole(
+    make_shell_learner: Callable[[str], ShellLearner],
+) -> None:
+    learner = await sync_to_async(make_shell_learner)("paste")
     tab = WsTerminal(learner.cookie)
     assert (await tab.connect())[0]
     await tab.wait_for(PROMPT)
@@ -107,13 +109,13 @@ async def test_oversized_paste_arrives_whole(make_learner: Callable[[str], Learn
 @pytest.mark.cluster
 @pytest.mark.django_db(transaction=True)
 async def test_flood_is_paced_by_the_screen_and_others_stay_fast(
-    make_learner: Callable[[str], Learner],
+    make_shell_learner: Callable[[str], ShellLearner],
 ) -> None:
     manager = terminal_manager()
-    flooder = await sync_to_async(make_learner)("flood")
-    typist = await sync_to_async(make_learner)("typist")
+    flooder = await sync_to_async(make_shell_learner)("flood")
+    typist = await sync_to_async(make_shell_learner)("typist")
 
-    async def source_for(learner: Learner) -> Callable[[], Awaitable[str]]:
+    async def source_for(learner: ShellLearner) -> Callable[[], Awaitable[str]]:
         async def source() -> str:
             return learner.kubeconfig
 

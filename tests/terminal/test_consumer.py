@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from terminal.manager import ENDED_NOTICE, terminal_manager
-from tests.terminal.conftest import Learner
+from tests.fixtures.shells import ShellLearner
 from tests.terminal.helpers import WsTerminal
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
@@ -35,7 +35,7 @@ OUTSIDE: dict[str, tuple[str, bool]] = {
 }
 
 
-async def open_terminal(learner: Learner, **kwargs: object) -> WsTerminal:
+async def open_terminal(learner: ShellLearner, **kwargs: object) -> WsTerminal:
     tab = WsTerminal(learner.cookie, **kwargs)  # type: ignore[arg-type]
     connected, code = await tab.connect()
     assert connected, f"refused with {code}"
@@ -44,9 +44,9 @@ async def open_terminal(learner: Learner, **kwargs: object) -> WsTerminal:
 
 
 async def test_kubectl_sees_the_learners_namespace_and_nothing_else(
-    make_learner: Callable[[str], Learner],
+    make_shell_learner: Callable[[str], ShellLearner],
 ) -> None:
-    learner = await sync_to_async(make_learner)("ada")
+    learner = await sync_to_async(make_shell_learner)("ada")
     tab = await open_terminal(learner)
     assert learner.namespace in tab.output  # greeting and prompt name the namespace
 
@@ -64,8 +64,8 @@ async def test_kubectl_sees_the_learners_namespace_and_nothing_else(
     await tab.close()
 
 
-async def test_resize_reaches_the_pty(make_learner: Callable[[str], Learner]) -> None:
-    learner = await sync_to_async(make_learner)("grace")
+async def test_resize_reaches_the_pty(make_shell_learner: Callable[[str], ShellLearner]) -> None:
+    learner = await sync_to_async(make_shell_learner)("grace")
     tab = await open_terminal(learner)
     await tab.send("resize", 37, 111)
     start = len(tab.output)
@@ -75,9 +75,9 @@ async def test_resize_reaches_the_pty(make_learner: Callable[[str], Learner]) ->
 
 
 async def test_initial_size_comes_from_the_query_string(
-    make_learner: Callable[[str], Learner],
+    make_shell_learner: Callable[[str], ShellLearner],
 ) -> None:
-    learner = await sync_to_async(make_learner)("query")
+    learner = await sync_to_async(make_shell_learner)("query")
     tab = await open_terminal(learner, path="/ws/terminal/?rows=30&cols=120")
     start = len(tab.output)
     await tab.type("stty size\r")
@@ -93,8 +93,8 @@ async def test_unauthenticated_socket_is_refused() -> None:
     assert terminal_manager().sessions == {}
 
 
-async def test_wrong_origin_is_refused(make_learner: Callable[[str], Learner]) -> None:
-    learner = await sync_to_async(make_learner)("origin")
+async def test_wrong_origin_is_refused(make_shell_learner: Callable[[str], ShellLearner]) -> None:
+    learner = await sync_to_async(make_shell_learner)("origin")
     tab = WsTerminal(learner.cookie, origin=(b"origin", b"http://evil.example"))
     connected, _ = await tab.connect()
     assert not connected
@@ -104,9 +104,11 @@ async def test_wrong_origin_is_refused(make_learner: Callable[[str], Learner]) -
     assert terminal_manager().sessions == {}
 
 
-async def test_another_learners_session_is_refused(make_learner: Callable[[str], Learner]) -> None:
-    alice = await sync_to_async(make_learner)("alice")
-    bob = await sync_to_async(make_learner)("bob")
+async def test_another_learners_session_is_refused(
+    make_shell_learner: Callable[[str], ShellLearner],
+) -> None:
+    alice = await sync_to_async(make_shell_learner)("alice")
+    bob = await sync_to_async(make_shell_learner)("bob")
     alice_tab = await open_terminal(alice)
     await alice_tab.type("echo alice-secret-$((6*7))\r")
     await alice_tab.wait_for("alice-secret-42")
@@ -129,8 +131,10 @@ async def test_another_learners_session_is_refused(make_learner: Callable[[str],
     await alice_tab.close()
 
 
-async def test_reload_reattaches_with_scrollback(make_learner: Callable[[str], Learner]) -> None:
-    learner = await sync_to_async(make_learner)("reload")
+async def test_reload_reattaches_with_scrollback(
+    make_shell_learner: Callable[[str], ShellLearner],
+) -> None:
+    learner = await sync_to_async(make_shell_learner)("reload")
     first = await open_terminal(learner)
     await first.type("export KEEP=still-here; echo marker-$((40+2))\r")
     await first.wait_for("marker-42")
@@ -152,8 +156,10 @@ async def test_reload_reattaches_with_scrollback(make_learner: Callable[[str], L
     await second_tab.close()
 
 
-async def test_shell_exit_offers_a_restart(make_learner: Callable[[str], Learner]) -> None:
-    learner = await sync_to_async(make_learner)("exit")
+async def test_shell_exit_offers_a_restart(
+    make_shell_learner: Callable[[str], ShellLearner],
+) -> None:
+    learner = await sync_to_async(make_shell_learner)("exit")
     tab = await open_terminal(learner)
     await tab.type("exit 3\r")
     message = await tab.wait_message("exit")

@@ -19,7 +19,7 @@ from asgiref.sync import sync_to_async
 
 from kubelab.env import repo_path
 from terminal.manager import TerminalSession, terminal_manager
-from tests.terminal.conftest import Learner
+from tests.fixtures.shells import ShellLearner
 from tests.terminal.helpers import RecordingScreen, attach, run
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
@@ -220,8 +220,10 @@ ATTACKS = [
 
 
 @pytest.fixture
-async def jailed(make_learner: Callable[[str], Learner]) -> AsyncIterator[Callable[[], object]]:
-    learner = await sync_to_async(make_learner)("attacker")
+async def jailed(
+    make_shell_learner: Callable[[str], ShellLearner],
+) -> AsyncIterator[Callable[[], object]]:
+    learner = await sync_to_async(make_shell_learner)("attacker")
     manager = terminal_manager()
     opened: list[TerminalSession] = []
 

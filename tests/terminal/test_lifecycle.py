@@ -17,7 +17,7 @@ from jails.uids import UidLease
 from terminal.config import terminal_config
 from terminal.manager import ENDED_NOTICE, TerminalManager
 from terminal.ring import Ring
-from tests.terminal.conftest import Learner
+from tests.fixtures.shells import ShellLearner
 from tests.terminal.helpers import attach, run
 from tests.terminal.test_jail_attacks import uid_processes
 
@@ -58,7 +58,7 @@ def manager_with(**changes: object) -> TerminalManager:
     return TerminalManager(dataclasses.replace(terminal_config(), **changes))  # type: ignore[arg-type]
 
 
-async def open_session(manager: TerminalManager, learner: Learner):  # type: ignore[no-untyped-def]
+async def open_session(manager: TerminalManager, learner: ShellLearner):  # type: ignore[no-untyped-def]
     async def source() -> str:
         return learner.kubeconfig
 
@@ -72,9 +72,9 @@ async def open_session(manager: TerminalManager, learner: Learner):  # type: ign
 
 
 async def test_detached_session_lives_through_the_grace_period_then_ends(
-    make_learner: Callable[[str], Learner],
+    make_shell_learner: Callable[[str], ShellLearner],
 ) -> None:
-    learner = await sync_to_async(make_learner)("grace")
+    learner = await sync_to_async(make_shell_learner)("grace")
     manager = manager_with(grace_seconds=2)
     session, screen = await open_session(manager, learner)
     uid = session.host_uid
@@ -102,9 +102,9 @@ async def test_detached_session_lives_through_the_grace_period_then_ends(
 
 
 async def test_idle_session_ends_and_enter_restarts_it(
-    make_learner: Callable[[str], Learner],
+    make_shell_learner: Callable[[str], ShellLearner],
 ) -> None:
-    learner = await sync_to_async(make_learner)("idle")
+    learner = await sync_to_async(make_shell_learner)("idle")
     manager = manager_with(idle_seconds=1)
     session, screen = await open_session(manager, learner)
     await asyncio.sleep(1.5)
@@ -119,9 +119,9 @@ async def test_idle_session_ends_and_enter_restarts_it(
 
 
 async def test_an_idle_shell_is_warned_first_and_typing_takes_the_warning_back(
-    make_learner: Callable[[str], Learner],
+    make_shell_learner: Callable[[str], ShellLearner],
 ) -> None:
-    learner = await sync_to_async(make_learner)("warned")
+    learner = await sync_to_async(make_shell_learner)("warned")
     manager = manager_with(idle_seconds=30, idle_warning_seconds=29)
     session, screen = await open_session(manager, learner)
 
@@ -147,9 +147,9 @@ async def test_an_idle_shell_is_warned_first_and_typing_takes_the_warning_back(
 
 
 async def test_the_environments_notice_is_printed_above_the_first_prompt(
-    make_learner: Callable[[str], Learner],
+    make_shell_learner: Callable[[str], ShellLearner],
 ) -> None:
-    learner = await sync_to_async(make_learner)("notice")
+    learner = await sync_to_async(make_shell_learner)("notice")
     manager = manager_with()
     notices = ["Welcome back. 2 objects were restored (Pod kuard, Service web).", None]
 
@@ -177,9 +177,9 @@ async def test_the_environments_notice_is_printed_above_the_first_prompt(
 
 
 async def test_token_is_refreshed_inside_a_running_shell(
-    make_learner: Callable[[str], Learner],
+    make_shell_learner: Callable[[str], ShellLearner],
 ) -> None:
-    learner = await sync_to_async(make_learner)("refresh")
+    learner = await sync_to_async(make_shell_learner)("refresh")
     manager = manager_with(token_refresh_seconds=1)
     session, screen = await open_session(manager, learner)
     before = await run(session, screen, "md5sum < $KUBECONFIG")
@@ -200,11 +200,11 @@ async def test_token_is_refreshed_inside_a_running_shell(
 
 
 async def test_logging_out_ends_the_learners_terminal_in_this_process(
-    make_learner: Callable[[str], Learner],
+    make_shell_learner: Callable[[str], ShellLearner],
 ) -> None:
     from terminal.manager import terminal_manager
 
-    learner = await sync_to_async(make_learner)("leaves")
+    learner = await sync_to_async(make_shell_learner)("leaves")
     manager = terminal_manager()  # the one the web server's loop uses: what logout reaches
     session, screen = await open_session(manager, learner)
     uid = session.host_uid

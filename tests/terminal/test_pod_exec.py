@@ -10,7 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from tests.fixtures.cluster import Cluster
-from tests.terminal.conftest import Learner
+from tests.fixtures.shells import ShellLearner
 from tests.terminal.helpers import WsTerminal
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
@@ -18,11 +18,11 @@ PROMPT = r"learner@kubelab:~\$ $"
 
 
 async def test_interactive_exec_into_a_pod_from_the_terminal(
-    cluster: Cluster, make_learner: Callable[[str], Learner]
+    cluster: Cluster, make_shell_learner: Callable[[str], ShellLearner]
 ) -> None:
     if not cluster.embedded:
         pytest.skip("simulated pods answer exec only on the embedded cluster")
-    learner = await sync_to_async(make_learner)("exec")
+    learner = await sync_to_async(make_shell_learner)("exec")
     tab = WsTerminal(learner.cookie)
     assert (await tab.connect())[0]
     await tab.wait_for(PROMPT)

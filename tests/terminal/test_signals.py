@@ -11,7 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from terminal.manager import terminal_manager
-from tests.terminal.conftest import Learner
+from tests.fixtures.shells import ShellLearner
 from tests.terminal.helpers import attach, run
 from tests.terminal.test_jail_attacks import uid_processes
 
@@ -31,12 +31,12 @@ def ignoring(*signals: signal.Signals) -> Iterator[None]:
 
 
 async def test_ctrl_c_interrupts_a_command_when_the_server_ignores_sigint(
-    make_learner: Callable[[str], Learner],
+    make_shell_learner: Callable[[str], ShellLearner],
 ) -> None:
     # A non-interactive shell starts background jobs with SIGINT and SIGQUIT ignored, ignored
     # signals stay ignored across exec, and an interactive bash passes what it inherited on to
     # its commands: without the reset in the manager, Ctrl-C would not stop `sleep`.
-    learner = await sync_to_async(make_learner)("sigint")
+    learner = await sync_to_async(make_shell_learner)("sigint")
 
     async def source() -> str:
         return learner.kubeconfig
@@ -72,10 +72,12 @@ async def test_ctrl_c_interrupts_a_command_when_the_server_ignores_sigint(
         assert "sleep" not in uid_processes(uid)
 
 
-async def test_ctrl_c_gets_past_input_nobody_reads(make_learner: Callable[[str], Learner]) -> None:
+async def test_ctrl_c_gets_past_input_nobody_reads(
+    make_shell_learner: Callable[[str], ShellLearner],
+) -> None:
     # `sleep` reads nothing: a big paste fills the pty's input queue, the rest waits in kubelab,
     # and the Ctrl-C typed after it must still interrupt (a tty flushes its input on Ctrl-C too).
-    learner = await sync_to_async(make_learner)("paste-ctrlc")
+    learner = await sync_to_async(make_shell_learner)("paste-ctrlc")
 
     async def source() -> str:
         return learner.kubeconfig

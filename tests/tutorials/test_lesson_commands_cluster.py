@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from jails.oneshot import oneshot_run
-from tests.sandbox.conftest import Learner, make_learner  # noqa: F401  (fixture)
+from tests.fixtures.learners import Learner, make_learner  # noqa: F401  (fixture)
 from tutorials.commands import Command, lesson_commands
 from tutorials.content_loader import chapters_load
 
