@@ -42,6 +42,7 @@ from pydantic import (
 
 from labs.jsonpath import JsonPathError, jsonpath_compile
 from labs.kubevalues import QuantityError, SelectorError, quantity_parse, selector_parse
+from tutorials.yamlpos import error_line, node_line
 
 __all__ = [
     "CATALOG_DIR",
@@ -487,7 +488,7 @@ Path_ = tuple[str | int, ...]
 
 def _node_positions(root: yaml.Node, file: str) -> dict[Path_, int]:
     """Line numbers of every key and item; rejects duplicate keys and alias bombs."""
-    positions: dict[Path_, int] = {(): root.start_mark.line + 1}
+    positions: dict[Path_, int] = {(): node_line(root)}
     budget = [MAX_NODES]
     stack: list[tuple[yaml.Node, Path_]] = [(root, ())]
     while stack:
@@ -509,7 +510,7 @@ def _node_positions(root: yaml.Node, file: str) -> dict[Path_, int]:
             seen: dict[Any, int] = {}
             for key_node, value_node in node.value:
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-                line = key_node.start_mark.line + 1
+                line = node_line(key_node)
                 if key is not None:
                     if key in seen:
                         raise SpecError(
@@ -528,7 +529,7 @@ def _node_positions(root: yaml.Node, file: str) -> dict[Path_, int]:
                     stack.append((value_node, (*path, key)))
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
-                positions[(*path, index)] = item.start_mark.line + 1
+                positions[(*path, index)] = node_line(item)
                 stack.append((item, (*path, index)))
     return positions
 
@@ -678,11 +679,10 @@ def _manifest_problems(name: str, text: str, rel: str) -> list[Problem]:
     try:
         documents = list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
         return [
             Problem(
                 rel,
-                mark.line + 1 if mark else None,
+                error_line(exc),
                 "",
                 f"not valid YAML: {getattr(exc, 'problem', exc)}",
                 "fix the indentation",
@@ -847,12 +847,11 @@ def lab_parse(text: str, *, slug: str, file: str, files: Mapping[str, str] | Non
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         raise SpecError(
             [
                 Problem(
                     file,
-                    mark.line + 1 if mark is not None else None,
+                    error_line(exc),
                     "",
                     f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
                     "check the indentation and quote values that contain ': ' or start with "
@@ -868,12 +867,11 @@ def lab_parse(text: str, *, slug: str, file: str, files: Mapping[str, str] | Non
     try:
         data = yaml.SafeLoader(text).get_single_data()
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
         raise SpecError(
             [
                 Problem(
                     file,
-                    mark.line + 1 if mark is not None else None,
+                    error_line(exc),
                     "",
                     f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
                     "use plain mappings, lists, text and numbers",

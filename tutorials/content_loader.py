@@ -68,6 +68,8 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from tutorials.yamlpos import error_line, path_line
+
 LANGUAGES: tuple[str, ...] = ("en", "zh-hant")
 DEFAULT_LANGUAGE = "en"
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
@@ -83,6 +85,8 @@ _CHAPTER_DIR_RE = re.compile(r"^(\d{2})-([a-z0-9]+(?:-[a-z0-9]+)*)$")
 _HEADING_ID_RE = re.compile(r"^(?P<text>.*?)\s*\{#(?P<id>[^}\s]*)\}\s*$")
 _CALLOUT_RE = re.compile(r"^\[!(?P<kind>[A-Za-z-]+)\][ \t]*(?P<title>.*)$")
 _EXERCISE_LINK_PREFIX = "exercise:"
+# The front matter's text starts on the file's second line, below the opening `---`.
+_FRONT_MATTER_FIRST_LINE = 2
 
 
 class ContentError(Exception):
@@ -387,10 +391,10 @@ def _front_matter_validate(front: str, source: Path) -> FrontMatter:
         node = yaml.compose(front, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(front)
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 2 if mark is not None else 1
         raise ContentError(
-            source, line, f"front matter is not valid YAML: {error.problem}"
+            source,
+            error_line(error, first_line=_FRONT_MATTER_FIRST_LINE) or 1,
+            f"front matter is not valid YAML: {error.problem}",
         ) from error
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise ContentError(
@@ -400,36 +404,9 @@ def _front_matter_validate(front: str, source: Path) -> FrontMatter:
         return FrontMatter.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        raise ContentError(
-            source, _error_line(node, first["loc"]), _error_problem(first)
-        ) from error
-
-
-def _error_line(node: yaml.MappingNode, loc: tuple[int | str, ...]) -> int:
-    """The file line of the YAML node that a pydantic error location points at.
-
-    The front matter's first line is line 2 of the file (line 1 is ``---``)."""
-    line = 1
-    current: yaml.Node = node
-    for part in loc:
-        if isinstance(current, yaml.MappingNode):
-            for key, value in current.value:
-                if key.value == part:
-                    line = key.start_mark.line + 2
-                    current = value
-                    break
-            else:
-                return line
-        elif (
-            isinstance(current, yaml.SequenceNode)
-            and isinstance(part, int)
-            and part < len(current.value)
-        ):
-            current = current.value[part]
-            line = current.start_mark.line + 2
-        else:
-            return line
-    return line
+        # An error the document cannot place (a missing field) points at the opening `---`.
+        line = path_line(node, first["loc"], first_line=_FRONT_MATTER_FIRST_LINE, default=1)
+        raise ContentError(source, line, _error_problem(first)) from error
 
 
 _TYPE_NAMES = {
