@@ -64,10 +64,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from tutorials.dialect import (
+    callout_marker,
+    exercise_link_id,
+    fence_info_parse,
+    heading_split,
+    markdown_parser,
+)
 from tutorials.yamlpos import error_line, path_line
 
 LANGUAGES: tuple[str, ...] = ("en", "zh-hant")
@@ -82,9 +88,6 @@ EXERCISE_ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9]+(?:-[a-z0-9]+)*$"
 SECTION_ID_PATTERN = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 
 _CHAPTER_DIR_RE = re.compile(r"^(\d{2})-([a-z0-9]+(?:-[a-z0-9]+)*)$")
-_HEADING_ID_RE = re.compile(r"^(?P<text>.*?)\s*\{#(?P<id>[^}\s]*)\}\s*$")
-_CALLOUT_RE = re.compile(r"^\[!(?P<kind>[A-Za-z-]+)\][ \t]*(?P<title>.*)$")
-_EXERCISE_LINK_PREFIX = "exercise:"
 # The front matter's text starts on the file's second line, below the opening `---`.
 _FRONT_MATTER_FIRST_LINE = 2
 
@@ -174,43 +177,6 @@ class FrontMatter(BaseModel):
     summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     order: Annotated[int, Field(ge=1, le=99)]
     exercises: list[ExerciseId] = Field(default_factory=list)
-
-
-def markdown_parser() -> MarkdownIt:
-    """The one Markdown dialect of the course: CommonMark plus tables, raw HTML allowed (the
-    renderer sanitises it)."""
-    return MarkdownIt("commonmark", {"html": True}).enable("table")
-
-
-def heading_split(text: str) -> tuple[str, str | None]:
-    """Split ``"Liveness probes {#liveness}"`` into ``("Liveness probes", "liveness")``."""
-    match = _HEADING_ID_RE.match(text)
-    if match is None:
-        return text.strip(), None
-    return match.group("text"), match.group("id")
-
-
-def callout_marker(text: str) -> tuple[str, str] | None:
-    """``("THEN-AND-NOW", "optional title")`` if ``text`` opens with a callout marker."""
-    match = _CALLOUT_RE.match(text)
-    if match is None:
-        return None
-    return match.group("kind").upper(), match.group("title").strip()
-
-
-def fence_info_parse(info: str) -> tuple[str, frozenset[str]]:
-    """``"shell illustrative"`` -> ``("shell", {"illustrative"})``."""
-    words = info.split()
-    if not words:
-        return "", frozenset()
-    return words[0], frozenset(words[1:])
-
-
-def exercise_link_id(href: str) -> str | None:
-    """The exercise id of an ``exercise:<id>`` link, else ``None``."""
-    if not href.startswith(_EXERCISE_LINK_PREFIX):
-        return None
-    return href[len(_EXERCISE_LINK_PREFIX) :]
 
 
 def chapters_load(content_dir: Path | None = None) -> list[Chapter]:
