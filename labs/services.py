@@ -21,6 +21,7 @@ from labs.learners import learner_environment, learner_namespaces
 from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun, Trigger
 from labs.selectors import ExerciseNotFound, attempt_payload, catalog_get, exercise_get
 from labs.snapshot import snapshot_evidence, snapshot_take
+from labs.tasks import attempt_grade_task
 from labs.translation import check_message
 
 logger = logging.getLogger(__name__)
@@ -51,8 +52,6 @@ def attempt_check_request(*, attempt: Attempt, trigger: str) -> int:
     The task is queued after commit and takes only the attempt id: if several requests pile up,
     the first task grades the newest generation and the rest find nothing left to do.
     """
-    from labs.tasks import attempt_grade_task
-
     now = timezone.now()
     updates: dict[str, Any] = {
         "requested_generation": F("requested_generation") + 1,

@@ -5,8 +5,6 @@ from __future__ import annotations
 from celery import shared_task
 from celery.exceptions import MaxRetriesExceededError
 
-from labs.services import attempt_grade
-
 MAX_RETRIES = 6
 
 
@@ -23,6 +21,9 @@ def retry_countdown(retries: int) -> float:
     max_retries=MAX_RETRIES,
 )
 def attempt_grade_task(self, attempt_id: int) -> str:
+    # Imported here, not at the top: the service queues this task, so it imports this module.
+    from labs.services import attempt_grade
+
     final_try = self.request.retries >= MAX_RETRIES
     outcome = attempt_grade(
         attempt_id=attempt_id, tries=self.request.retries + 1, final_try=final_try

@@ -64,9 +64,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from tutorials.dialect import (
+    callout_marker,
+    exercise_link_id,
+    fence_info_parse,
+    heading_split,
+    markdown_parser,
+)
+from tutorials.yamlpos import error_line, path_line
 
 LANGUAGES: tuple[str, ...] = ("en", "zh-hant")
 DEFAULT_LANGUAGE = "en"
@@ -80,9 +88,8 @@ EXERCISE_ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9]+(?:-[a-z0-9]+)*$"
 SECTION_ID_PATTERN = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 
 _CHAPTER_DIR_RE = re.compile(r"^(\d{2})-([a-z0-9]+(?:-[a-z0-9]+)*)$")
-_HEADING_ID_RE = re.compile(r"^(?P<text>.*?)\s*\{#(?P<id>[^}\s]*)\}\s*$")
-_CALLOUT_RE = re.compile(r"^\[!(?P<kind>[A-Za-z-]+)\][ \t]*(?P<title>.*)$")
-_EXERCISE_LINK_PREFIX = "exercise:"
+# The front matter's text starts on the file's second line, below the opening `---`.
+_FRONT_MATTER_FIRST_LINE = 2
 
 
 class ContentError(Exception):
@@ -170,43 +177,6 @@ class FrontMatter(BaseModel):
     summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     order: Annotated[int, Field(ge=1, le=99)]
     exercises: list[ExerciseId] = Field(default_factory=list)
-
-
-def markdown_parser() -> MarkdownIt:
-    """The one Markdown dialect of the course: CommonMark plus tables, raw HTML allowed (the
-    renderer sanitises it)."""
-    return MarkdownIt("commonmark", {"html": True}).enable("table")
-
-
-def heading_split(text: str) -> tuple[str, str | None]:
-    """Split ``"Liveness probes {#liveness}"`` into ``("Liveness probes", "liveness")``."""
-    match = _HEADING_ID_RE.match(text)
-    if match is None:
-        return text.strip(), None
-    return match.group("text"), match.group("id")
-
-
-def callout_marker(text: str) -> tuple[str, str] | None:
-    """``("THEN-AND-NOW", "optional title")`` if ``text`` opens with a callout marker."""
-    match = _CALLOUT_RE.match(text)
-    if match is None:
-        return None
-    return match.group("kind").upper(), match.group("title").strip()
-
-
-def fence_info_parse(info: str) -> tuple[str, frozenset[str]]:
-    """``"shell illustrative"`` -> ``("shell", {"illustrative"})``."""
-    words = info.split()
-    if not words:
-        return "", frozenset()
-    return words[0], frozenset(words[1:])
-
-
-def exercise_link_id(href: str) -> str | None:
-    """The exercise id of an ``exercise:<id>`` link, else ``None``."""
-    if not href.startswith(_EXERCISE_LINK_PREFIX):
-        return None
-    return href[len(_EXERCISE_LINK_PREFIX) :]
 
 
 def chapters_load(content_dir: Path | None = None) -> list[Chapter]:
@@ -387,10 +357,10 @@ def _front_matter_validate(front: str, source: Path) -> FrontMatter:
         node = yaml.compose(front, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(front)
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 2 if mark is not None else 1
         raise ContentError(
-            source, line, f"front matter is not valid YAML: {error.problem}"
+            source,
+            error_line(error, first_line=_FRONT_MATTER_FIRST_LINE) or 1,
+            f"front matter is not valid YAML: {error.problem}",
         ) from error
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise ContentError(
@@ -400,36 +370,9 @@ def _front_matter_validate(front: str, source: Path) -> FrontMatter:
         return FrontMatter.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        raise ContentError(
-            source, _error_line(node, first["loc"]), _error_problem(first)
-        ) from error
-
-
-def _error_line(node: yaml.MappingNode, loc: tuple[int | str, ...]) -> int:
-    """The file line of the YAML node that a pydantic error location points at.
-
-    The front matter's first line is line 2 of the file (line 1 is ``---``)."""
-    line = 1
-    current: yaml.Node = node
-    for part in loc:
-        if isinstance(current, yaml.MappingNode):
-            for key, value in current.value:
-                if key.value == part:
-                    line = key.start_mark.line + 2
-                    current = value
-                    break
-            else:
-                return line
-        elif (
-            isinstance(current, yaml.SequenceNode)
-            and isinstance(part, int)
-            and part < len(current.value)
-        ):
-            current = current.value[part]
-            line = current.start_mark.line + 2
-        else:
-            return line
-    return line
+        # An error the document cannot place (a missing field) points at the opening `---`.
+        line = path_line(node, first["loc"], first_line=_FRONT_MATTER_FIRST_LINE, default=1)
+        raise ContentError(source, line, _error_problem(first)) from error
 
 
 _TYPE_NAMES = {

@@ -2,7 +2,7 @@
 
 Pure: no Django, no ``kubernetes``. The pipeline is
 
-1. parse with the course's Markdown dialect (``content_loader.markdown_parser``);
+1. parse with the course's Markdown dialect (``dialect.markdown_parser``);
 2. rewrite tokens: heading ids from ``{#id}``, ``exercise:`` links to lab URLs, and callout
    blockquotes and code fences replaced by unguessable placeholders;
 3. sanitise the whole HTML with nh3 and an explicit allow-list (no scripts, no event handlers,
@@ -28,9 +28,8 @@ from dataclasses import dataclass
 import nh3
 from markdown_it.token import Token
 
-from tutorials.content_loader import (
-    DEFAULT_LANGUAGE,
-    Lesson,
+from tutorials.content_loader import DEFAULT_LANGUAGE, Lesson
+from tutorials.dialect import (
     callout_marker,
     exercise_link_id,
     fence_info_parse,

@@ -1,0 +1,115 @@
+"""The value types lab.yaml's fields are built from, and nothing else: text in each language,
+slugs, Kubernetes object and file names, the kinds a check may look at, selectors and JSON paths
+(parsed when the lab loads, kept as text), and ``_Model``, the strict frozen base of every
+model; each type words its own error with a fix after ". Fix: ", and the models built from them
+are in ``labs.spec.schema``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+
+from labs.jsonpath import JsonPathError, jsonpath_compile
+from labs.kubevalues import SelectorError, selector_parse
+
+LANGUAGES = ("en", "zh-hant")
+
+# Kinds a check may look at; the snapshot fetches exactly these through the gateway.
+Kind = Literal[
+    "Pod",
+    "Service",
+    "Endpoints",
+    "EndpointSlice",
+    "ConfigMap",
+    "ServiceAccount",
+    "ReplicaSet",
+    "Deployment",
+    "DaemonSet",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "HorizontalPodAutoscaler",
+]
+NAMESPACED_KINDS: tuple[str, ...] = get_args(Kind)
+WorkloadKind = Literal["Pod", "ReplicaSet", "Deployment", "DaemonSet", "StatefulSet"]
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=63)]
+# Kubernetes object names (DNS subdomain).
+ObjectName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253),
+]
+FileName = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
+]
+
+
+def _text(value: Any) -> dict[str, str]:
+    if isinstance(value, str):
+        value = {"en": value}
+    if not isinstance(value, dict):
+        raise ValueError(
+            "expected text or a mapping of languages to text. Fix: write the English text, or "
+            "`en: ...` and `zh-hant: ...`"
+        )
+    unknown = [key for key in value if key not in LANGUAGES]
+    if unknown:
+        raise ValueError(f"unknown language {unknown[0]!r}. Fix: use only {', '.join(LANGUAGES)}")
+    if "en" not in value:
+        raise ValueError("English text is missing. Fix: add `en: ...`")
+    for language, text in value.items():
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"the {language} text is empty. Fix: write the text or drop it")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+Text = Annotated[dict[str, str], BeforeValidator(_text)]
+
+
+def _parsed_text(
+    what: str, parse: Callable[[str], object], error: type[ValueError], fix: str
+) -> Callable[[Any], str]:
+    """A validator for text in a small language (selectors, paths): parsed at load, kept as text;
+    a parse error becomes the parser's own message plus how to fix it."""
+
+    def validate(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"{what}. Fix: quote it")
+        try:
+            parse(value)
+        except error as exc:
+            raise ValueError(f"{exc}. Fix: {fix}") from None
+        return value
+
+    return validate
+
+
+Selector = Annotated[
+    str,
+    BeforeValidator(
+        _parsed_text(
+            "a selector is text like `app=alpaca,env=prod`",
+            selector_parse,
+            SelectorError,
+            "write it like app=alpaca,ver in (1,2),!canary",
+        )
+    ),
+]
+JsonPathText = Annotated[
+    str,
+    BeforeValidator(
+        _parsed_text(
+            "a path is text like `.spec.containers[0].image`",
+            jsonpath_compile,
+            JsonPathError,
+            "use .field, ['key'], [0], [*] and [?(@.name==\"x\")] only",
+        )
+    ),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)

@@ -1,0 +1,315 @@
+"""The declarative models of a lab.yaml: one pydantic model per check type (``Check`` is their
+union, told apart by ``type``) and the steps, near misses, solution policy, exercises and labs
+that hold them, with the validators that say what is valid; reporting a validation error as
+file, line and field belongs in ``labs.spec.problems``, and rules spanning several fields (ids,
+file references) in ``labs.spec.crosschecks``."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from labs.kubevalues import QuantityError, quantity_parse
+from labs.spec.fields import (
+    FileName,
+    JsonPathText,
+    Kind,
+    ObjectName,
+    Selector,
+    Slug,
+    Text,
+    WorkloadKind,
+    _Model,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+
+
+class _CheckBase(_Model):
+    id: Slug
+    # What the learner reads when this check fails; without it the engine writes a specific
+    # message from the check itself ("Pod kuard has no label env").
+    message: Text | None = None
+
+
+class _Targeted(_CheckBase):
+    kind: Kind
+    name: ObjectName | None = None
+    selector: Selector | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> _Targeted:
+        if (self.name is None) == (self.selector is None):
+            raise ValueError(
+                "give exactly one of `name` and `selector`. Fix: `name: kuard` for one object, "
+                "`selector: app=kuard` for every object with those labels"
+            )
+        return self
+
+
+class ExistsCheck(_Targeted):
+    type: Literal["exists"]
+
+
+class AbsentCheck(_Targeted):
+    type: Literal["absent"]
+
+
+_FIELD_OPERATORS = ("equals", "matches", "contains", "exists", "quantity", "at_least", "at_most")
+
+
+class FieldCheck(_Targeted):
+    type: Literal["field"]
+    path: JsonPathText
+    equals: Any = None
+    matches: str | None = None
+    contains: Any = None
+    exists: bool | None = None
+    quantity: str | int | float | None = None
+    at_least: float | None = None
+    at_most: float | None = None
+    # any: one of the values the path reaches must satisfy the test; all: every value must.
+    match: Literal["any", "all"] = "any"
+
+    @model_validator(mode="after")
+    def _operators(self) -> FieldCheck:
+        given = [name for name in _FIELD_OPERATORS if name in self.model_fields_set]
+        if not given:
+            raise ValueError(
+                "say what the field must be. Fix: add one of "
+                + ", ".join(f"`{name}:`" for name in _FIELD_OPERATORS)
+            )
+        if len(given) > 1 and set(given) != {"at_least", "at_most"}:
+            raise ValueError(
+                f"use one test per check, not {' and '.join(given)}. Fix: split it into two checks"
+            )
+        if "quantity" in self.model_fields_set:
+            try:
+                quantity_parse(self.quantity)
+            except QuantityError as exc:
+                raise ValueError(f"{exc}. Fix: write it like 500m, 1, 128Mi") from None
+        return self
+
+    @field_validator("matches")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(
+                    f"not a valid regular expression ({exc}). Fix: escape special characters "
+                    "like . and ( with a backslash"
+                ) from None
+        return value
+
+
+class _MetadataCheck(_Targeted):
+    key: Annotated[str, StringConstraints(min_length=1, max_length=316)]
+    equals: str | None = None
+    present: bool | None = None
+    contains: str | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> _MetadataCheck:
+        given = [n for n in ("equals", "present", "contains") if n in self.model_fields_set]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of `equals`, `present` and `contains`. Fix: `equals: prod` to "
+                "require a value, `present: false` to require the key to be gone"
+            )
+        return self
+
+
+class LabelCheck(_MetadataCheck):
+    type: Literal["label"]
+
+    @field_validator("equals", mode="before")
+    @classmethod
+    def _label_value_is_text(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str):
+            raise ValueError(
+                f'label values are text, so {value!r} never matches. Fix: quote it: "{value}"'
+            )
+        return value
+
+
+class AnnotationCheck(_MetadataCheck):
+    type: Literal["annotation"]
+
+
+class CountCheck(_CheckBase):
+    type: Literal["count"]
+    kind: Kind
+    selector: Selector = ""
+    equals: int | None = Field(default=None, ge=0)
+    at_least: int | None = Field(default=None, ge=0)
+    at_most: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> CountCheck:
+        if self.equals is None and self.at_least is None and self.at_most is None:
+            raise ValueError("say how many. Fix: add `equals: 3` (or `at_least`/`at_most`)")
+        if self.equals is not None and (self.at_least is not None or self.at_most is not None):
+            raise ValueError("`equals` cannot be combined with bounds. Fix: keep one of them")
+        return self
+
+
+class ReadyCheck(_Targeted):
+    type: Literal["ready"]
+    kind: WorkloadKind
+    replicas: int | None = Field(default=None, ge=0)
+
+
+class OwnerRef(_Model):
+    kind: Kind
+    name: ObjectName
+
+
+class OwnerCheck(_Targeted):
+    """Objects are owned by `owner` (through any chain of owners), or by nothing when it is null."""
+
+    type: Literal["owner"]
+    kind: Kind = "Pod"
+    owner: OwnerRef | None
+
+
+class JobCheck(_CheckBase):
+    type: Literal["job"]
+    name: ObjectName
+    succeeded: int | None = Field(default=None, ge=1)
+    complete: bool = True
+
+
+class ServiceSelectsCheck(_CheckBase):
+    """The Service's selector picks exactly the pods matching `pods`, and at least one."""
+
+    type: Literal["service_selects"]
+    service: ObjectName
+    pods: Selector
+
+
+class PodsOnNodesCheck(_CheckBase):
+    """Every pod matching `pods` runs on a node matching `nodes`; with every_node, each such node
+    runs exactly one of them."""
+
+    type: Literal["pods_on_nodes"]
+    pods: Selector
+    nodes: Selector = ""
+    every_node: bool = False
+
+
+class ScriptCheck(_CheckBase):
+    """The escape hatch: a shell script run with the learner's kubeconfig; exit 0 passes."""
+
+    type: Literal["script"]
+    run: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    timeout: float = Field(default=10.0, gt=0, le=30)
+
+
+Check = Annotated[
+    ExistsCheck
+    | AbsentCheck
+    | FieldCheck
+    | LabelCheck
+    | AnnotationCheck
+    | CountCheck
+    | ReadyCheck
+    | OwnerCheck
+    | JobCheck
+    | ServiceSelectsCheck
+    | PodsOnNodesCheck
+    | ScriptCheck,
+    Field(discriminator="type"),
+]
+CHECK_TYPES = (
+    "exists",
+    "absent",
+    "field",
+    "label",
+    "annotation",
+    "count",
+    "ready",
+    "owner",
+    "job",
+    "service_selects",
+    "pods_on_nodes",
+    "script",
+)
+
+# ---------------------------------------------------------------------------------------------
+# Exercises and labs
+
+
+class Steps(_Model):
+    """Shell commands run in a copy of the lab's files/ folder, with the learner's kubeconfig."""
+
+    files: list[FileName] = Field(default_factory=list)
+    commands: list[Annotated[str, StringConstraints(min_length=1, max_length=4000)]] = Field(
+        min_length=1
+    )
+
+
+class NearMiss(Steps):
+    """A plausible wrong solution; the content test proves the listed checks reject it."""
+
+    id: Slug
+    description: Text
+    fails: list[Slug] = Field(min_length=1)
+
+
+class SolutionPolicy(_Model):
+    # always: from the start; after-checks: once the learner has pressed Check `checks` times;
+    # after-pass: only once the exercise is done; never.
+    show: Literal["always", "after-checks", "after-pass", "never"] = "after-checks"
+    checks: int = Field(default=3, ge=1, le=50)
+
+
+class Exercise(_Model):
+    id: Slug
+    title: Text
+    instructions: Text
+    hints: list[Text] = Field(default_factory=list)
+    checks: list[Check] = Field(min_length=1)
+    setup: Steps | None = None
+    solution: Steps
+    near_misses: list[NearMiss] = Field(min_length=1)
+    # Graded on every change in the learner's namespace (besides the Check button).
+    auto_check: bool = True
+
+    def check(self, check_id: str) -> Check:
+        for check in self.checks:
+            if check.id == check_id:
+                return check
+        raise KeyError(check_id)
+
+
+class Lab(_Model):
+    slug: Slug
+    title: Text
+    chapter: Slug
+    order: int = Field(ge=1, le=99)
+    summary: Text | None = None
+    solution_policy: SolutionPolicy = Field(default_factory=SolutionPolicy)
+    exercises: list[Exercise] = Field(min_length=1)
+    # Filled by the loader from files/ (never from lab.yaml): name -> text.
+    files: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_exercises(self) -> Lab:
+        ids = [exercise.id for exercise in self.exercises]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(
+                f"exercise id {duplicates[0]!r} is used twice. Fix: give every exercise its own id"
+            )
+        return self
+
+    def exercise(self, exercise_id: str) -> Exercise:
+        for exercise in self.exercises:
+            if exercise.id == exercise_id:
+                return exercise
+        raise KeyError(exercise_id)
