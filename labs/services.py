@@ -4,7 +4,6 @@ grading itself (snapshot -> pure engine -> stored results -> live event after co
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 import k8s
+from kubelab.env import env_str
 from kubelab.events import user_event_send
 from labs.checks import ENVIRONMENT_STARTING, ExerciseOutcome, Snapshot, exercise_evaluate
 from labs.learners import learner_environment, learner_namespaces
@@ -36,7 +36,7 @@ GradeOutcome = Literal[
 def grading_queue() -> str:
     """The Celery queue grading tasks go to: the default one unless KUBELAB_LABS_QUEUE names
     another (give grading its own workers; tests use it to pick a worker they can kill)."""
-    return os.environ.get("KUBELAB_LABS_QUEUE") or "celery"
+    return env_str("KUBELAB_LABS_QUEUE", "celery")
 
 
 def attempt_get_or_create(*, user: Any, lab_slug: str, exercise_id: str) -> Attempt:
