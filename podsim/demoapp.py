@@ -78,9 +78,14 @@ from types import FrameType
 from typing import Any, Protocol, TextIO
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from podsim import container as c
 from podsim import dns
+from podsim.container import pod_container
+from podsim.envvars import NODE_ALLOCATABLE, container_env, expand
+from podsim.etcfiles import resolv_conf
 from podsim.poddir import PodDir, PodDirError, default_container, pod_dir_load
+from podsim.quantity import format_bytes, parse_quantity
+from podsim.startuplog import container_startup_lines, is_demo_image, kuard_version
+from podsim.volumes import absolute_path, container_files
 
 MAX_LINE = 8 * 1024
 MAX_HEADERS = 100
@@ -509,7 +514,7 @@ class DemoApp:
         self.pod_dir = pod_dir
         self.pod = pod_dir.pod
         self.container_name = container_name
-        self.container = c.pod_container(pod_dir.pod, container_name)
+        self.container = pod_container(pod_dir.pod, container_name)
         self.port = port
         self.state = state
         self._files: tuple[dict[str, bytes], set[str]] | None = None
@@ -586,8 +591,8 @@ class DemoApp:
     def overview(self, request: Request) -> Page:
         state = self.state.read()
         image = str(self.container.get("image", ""))
-        if c.is_demo_image(image):
-            version = c.kuard_version(image)
+        if is_demo_image(image):
+            version = kuard_version(image)
             headline = f"kuard {version}: Kubernetes Up and Running demo app (kubelab)"
         else:
             version = "kubelab demo app"
@@ -678,7 +683,7 @@ class DemoApp:
 
     def env(self, request: Request) -> Page:
         warnings: list[str] = []
-        env = c.container_env(
+        env = container_env(
             self.pod,
             self.container_name,
             self.pod_dir.services,
@@ -690,13 +695,13 @@ class DemoApp:
         variables = dict(env)
         default = (
             "(image default: /kuard)"
-            if c.is_demo_image(str(self.container.get("image", "")))
+            if is_demo_image(str(self.container.get("image", "")))
             else "(image default)"
         )
         command_text = (
-            json.dumps([c.expand(str(w), variables) for w in command]) if command else default
+            json.dumps([expand(str(w), variables) for w in command]) if command else default
         )
-        args_text = json.dumps([c.expand(str(w), variables) for w in args]) if args else "(none)"
+        args_text = json.dumps([expand(str(w), variables) for w in args]) if args else "(none)"
         lines = [f"Command: {command_text}", f"Args:    {args_text}", "", "Environment:"]
         lines += [f"{k}={v}" for k, v in env]
         lines += [f"# warning: {w}" for w in warnings]
@@ -718,7 +723,7 @@ class DemoApp:
         if not name:
             text = (
                 "Resolve a name the way this pod would: /dns?name=kubernetes.default\n"
-                f"{c.resolv_conf(self.pod_dir.namespace)}"
+                f"{resolv_conf(self.pod_dir.namespace)}"
             )
             return Page(200, "DNS query", text, form)
         if not dns.valid_name(name):
@@ -730,7 +735,7 @@ class DemoApp:
     def tls_material(self) -> tuple[bytes, bytes] | None:
         """The PEM certificate and key kuard would serve HTTPS with, if the pod mounts them."""
         if self._files is None:
-            self._files = c.container_files(self.pod, self.container_name, self.pod_dir.refs)
+            self._files = container_files(self.pod, self.container_name, self.pod_dir.refs)
         files = self._files[0]
         certificate, key = files.get(f"{TLS_DIR}/kuard.crt"), files.get(f"{TLS_DIR}/kuard.key")
         return (certificate, key) if certificate and key else None
@@ -739,9 +744,9 @@ class DemoApp:
         """kuard's file system browser, over the files the simulation knows: kubelet-managed
         /etc files and the volume mounts. Files are served raw, never as HTML."""
         if self._files is None:
-            self._files = c.container_files(self.pod, self.container_name, self.pod_dir.refs)
+            self._files = container_files(self.pod, self.container_name, self.pod_dir.refs)
         files, directories = self._files
-        target = c.absolute_path(request.path[len("/fs") :])
+        target = absolute_path(request.path[len("/fs") :])
         if target in files:
             content = files[target]
             try:
@@ -776,7 +781,7 @@ class DemoApp:
     def _memory_limit(self) -> int | None:
         limit = ((self.container.get("resources") or {}).get("limits") or {}).get("memory")
         try:
-            return int(c.parse_quantity(limit)) if limit is not None else None
+            return int(parse_quantity(limit)) if limit is not None else None
         except ValueError:
             return None
 
@@ -785,17 +790,17 @@ class DemoApp:
         limit = memory["limit_bytes"]
         lines = [headline] if headline else []
         lines.append(
-            f"Simulated allocation: {c.format_bytes(allocated)} ({allocated} bytes); "
+            f"Simulated allocation: {format_bytes(allocated)} ({allocated} bytes); "
             "nothing is really allocated"
         )
         if limit is None:
             lines.append(
                 f"Memory limit: none (container {self.container_name} may use the node's "
-                f"memory, {c.NODE_ALLOCATABLE['memory']})"
+                f"memory, {NODE_ALLOCATABLE['memory']})"
             )
         else:
             lines.append(
-                f"Memory limit: {c.format_bytes(limit)} (resources.limits.memory of "
+                f"Memory limit: {format_bytes(limit)} (resources.limits.memory of "
                 f"container {self.container_name})"
             )
         if memory["over_limit"]:
@@ -825,7 +830,7 @@ class DemoApp:
     def memory_alloc(self, request: Request) -> Page:
         raw = request.param("size") or "100Mi"
         try:
-            size = int(c.parse_quantity(raw))
+            size = int(parse_quantity(raw))
         except ValueError:
             size = -1
         if size <= 0:
@@ -838,7 +843,7 @@ class DemoApp:
             limit = memory["limit_bytes"]
             total = int(memory["allocated_bytes"]) + size
             if total > MAX_SIMULATED_MEMORY:
-                refused.append(f"at most {c.format_bytes(MAX_SIMULATED_MEMORY)} can be simulated")
+                refused.append(f"at most {format_bytes(MAX_SIMULATED_MEMORY)} can be simulated")
                 return
             memory["allocated_bytes"] = total
             if limit is not None and total > limit:
@@ -849,7 +854,7 @@ class DemoApp:
         memory = self._update(allocate)["memory"]
         if refused:
             return Page(400, "Memory", refused[0] + "\n")
-        return self._memory_page(memory, f"Allocated {c.format_bytes(size)} more.")
+        return self._memory_page(memory, f"Allocated {format_bytes(size)} more.")
 
     def memory_free(self, request: Request) -> Page:
         def free(state: dict[str, Any]) -> None:
@@ -941,10 +946,10 @@ def main(argv: list[str] | None = None) -> int:
         pod_dir = pod_dir_load(args.pod_dir)
         port = getattr(args, "port", None)
         name = args.container or default_container(pod_dir.pod, port)
-        c.pod_container(pod_dir.pod, name)
+        pod_container(pod_dir.pod, name)
         if args.command == "startup-log":
-            env = c.container_env(pod_dir.pod, name, pod_dir.services, pod_dir.refs)
-            for line in c.container_startup_lines(pod_dir.pod, name, env=env):
+            env = container_env(pod_dir.pod, name, pod_dir.services, pod_dir.refs)
+            for line in container_startup_lines(pod_dir.pod, name, env=env):
                 print(line)
             return 0
         state_dir = Path(args.state_dir)

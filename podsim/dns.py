@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from podsim.container import CLUSTER_DNS_IP, CLUSTER_DOMAIN, NDOTS, search_domains
+from podsim.etcfiles import CLUSTER_DNS_IP, CLUSTER_DOMAIN, NDOTS, search_domains
 
 TTL = 30
 _LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")

@@ -21,7 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from podsim import container as c
+from podsim.container import pod_container
+from podsim.envvars import container_env
+from podsim.etcfiles import etc_hosts, hostname, resolv_conf
+from podsim.startuplog import container_argv, container_startup_lines, is_demo_image
+from podsim.volumes import volume_mounts
 
 MAX_FILE_BYTES = 32 * 1024 * 1024  # refs.json may hold several ConfigMaps of up to 1 MiB
 
@@ -114,7 +118,7 @@ def default_container(pod: dict[str, Any], port: int | None = None) -> str:
             if any(p.get("containerPort") == port for p in item.get("ports") or []):
                 return str(item["name"])
     for item in containers:
-        if c.is_demo_image(str(item.get("image", ""))):
+        if is_demo_image(str(item.get("image", ""))):
             return str(item["name"])
     return str(containers[0]["name"])
 
@@ -122,17 +126,17 @@ def default_container(pod: dict[str, Any], port: int | None = None) -> str:
 def describe(pod_dir: PodDir, container_name: str) -> dict[str, Any]:
     """Everything the shim needs to dress a jail up as this container."""
     warnings: list[str] = []
-    env = c.container_env(
+    env = container_env(
         pod_dir.pod, container_name, pod_dir.services, pod_dir.refs, warnings=warnings
     )
-    mounts = c.volume_mounts(pod_dir.pod, container_name, pod_dir.refs, warnings=warnings)
-    container = c.pod_container(pod_dir.pod, container_name)
+    mounts = volume_mounts(pod_dir.pod, container_name, pod_dir.refs, warnings=warnings)
+    container = pod_container(pod_dir.pod, container_name)
     return {
-        "hostname": c.hostname(pod_dir.pod),
+        "hostname": hostname(pod_dir.pod),
         "env": [list(pair) for pair in env],
-        "argv": c.container_argv(container, dict(env)),
-        "resolv_conf": c.resolv_conf(pod_dir.namespace),
-        "hosts": c.etc_hosts(pod_dir.pod),
+        "argv": container_argv(container, dict(env)),
+        "resolv_conf": resolv_conf(pod_dir.namespace),
+        "hosts": etc_hosts(pod_dir.pod),
         "mounts": [
             {
                 "name": m.name,
@@ -147,7 +151,7 @@ def describe(pod_dir: PodDir, container_name: str) -> dict[str, Any]:
             }
             for m in mounts
         ],
-        "startup_lines": c.container_startup_lines(pod_dir.pod, container_name, env=env),
+        "startup_lines": container_startup_lines(pod_dir.pod, container_name, env=env),
         "warnings": warnings,
     }
 

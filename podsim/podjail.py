@@ -41,10 +41,13 @@ from pathlib import Path
 from typing import Any
 
 from jails.bwrap import bwrap_base, system_binds, system_links
-from podsim import container as shape
 from podsim import podtree
+from podsim.container import pod_container
+from podsim.envvars import container_env
+from podsim.etcfiles import etc_hosts, hostname, resolv_conf
 from podsim.poddir import PodDir, PodDirError, pod_dir_parse
 from podsim.podtree import TreeError
+from podsim.volumes import VolumeMount, absolute_path, volume_mounts
 
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Mount paths a volume cannot take: the system directories are the host's, read-only, and so
@@ -175,7 +178,7 @@ def _mount_target(path: str, volume: str) -> str | None:
     system: the command still runs, without that volume, as before the mount was declared."""
     if not path.startswith("/"):
         raise Refused(f"mountPath {path!r} of volume {volume!r} must be an absolute path")
-    target = shape.absolute_path(path)  # "/x/../usr" is /usr
+    target = absolute_path(path)  # "/x/../usr" is /usr
     if target in RESERVED_EXACT or any(target == r or target.startswith(r + "/") for r in RESERVED):
         print(
             f"kubelab: volume {volume!r} is not mounted at {path}: it would cover {target}, "
@@ -186,7 +189,7 @@ def _mount_target(path: str, volume: str) -> str | None:
     return target
 
 
-def _api_dir(tree: int, container: str, mount: shape.VolumeMount, used: set[str]) -> int:
+def _api_dir(tree: int, container: str, mount: VolumeMount, used: set[str]) -> int:
     """The mount's files in a directory named by their content, written once for any number of
     mounts with the same content (H2: one copy, in the tmpfs, never on the host's disk)."""
     digest = hashlib.sha256()
@@ -227,7 +230,7 @@ def _prune_api(tree: int, container: str, used: set[str]) -> None:
 
 def volume_binds(jail: Jail, tree: int, pod: PodDir, container: str) -> None:
     """Every volumeMount of the container, bound by descriptor (or as data, for one file)."""
-    mounts = shape.volume_mounts(pod.pod, container, pod.refs)
+    mounts = volume_mounts(pod.pod, container, pod.refs)
     if len(mounts) > MAX_MOUNTS:
         raise Refused(
             f"container {container!r} has {len(mounts)} volumeMounts; kubelab's simulated "
@@ -259,9 +262,9 @@ def volume_binds(jail: Jail, tree: int, pod: PodDir, container: str) -> None:
 
 def etc_files(pod: PodDir) -> dict[str, str]:
     return {
-        "hosts": shape.etc_hosts(pod.pod),
-        "resolv.conf": shape.resolv_conf(pod.namespace),
-        "hostname": shape.hostname(pod.pod) + "\n",
+        "hosts": etc_hosts(pod.pod),
+        "resolv.conf": resolv_conf(pod.namespace),
+        "hostname": hostname(pod.pod) + "\n",
         "passwd": (
             "root:x:0:0:root:/root:/bin/sh\n"
             "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
@@ -276,7 +279,7 @@ def etc_files(pod: PodDir) -> dict[str, str]:
 def container_environment(pod: PodDir, container: str, *, tty: bool) -> dict[str, str]:
     """What a process started in the container sees: the pod's environment as the kubelet makes
     it, plus what a container runtime and a terminal add."""
-    environment = dict(shape.container_env(pod.pod, container, pod.services, pod.refs))
+    environment = dict(container_env(pod.pod, container, pod.services, pod.refs))
     environment.setdefault("PATH", PATH)
     environment.setdefault("HOME", "/root")
     if tty:
@@ -335,9 +338,9 @@ def exec_jail(
     environment: dict[str, str],
 ) -> Jail:
     """The container, shaped from the pod: its root, system, /etc files, volumes."""
-    spec = shape.pod_container(pod.pod, container)
+    spec = pod_container(pod.pod, container)
     jail = Jail()
-    jail.add(*bwrap_base(uid=0, hostname=shape.hostname(pod.pod)))
+    jail.add(*bwrap_base(uid=0, hostname=hostname(pod.pod)))
     jail.bind_fd(
         container_root(tree, container, restart_count(pod.pod, container)), "/", read_only=False
     )
@@ -358,7 +361,7 @@ def demo_jail(pod: PodDir, raw: dict[str, bytes], container: str, command: list[
     """The demo app's jail: a fresh, read-only root of its own (nothing the learner wrote in the
     container can shadow its code), the code and the pod's inputs as data, the system."""
     jail = Jail()
-    jail.add(*bwrap_base(uid=0, hostname=shape.hostname(pod.pod)))
+    jail.add(*bwrap_base(uid=0, hostname=hostname(pod.pod)))
     jail.add(*system_binds())
     jail.add("--proc", "/proc", "--dev", "/dev")
     for name, text in etc_files(pod).items():
@@ -436,7 +439,7 @@ def cmd_serve_demo(
 def cmd_startup_log(pod: PodDir, raw: dict[str, bytes], container: str) -> Jail:
     """The container's first log lines, computed in a jail like the demo app's (the pod spec is
     learner input; the shim bounds the output and the time)."""
-    shape.pod_container(pod.pod, container)
+    pod_container(pod.pod, container)
     command = _python("demoapp", ["startup-log", "--pod-dir", POD_INPUTS, "--container", container])
     jail = demo_jail(pod, raw, container, command)
     _finish_demo(jail, {"PATH": PATH, "LANG": "C.UTF-8"}, command)
@@ -487,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
             "refs.json": read_fd(args.refs_fd),
         }
         pod = pod_dir_parse(raw["pod.json"], raw["services.json"], raw["refs.json"])
-        shape.pod_container(pod.pod, args.container)
+        pod_container(pod.pod, args.container)
     except (PodDirError, KeyError, OSError) as error:
         print(f"pod-helper: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2

@@ -1,4 +1,5 @@
-"""Kubernetes resource quantities (``500m``, ``128Mi``, ``1e3``, ``2``) as exact numbers (pure).
+"""Kubernetes resource quantities (``500m``, ``128Mi``, ``1e3``, ``2``) as exact numbers, and
+byte counts written back the way people read them (pure).
 
 On the standard library alone: the simulated container's model uses it inside the jail, and the
 check engine (``labs.kubevalues``) uses the same parser, so a quantity means one thing in both.
@@ -6,10 +7,11 @@ check engine (``labs.kubevalues``) uses the same parser, so a quantity means one
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
-__all__ = ["SUFFIXES", "QuantityRangeError", "parse_quantity"]
+__all__ = ["SUFFIXES", "QuantityRangeError", "format_bytes", "parse_quantity"]
 
 # ASCII digits only: ``\d`` would take any script's digits, which the API server refuses.
 _QUANTITY = re.compile(
@@ -55,3 +57,16 @@ def parse_quantity(text: str | int | float, *, max_exponent: int | None = None) 
             raise QuantityRangeError(f"exponent out of range: {text!r}")
         return value * Fraction(10) ** power
     return value * SUFFIXES[suffix or ""]
+
+
+def format_bytes(count: int | Fraction) -> str:
+    """Bytes the way people read them: ``256Mi``, ``1.5Gi``, ``512``."""
+    value = Fraction(count)
+    for suffix in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
+        unit = SUFFIXES[suffix]
+        if value >= unit:
+            scaled = value / unit
+            if scaled.denominator == 1:
+                return f"{scaled.numerator}{suffix}"
+            return f"{float(scaled):.1f}{suffix}"
+    return str(math.ceil(value))

@@ -10,7 +10,17 @@ from typing import Any
 
 import pytest
 
-from podsim import container as c
+from podsim.envvars import (
+    DEFAULT_PATH,
+    container_env,
+    expand,
+    resource_value,
+    service_link_variables,
+)
+from podsim.etcfiles import etc_hosts, hostname, resolv_conf
+from podsim.quantity import parse_quantity
+from podsim.startuplog import container_startup_lines
+from podsim.volumes import container_files, volume_mounts
 
 SERVICE_VARS_KUBERNETES = [
     ("KUBERNETES_SERVICE_HOST", "10.96.0.1"),
@@ -62,7 +72,7 @@ def kuard(pod: dict[str, Any]) -> dict[str, Any]:
 
 
 def env_of(pod: dict[str, Any], services: Any = (), refs: Any = None, **kw: Any) -> dict[str, str]:
-    return dict(c.container_env(pod, "kuard", list(services), refs or {}, **kw))
+    return dict(container_env(pod, "kuard", list(services), refs or {}, **kw))
 
 
 # --- environment ----------------------------------------------------------------------------
@@ -72,10 +82,10 @@ def test_env_of_a_real_pod_in_order(
     pod: dict[str, Any], services: list[dict[str, Any]], refs: dict[str, Any]
 ) -> None:
     warnings: list[str] = []
-    env = c.container_env(pod, "kuard", services, refs, warnings=warnings)
+    env = container_env(pod, "kuard", services, refs, warnings=warnings)
     assert env == [
         ("HOSTNAME", "kuard"),
-        ("PATH", c.DEFAULT_PATH),
+        ("PATH", DEFAULT_PATH),
         *SERVICE_VARS_KUBERNETES,
         *SERVICE_VARS_MY_SVC,
         ("ANOTHER_PARAM", "another-value"),
@@ -124,7 +134,7 @@ def test_enable_service_links_false_keeps_only_the_kubernetes_service(
 
 
 def test_kubernetes_service_variables_even_without_the_object(pod: dict[str, Any]) -> None:
-    env = c.container_env(pod, "kuard", [], {})
+    env = container_env(pod, "kuard", [], {})
     assert env[2 : 2 + len(SERVICE_VARS_KUBERNETES)] == SERVICE_VARS_KUBERNETES
 
 
@@ -142,7 +152,7 @@ def test_multi_port_udp_and_ipv6_service_variables(pod: dict[str, Any]) -> None:
         {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
         {"name": "metrics", "port": 9153},
     ]
-    variables = c.service_link_variables(service("my-dns", "10.96.0.20", ports))
+    variables = service_link_variables(service("my-dns", "10.96.0.20", ports))
     assert variables == [
         ("MY_DNS_SERVICE_HOST", "10.96.0.20"),
         ("MY_DNS_SERVICE_PORT", "53"),
@@ -163,7 +173,7 @@ def test_multi_port_udp_and_ipv6_service_variables(pod: dict[str, Any]) -> None:
         ("MY_DNS_PORT_9153_TCP_PORT", "9153"),
         ("MY_DNS_PORT_9153_TCP_ADDR", "10.96.0.20"),
     ]
-    v6 = dict(c.service_link_variables(service("v6", "fd00::12", [{"port": 80}])))
+    v6 = dict(service_link_variables(service("v6", "fd00::12", [{"port": 80}])))
     assert v6["V6_PORT"] == "tcp://[fd00::12]:80"
     assert v6["V6_PORT_80_TCP_ADDR"] == "fd00::12"
 
@@ -183,9 +193,7 @@ def test_multi_port_udp_and_ipv6_service_variables(pod: dict[str, Any]) -> None:
     ],
 )
 def test_dollar_expansion_follows_the_kubelet(text: str, expected: str) -> None:
-    assert (
-        c.expand(text, {"A": "a", "B": "b"}, {"SVC": "from-service", "A": "shadowed"}) == expected
-    )
+    assert expand(text, {"A": "a", "B": "b"}, {"SVC": "from-service", "A": "shadowed"}) == expected
 
 
 def test_env_expansion_sees_earlier_variables_and_services_only(
@@ -219,7 +227,7 @@ def test_env_from_prefix_secret_and_overrides(
         {"name": "MY_SVC_SERVICE_HOST", "value": "mine"},
     ]
     warnings: list[str] = []
-    env = c.container_env(pod, "kuard", services, refs, warnings=warnings)
+    env = container_env(pod, "kuard", services, refs, warnings=warnings)
     names = [name for name, _ in env]
     as_dict = dict(env)
     assert as_dict["CFG_another-param"] == "another-value"
@@ -286,15 +294,15 @@ def test_field_refs(pod: dict[str, Any]) -> None:
 def test_resource_field_refs(
     pod: dict[str, Any], resource: str, divisor: str | None, expected: str
 ) -> None:
-    assert c.resource_value(pod, "kuard", resource, divisor) == expected
+    assert resource_value(pod, "kuard", resource, divisor) == expected
 
 
 def test_resource_field_defaults_without_resources(pod: dict[str, Any]) -> None:
     kuard(pod)["resources"] = {}
-    assert c.resource_value(pod, "kuard", "limits.cpu", "1m") == "2000"
-    assert c.resource_value(pod, "kuard", "limits.memory", "1Gi") == "8"
-    assert c.resource_value(pod, "kuard", "requests.memory") == "0"
-    assert c.resource_value(pod, "kuard", "limits.nvidia.com/gpu") is None
+    assert resource_value(pod, "kuard", "limits.cpu", "1m") == "2000"
+    assert resource_value(pod, "kuard", "limits.memory", "1Gi") == "8"
+    assert resource_value(pod, "kuard", "requests.memory") == "0"
+    assert resource_value(pod, "kuard", "limits.nvidia.com/gpu") is None
 
 
 def test_key_refs_decode_secrets_and_honour_optional(
@@ -322,7 +330,7 @@ def test_key_refs_decode_secrets_and_honour_optional(
 
 def test_unknown_container_is_a_key_error(pod: dict[str, Any]) -> None:
     with pytest.raises(KeyError, match="no container 'sidecar'"):
-        c.container_env(pod, "sidecar", [], {})
+        container_env(pod, "sidecar", [], {})
 
 
 @pytest.mark.parametrize(
@@ -338,13 +346,13 @@ def test_unknown_container_is_a_key_error(pod: dict[str, Any]) -> None:
     ],
 )
 def test_parse_quantity(text: str, value: Fraction) -> None:
-    assert c.parse_quantity(text) == value
+    assert parse_quantity(text) == value
 
 
 @pytest.mark.parametrize("text", ["", "1.2.3", "5 Mi", "Mi", "1mi", "--1", "\u0661\u0662Mi"])
 def test_parse_quantity_rejects(text: str) -> None:
     with pytest.raises(ValueError):
-        c.parse_quantity(text)
+        parse_quantity(text)
 
 
 def test_the_check_engine_reads_quantities_as_the_pods_do() -> None:
@@ -354,19 +362,19 @@ def test_the_check_engine_reads_quantities_as_the_pods_do() -> None:
     from labs.kubevalues import QuantityError, quantity_parse
 
     for text in ("500m", "1.5Gi", "1e3", "100n", "+2k"):
-        assert quantity_parse(text) == Decimal(c.parse_quantity(text).numerator) / Decimal(
-            c.parse_quantity(text).denominator
+        assert quantity_parse(text) == Decimal(parse_quantity(text).numerator) / Decimal(
+            parse_quantity(text).denominator
         )
     with pytest.raises(QuantityError, match="exponent out of range"):
         quantity_parse("1e99")
-    assert c.parse_quantity("1e99") == 10**99
+    assert parse_quantity("1e99") == 10**99
 
 
 # --- DNS and host files ---------------------------------------------------------------------
 
 
 def test_resolv_conf() -> None:
-    assert c.resolv_conf("kl-demo") == (
+    assert resolv_conf("kl-demo") == (
         "search kl-demo.svc.cluster.local svc.cluster.local cluster.local\n"
         "nameserver 10.96.0.10\n"
         "options ndots:5\n"
@@ -374,7 +382,7 @@ def test_resolv_conf() -> None:
 
 
 def test_etc_hosts_plain(pod: dict[str, Any]) -> None:
-    assert c.etc_hosts(pod).splitlines() == [
+    assert etc_hosts(pod).splitlines() == [
         "# Kubernetes-managed hosts file.",
         "127.0.0.1\tlocalhost",
         "::1\tlocalhost ip6-localhost ip6-loopback",
@@ -392,17 +400,17 @@ def test_hostname_subdomain_and_host_aliases(pod: dict[str, Any]) -> None:
         subdomain="web",
         hostAliases=[{"ip": "10.1.2.3", "hostnames": ["foo.local", "bar.local"]}],
     )
-    assert c.hostname(pod) == "web-0"
-    hosts = c.etc_hosts(pod).splitlines()
+    assert hostname(pod) == "web-0"
+    hosts = etc_hosts(pod).splitlines()
     assert "10.244.4.2\tweb-0.web.kl-demo.svc.cluster.local\tweb-0" in hosts
     assert hosts[-2:] == ["# Entries added by HostAliases.", "10.1.2.3\tfoo.local\tbar.local"]
     pod["spec"]["setHostnameAsFQDN"] = True
-    assert c.hostname(pod) == "web-0.web.kl-demo.svc.cluster.local"
+    assert hostname(pod) == "web-0.web.kl-demo.svc.cluster.local"
 
 
 def test_long_pod_name_is_truncated_for_the_hostname(pod: dict[str, Any]) -> None:
     pod["metadata"]["name"] = "a" * 62 + "-bcd"
-    assert c.hostname(pod) == "a" * 62
+    assert hostname(pod) == "a" * 62
 
 
 # --- volumes --------------------------------------------------------------------------------
@@ -410,7 +418,7 @@ def test_long_pod_name_is_truncated_for_the_hostname(pod: dict[str, Any]) -> Non
 
 def test_volume_mounts_of_a_real_pod(pod: dict[str, Any], refs: dict[str, Any]) -> None:
     warnings: list[str] = []
-    mounts = {m.mount_path: m for m in c.volume_mounts(pod, "kuard", refs, warnings=warnings)}
+    mounts = {m.mount_path: m for m in volume_mounts(pod, "kuard", refs, warnings=warnings)}
     assert warnings == []
     assert list(mounts) == [
         "/config",
@@ -481,7 +489,7 @@ def test_items_modes_sub_path_and_other_volume_types(
         {"name": "no-such-volume", "mountPath": "/x"},
     ]
     warnings: list[str] = []
-    mounts = c.volume_mounts(pod, "kuard", refs, warnings=warnings)
+    mounts = volume_mounts(pod, "kuard", refs, warnings=warnings)
     by_path = {m.mount_path: m for m in mounts}
     assert by_path["/etc/app"].files == {"conf/app.conf": b"my-value", "extra": b"extra-value"}
     assert by_path["/etc/app"].modes == {"conf/app.conf": 0o600, "extra": 0o400}
@@ -503,7 +511,7 @@ def test_sub_path_expr_uses_the_container_env(pod: dict[str, Any], refs: dict[st
     kuard(pod)["volumeMounts"] = [
         {"name": "scratch", "mountPath": "/logs", "subPathExpr": "$(MY_POD_NAME)"}
     ]
-    (mount,) = c.volume_mounts(pod, "kuard", refs)
+    (mount,) = volume_mounts(pod, "kuard", refs)
     assert mount.sub_path == "kuard"
 
 
@@ -511,11 +519,11 @@ def test_sub_path_expr_uses_the_container_env(pod: dict[str, Any], refs: dict[st
 
 
 def test_kuard_startup_lines(pod: dict[str, Any]) -> None:
-    lines = c.container_startup_lines(pod, "kuard")
+    lines = container_startup_lines(pod, "kuard")
     assert lines[0] == "Starting kuard version: v0.10.0-blue"
     assert lines[-1] == "Serving on HTTP on :8080"
     assert "Pod kuard in namespace kl-demo on node worker-4" in lines
-    assert lines == c.container_startup_lines(pod, "kuard")
+    assert lines == container_startup_lines(pod, "kuard")
 
 
 @pytest.mark.parametrize(
@@ -530,17 +538,17 @@ def test_kuard_startup_lines(pod: dict[str, Any]) -> None:
 )
 def test_kuard_version_from_the_tag(pod: dict[str, Any], image: str, version: str) -> None:
     kuard(pod)["image"] = image
-    assert c.container_startup_lines(pod, "kuard")[0] == f"Starting kuard version: {version}"
+    assert container_startup_lines(pod, "kuard")[0] == f"Starting kuard version: {version}"
 
 
 def test_kuard_without_tls_mount_says_so(pod: dict[str, Any]) -> None:
     kuard(pod)["volumeMounts"] = []
-    assert "Could not find certificates to serve TLS" in c.container_startup_lines(pod, "kuard")
+    assert "Could not find certificates to serve TLS" in container_startup_lines(pod, "kuard")
 
 
 def test_nginx_startup_lines(pod: dict[str, Any]) -> None:
     kuard(pod)["image"] = "nginx:1.25.3-alpine"
-    lines = c.container_startup_lines(pod, "kuard")
+    lines = container_startup_lines(pod, "kuard")
     assert lines[0].startswith("/docker-entrypoint.sh: ")
     assert "/docker-entrypoint.sh: Configuration complete; ready for start up" in lines
     assert "[notice] 1#1: nginx/1.25.3" in lines
@@ -566,21 +574,21 @@ def test_echo_commands_print_their_words(
     pod: dict[str, Any], command: list[str], args: list[str], expected: list[str]
 ) -> None:
     kuard(pod).update(image="busybox:1.36", command=command, args=args)
-    env = c.container_env(pod, "kuard", [], {})
-    assert c.container_startup_lines(pod, "kuard", env=env) == expected
+    env = container_env(pod, "kuard", [], {})
+    assert container_startup_lines(pod, "kuard", env=env) == expected
 
 
 def test_other_containers_get_one_generic_line(pod: dict[str, Any]) -> None:
     kuard(pod).update(image="busybox:1.36", command=["sleep", "3600"])
-    assert c.container_startup_lines(pod, "kuard") == [
+    assert container_startup_lines(pod, "kuard") == [
         "Started container kuard (image busybox:1.36) sleep 3600"
     ]
 
 
 def test_container_files_and_directories(pod: dict[str, Any], refs: dict[str, Any]) -> None:
-    files, directories = c.container_files(pod, "kuard", refs)
+    files, directories = container_files(pod, "kuard", refs)
     assert files["/etc/hostname"] == b"kuard\n"
-    assert files["/etc/resolv.conf"] == c.resolv_conf("kl-demo").encode()
+    assert files["/etc/resolv.conf"] == resolv_conf("kl-demo").encode()
     assert files["/config/my-key"] == b"my-value"
     assert files["/tls/kuard.key"] == b"KEY"
     assert files["/var/run/secrets/kubernetes.io/serviceaccount/namespace"] == b"kl-demo"
@@ -607,7 +615,7 @@ def test_kuard_keygen_prints_its_work_as_the_books_jobs_show() -> None:
             ],
         },
     }
-    lines = c.container_startup_lines(pod, "kuard")
+    lines = container_startup_lines(pod, "kuard")
     work = lines[lines.index("(ID 0) Workload starting") :]
     assert [line.split(" Item done")[0] for line in work[1:4]] == [
         "(ID 0 1/3)", "(ID 0 2/3)", "(ID 0 3/3)",
@@ -618,6 +626,6 @@ def test_kuard_keygen_prints_its_work_as_the_books_jobs_show() -> None:
     assert '"num-to-gen": 3' in "\n".join(lines)  # the printed config shows the flags
     # Another pod generates other keys; without --keygen-enable nothing is generated.
     other = {**pod, "metadata": {**pod["metadata"], "uid": "u-2"}}
-    assert c.container_startup_lines(other, "kuard")[-2] != lines[-2]
+    assert container_startup_lines(other, "kuard")[-2] != lines[-2]
     pod["spec"]["containers"][0]["args"] = []  # type: ignore[index]
-    assert "(ID 0) Workload starting" not in c.container_startup_lines(pod, "kuard")
+    assert "(ID 0) Workload starting" not in container_startup_lines(pod, "kuard")
