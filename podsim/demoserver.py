@@ -4,8 +4,9 @@ The kubelet shim keeps one of these per forwarded pod port, so a port-forwarded 
 fork instead of starting Python and a jail (~1 s on a busy machine). The shim creates the Unix
 socket itself, in a directory only root can reach, and passes the listening descriptor (fd 3)
 through the jail: this process opens no socket and has no network. Each connection is served by
-a forked child running demoapp's connection loop, with the pod's files read afresh. The server
-exits after ``--idle-seconds`` without a connection; the shim starts a new one when needed.
+a forked child running the demo app's connection loop (podsim.democonn), with the pod's files
+read afresh. The server exits after ``--idle-seconds`` without a connection; the shim starts a
+new one when needed.
 
 Usage: python3 -m podsim.demoserver --fd 3 --pod-dir D --state-dir D --port N --container C
        [--generation RESTARTS]
@@ -20,7 +21,9 @@ import socket
 import sys
 from pathlib import Path
 
-from podsim.demoapp import DemoApp, StateStore, serve_connection
+from podsim.demoapp import DemoApp
+from podsim.democonn import serve_connection
+from podsim.demostate import StateStore
 from podsim.poddir import PodDirError, pod_dir_load
 
 
