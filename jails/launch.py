@@ -1,7 +1,7 @@
 """Getting a jail ready and tearing it down: the session directory and its files, the host uid,
 the API forwarder, the cgroups and the launch command line, then releasing all of them.
 
-Shared by every jail kubelab starts: the learner's terminal (terminal.manager), `script` checks
+Shared by every jail kubelab starts: the learner's terminal (terminal.session), `script` checks
 and the steps of `labs test` (jails.oneshot). The pod execs' jails are built by the pod builder
 (podsim.podjail) from the same kit (jails.bwrap, jails.seccomp).
 """

@@ -9,12 +9,12 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from terminal import protocol
-from terminal.manager import Attachment, TerminalError, TerminalSession
 from terminal.services import (
     TerminalAccessDenied,
     terminal_session_get_for_user,
     terminal_session_start,
 )
+from terminal.session import Attachment, TerminalError, TerminalSession
 
 
 def _size(query: dict[str, list[str]], key: str, default: int) -> int:

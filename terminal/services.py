@@ -10,7 +10,8 @@ from django.utils.module_loading import import_string
 
 from kubelab.access import user_standing
 from terminal.config import terminal_config
-from terminal.manager import TerminalError, TerminalSession, terminal_manager
+from terminal.manager import terminal_manager
+from terminal.session import TerminalError, TerminalSession
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 

@@ -13,7 +13,7 @@ from typing import Any
 from channels.testing import WebsocketCommunicator
 
 from kubelab.asgi import application
-from terminal.manager import Attachment, TerminalSession
+from terminal.session import Attachment, TerminalSession
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")

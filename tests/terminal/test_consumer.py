@@ -8,7 +8,8 @@ from collections.abc import Callable
 import pytest
 from asgiref.sync import sync_to_async
 
-from terminal.manager import ENDED_NOTICE, terminal_manager
+from terminal.manager import terminal_manager
+from terminal.session import ENDED_NOTICE
 from tests.fixtures.shells import ShellLearner
 from tests.terminal.helpers import WsTerminal
 

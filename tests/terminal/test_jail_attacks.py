@@ -18,7 +18,8 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from kubelab.env import repo_path
-from terminal.manager import TerminalSession, terminal_manager
+from terminal.manager import terminal_manager
+from terminal.session import TerminalSession
 from tests.fixtures.shells import ShellLearner
 from tests.terminal.helpers import RecordingScreen, attach, run
 

@@ -15,8 +15,9 @@ from jails.config import jail_config
 from jails.errors import JailError
 from jails.uids import UidLease
 from terminal.config import terminal_config
-from terminal.manager import ENDED_NOTICE, TerminalManager
+from terminal.manager import TerminalManager
 from terminal.ring import Ring
+from terminal.session import ENDED_NOTICE
 from tests.fixtures.shells import ShellLearner
 from tests.terminal.helpers import attach, run
 from tests.terminal.test_jail_attacks import uid_processes
