@@ -70,7 +70,9 @@ def test_admin_password_printed_once_then_kept(capsys: pytest.CaptureFixture[str
 
 
 @pytest.mark.django_db
-def test_admin_password_from_environment(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_admin_password_from_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("KUBELAB_ADMIN_PASSWORD", "from-the-env-123")
     call_command("admin_ensure")
     out = capsys.readouterr().out

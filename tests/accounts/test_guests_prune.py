@@ -96,6 +96,7 @@ def test_an_unreachable_cluster_postpones_pruning_and_the_task_does_not_fail(
 ) -> None:
     old = guest_with_environment()
     namespace = LearnerEnvironment.objects.get(user=old).namespace
+    assert namespace
     _last_seen(old, days_ago=10)
 
     settings.KUBELAB_KUBECONFIG = str(_dead_kubeconfig(cluster, tmp_path))

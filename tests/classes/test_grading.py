@@ -87,6 +87,7 @@ def test_grade_the_class_grades_everyone_on_the_worker_and_the_gradebook_follows
     assert book.progress is not None and not book.progress.running
     # Graded by the instructor's trigger, through the same pipeline and records as any check.
     attempt = Attempt.objects.get(user=ada.user, lab="pods", exercise="kuard-pod")
+    assert attempt.last_run_id is not None
     last = GradingRun.objects.get(pk=attempt.last_run_id)
     assert last.trigger == "instructor" and last.namespace == ada.namespace
     assert not Attempt.objects.filter(user=idle).exists()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -193,7 +194,7 @@ def test_pressing_twice_while_running_returns_the_same_run(
     assert set(Attempt.objects.values_list("requested_generation", flat=True)) == {1}
     # A run stuck for longer than the stale limit no longer blocks a new one.
     ClassGradingRun.objects.filter(pk=first.run.pk).update(
-        started_at=timezone.now() - timezone.timedelta(minutes=11)
+        started_at=timezone.now() - timedelta(minutes=11)
     )
     with django_capture_on_commit_callbacks(execute=False):
         third = class_grade_request(classroom=classroom, requested_by=instructor)

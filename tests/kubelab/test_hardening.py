@@ -15,6 +15,7 @@ import pytest
 import websockets
 from asgiref.sync import sync_to_async
 from django.test import Client
+from websockets.typing import Origin
 
 from jails import forwarder
 from jails.forwarder import ApiForwarder
@@ -45,7 +46,7 @@ async def test_websocket_frames_over_128_kib_are_refused_before_they_are_decoded
     cookie = await sync_to_async(_session_cookie)()
     url = web_server.url.replace("http://", "ws://") + "/ws/events/"
     async with websockets.connect(
-        url, origin=web_server.origin, max_size=None, additional_headers={"Cookie": cookie}
+        url, origin=Origin(web_server.origin), max_size=None, additional_headers={"Cookie": cookie}
     ) as socket:
         await socket.send(json.dumps({"type": "ping"}))
         assert json.loads(await asyncio.wait_for(socket.recv(), 10)) == {"type": "pong"}

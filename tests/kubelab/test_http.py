@@ -4,6 +4,7 @@ import json
 import os
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,7 +82,7 @@ def test_healthz_with_redis_down_is_503_not_500() -> None:
 
 
 @pytest.mark.django_db
-def test_healthz_names_missing_kubeconfig(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_healthz_names_missing_kubeconfig(tmp_path: Path) -> None:
     with override_settings(
         KUBELAB_KUBECONFIG=str(tmp_path / "nope.kubeconfig"), KUBELAB_HEALTH_TOKEN=TOKEN
     ):
@@ -94,9 +95,14 @@ def test_healthz_names_missing_kubeconfig(tmp_path) -> None:  # type: ignore[no-
 def test_public_healthz_says_only_ok_and_is_cheap(monkeypatch: pytest.MonkeyPatch) -> None:
     from kubelab import health
 
-    calls = []
+    calls: list[int] = []
+
+    def celery_check() -> dict[str, Any]:
+        calls.append(1)
+        return {"workers": ["w"]}
+
     monkeypatch.setattr(health, "_public", None)
-    monkeypatch.setitem(health.CHECKS, "celery", lambda: calls.append(1) or {"workers": ["w"]})
+    monkeypatch.setitem(health.CHECKS, "celery", celery_check)
     with override_settings(KUBELAB_HEALTH_TOKEN=TOKEN):
         for _ in range(5):
             body = Client().get("/healthz").json()

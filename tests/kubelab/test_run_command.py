@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,15 +36,15 @@ def health_token() -> str:
     return os.environ.get("KUBELAB_HEALTH_TOKEN", "")
 
 
-def health(port: int) -> dict:  # type: ignore[type-arg]
+def health(port: int) -> dict[str, Any]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/healthz", headers={"Authorization": f"Bearer {health_token()}"}
     )
     try:
         with urllib.request.urlopen(request, timeout=20) as response:
-            return json.loads(response.read())  # type: ignore[no-any-return]
+            return json.loads(response.read())
     except urllib.error.HTTPError as exc:  # 503 still carries the report
-        return json.loads(exc.read())  # type: ignore[no-any-return]
+        return json.loads(exc.read())
 
 
 def group_members(pgid: int) -> list[int]:

@@ -47,9 +47,11 @@ def test_check_button_grades_on_a_real_worker_and_pushes_the_result(
     deadline = time.monotonic() + 30
     while True:
         generation = attempt_check_request(attempt=attempt, trigger=Trigger.BUTTON)
-        event = sock.wait_for(
-            lambda e, g=generation: result_for(KUARD)(e) and e["generation"] >= g, what="result"
-        )
+
+        def this_grading(e: dict[str, Any], g: int = generation) -> bool:
+            return result_for(KUARD)(e) and e["generation"] >= g
+
+        event = sock.wait_for(this_grading, what="result")
         if event["status"] == "passed" or time.monotonic() > deadline:
             break
         time.sleep(0.3)  # kwok marks the Pod Running a moment after it is created

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 
 from labs import services
 from labs.checks import CheckOutcome, ExerciseOutcome, Snapshot
+from labs.checks.outcomes import CheckStatus, ExerciseStatus
 from labs.models import Attempt, GradingRun, Trigger
 
 pytestmark = pytest.mark.django_db
@@ -30,10 +31,17 @@ def attempt_at(generation: int) -> Attempt:
     )  # fmt: skip
 
 
-def graded(generation: int, status: str) -> services._Graded:
-    check_status = {"passed": "pass", "failed": "fail", "inconclusive": "inconclusive"}[status]
+CHECK_STATUS: dict[ExerciseStatus, CheckStatus] = {
+    "passed": "pass",
+    "failed": "fail",
+    "inconclusive": "inconclusive",
+}
+
+
+def graded(generation: int, status: ExerciseStatus) -> services._Graded:
+    check_status = CHECK_STATUS[status]
     outcome = ExerciseOutcome(
-        status,  # type: ignore[arg-type]
+        status,
         (CheckOutcome("exists", check_status, {"en": "x"} if status == "failed" else {}, "d"),),
     )
     return services._Graded(generation, outcome, Snapshot("ns", objects={"Pod": []}), 5)
@@ -97,7 +105,7 @@ def test_old_runs_are_pruned_but_the_first_pass_is_kept(sent: list[dict[str, Any
     attempt = attempt_at(0)
     for generation in range(1, 41):
         Attempt.objects.filter(pk=attempt.pk).update(requested_generation=generation)
-        status = "passed" if generation == 5 else "failed"
+        status: ExerciseStatus = "passed" if generation == 5 else "failed"
         services._grading_store(attempt.pk, graded(generation, status), tries=1, final_try=True)
     kept = sorted(GradingRun.objects.filter(attempt=attempt).values_list("generation", flat=True))
     assert kept[0] == 5 and kept[-1] == 40

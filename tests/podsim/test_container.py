@@ -597,7 +597,7 @@ def test_container_files_and_directories(pod: dict[str, Any], refs: dict[str, An
 
 
 def test_kuard_keygen_prints_its_work_as_the_books_jobs_show() -> None:
-    pod = {
+    pod: dict[str, Any] = {
         "metadata": {"name": "oneshot-x1", "namespace": "ns", "uid": "u-1"},
         "spec": {
             "nodeName": "worker-1",
@@ -627,5 +627,5 @@ def test_kuard_keygen_prints_its_work_as_the_books_jobs_show() -> None:
     # Another pod generates other keys; without --keygen-enable nothing is generated.
     other = {**pod, "metadata": {**pod["metadata"], "uid": "u-2"}}
     assert container_startup_lines(other, "kuard")[-2] != lines[-2]
-    pod["spec"]["containers"][0]["args"] = []  # type: ignore[index]
+    pod["spec"]["containers"][0]["args"] = []
     assert "(ID 0) Workload starting" not in container_startup_lines(pod, "kuard")

@@ -253,7 +253,11 @@ def test_etc_files_of_the_kubelet_are_not_writable(attacker: ModuleLearner) -> N
 # --- kubectl cp's tar, hostile ------------------------------------------------------------
 
 
-def _tar(*members: tuple[str, str | None, bytes]) -> bytes:
+# (name, symlink target or None for a regular file, content)
+TarMember = tuple[str, str | None, bytes]
+
+
+def _tar(*members: TarMember) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         for name, link, data in members:
@@ -276,7 +280,7 @@ def test_hostile_tar_stays_in_the_pod(
     attacker: ModuleLearner, sentinel: Sentinel, what: str, tmp_path: Path
 ) -> None:
     marker = f"kubelab-escape-{secrets.token_hex(4)}"
-    members = {
+    attacks: dict[str, list[TarMember]] = {
         "dot-dot entries": [(f"../../../../../../tmp/{marker}", None, b"x")],
         "absolute entries": [
             (f"/tmp/{marker}", None, b"x"),
@@ -286,7 +290,8 @@ def test_hostile_tar_stays_in_the_pod(
             ("l", str(sentinel.root), b""),
             ("l/planted", None, b"x"),
         ],
-    }[what]
+    }
+    members = attacks[what]
     archive = tmp_path / "evil.tar"
     archive.write_bytes(_tar(*members))
     cmd = [

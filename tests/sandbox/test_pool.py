@@ -26,7 +26,11 @@ def test_new_learners_claim_pool_namespaces_and_the_pool_refills(
     settings.KUBELAB_SANDBOX_POOL_SIZE = 2
     assert pool_refill() == 2
     assert pool_refill() == 0  # idempotent: the slots are full
-    pooled = sorted(PoolNamespace.objects.values_list("namespace", flat=True))
+    pooled: list[str] = []
+    for name in PoolNamespace.objects.values_list("namespace", flat=True):
+        assert name is not None  # a slot the refill filled has its namespace
+        pooled.append(name)
+    pooled.sort()
     for name in pooled:
         labels = cluster.get_json("namespace", name)["metadata"]["labels"]
         assert labels["kubelab.dev/pool"] == "true" and "kubelab.dev/learner" not in labels

@@ -17,9 +17,9 @@ from jails.uids import UidLease
 from terminal.config import terminal_config
 from terminal.manager import TerminalManager
 from terminal.ring import Ring
-from terminal.session import ENDED_NOTICE
+from terminal.session import ENDED_NOTICE, TerminalSession
 from tests.fixtures.shells import ShellLearner
-from tests.terminal.helpers import attach, run
+from tests.terminal.helpers import RecordingScreen, attach, run
 from tests.terminal.test_jail_attacks import uid_processes
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
@@ -59,7 +59,9 @@ def manager_with(**changes: object) -> TerminalManager:
     return TerminalManager(dataclasses.replace(terminal_config(), **changes))  # type: ignore[arg-type]
 
 
-async def open_session(manager: TerminalManager, learner: ShellLearner):  # type: ignore[no-untyped-def]
+async def open_session(
+    manager: TerminalManager, learner: ShellLearner
+) -> tuple[TerminalSession, RecordingScreen]:
     async def source() -> str:
         return learner.kubeconfig
 
