@@ -328,7 +328,7 @@ class Kubelab:
             ).returncode == 0:  # fmt: skip
                 break
             time.sleep(0.2)
-        from tests.terminal import learners
+        from tests.fixtures import shell_kubeconfigs
 
         class _Cluster:
             kubeconfig = ADMIN
@@ -338,7 +338,7 @@ class Kubelab:
             ) -> subprocess.CompletedProcess[str]:
                 return subprocess.CompletedProcess(args, 0, kubectl(*args, stdin=input), "")
 
-        text = learners.learner_kubeconfig_create(_Cluster(), self.namespace)
+        text = shell_kubeconfigs.learner_kubeconfig_create(_Cluster(), self.namespace)
         (self.work / "learner.kubeconfig").write_text(text)
         subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=self.env, check=True)
         script = (
