@@ -1,7 +1,7 @@
 package main
 
 // Simulated probes. kwok runs no kubelet, so nothing would ever probe a pod. The demo app keeps
-// its health in the pod's state directory (see podsim/demoapp.py); once a learner flips
+// its health in the pod's state directory (see podsim/demostate.py); once a learner flips
 // /healthy or /ready to fail through port-forward, this prober acts as the kubelet would for
 // containers whose liveness or readiness probe is an HTTP GET of that path on a declared port:
 // after periodSeconds x failureThreshold a failing liveness probe restarts the container (new
