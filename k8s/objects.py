@@ -21,10 +21,9 @@ FIELD_MANAGER = "kubelab"
 
 def _graded(kind: str) -> KindInfo:
     """A kind checks may read; KeyError otherwise, as the old path table raised."""
-    info = kind_get(kind) if kind in GRADED else None
-    if info is None:
+    if kind not in GRADED:
         raise KeyError(kind)
-    return info
+    return kind_get(kind)
 
 
 def _list(path: str, *, kind: str, api_version: str, what: str) -> tuple[list[dict[str, Any]], str]:
