@@ -31,6 +31,7 @@ from classes.selectors import (
     classrooms_taught,
     gradebook_get,
     lab_choices,
+    run_progress,
     user_is_instructor,
 )
 from classes.services import (
@@ -280,18 +281,27 @@ def grade(request: HttpRequest, classroom_id: int) -> HttpResponse:
     classroom = _classroom(request, classroom_id)
     started = class_grade_request(classroom=classroom, requested_by=request.user)
     run = started.run
+    # What the instructor reads; the progress line itself comes from the run, so a started run
+    # needs no sentence (a flash saying "Grading…" would outlive the run on the next load).
     if not started.created:
-        messages.info(request, _("This class is already being graded; progress is shown below."))
+        note = _("This class is already being graded; progress is shown below.")
     elif run.requested == 0:
-        messages.info(request, _("Nobody to grade: no enrolled student has a ready environment."))
+        note = _("Nobody to grade: no enrolled student has a ready environment.")
     else:
-        messages.success(
-            request, _("Grading %(count)s exercises on the workers…") % {"count": run.requested}
-        )
+        note = ""
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse(
-            {"run": run.pk, "created": started.created, "requested": run.requested}, status=202
+            {
+                "run": run.pk,
+                "created": started.created,
+                "requested": run.requested,
+                "message": note,
+                "progress": run_progress(run=run).as_event(),
+            },
+            status=202,
         )
+    if note:
+        messages.info(request, note)
     return redirect("classes:detail", classroom.pk)
 
 

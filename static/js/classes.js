@@ -2,7 +2,8 @@
 // socket. Events: {type: "classes.cell", student, exercise, status, completed_at, hints_revealed}
 // and {type: "classes.grading", checking: [student ids], progress: {done, requested, finished_at}}
 // and {type: "classes.environment", student, status} when a student's environment changes.
-// After a reconnect the whole grid is re-read from the JSON export, so nothing sent meanwhile is lost.
+// On every (re)connect and at a grading run's end the whole grid is re-read from the JSON export,
+// so nothing sent while the page loaded or was away is lost.
 (() => {
   "use strict";
   const root = document.querySelector("[data-classes-live-root]");
@@ -54,6 +55,17 @@
     });
   }
 
+  // Times as the server writes them (YYYY-MM-DD HH:MM:SS, local), not in the browser's format.
+  function longTime(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+      `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  }
+
+  let lastRun = null;
+  let lastRunning = false;
   function showProgress(progress) {
     const el = document.querySelector("[data-classes-progress]");
     const button = document.querySelector("[data-grade-button]");
@@ -64,11 +76,28 @@
     el.dataset.requested = progress.requested;
     el.dataset.running = running ? "true" : "false";
     const template = running ? strings.grading : strings.finished;
-    el.textContent = (template || "")
+    let text = (template || "")
       .replace("%(done)s", String(progress.done))
       .replace("%(requested)s", String(progress.requested))
-      .replace("%(when)s", progress.finished_at ? new Date(progress.finished_at).toLocaleString() : "");
+      .replace("%(when)s", longTime(progress.finished_at));
+    const skipped = (progress.skipped || []).length;
+    if (skipped) {
+      const note = skipped === 1 ? strings.skippedOne : strings.skippedMany;
+      text += " " + (note || "").replace("%(counter)s", String(skipped));
+    }
+    el.textContent = text;
+    const bar = document.querySelector("[data-classes-bar]");
+    if (bar) {
+      bar.hidden = !running;
+      bar.max = Math.max(1, progress.requested);
+      bar.value = progress.done;
+    }
     if (button) button.disabled = running;
+    // The run's end: read the whole grid once more, so no cell is left on a lost event.
+    const ended = lastRun === progress.run && lastRunning && !running;
+    lastRun = progress.run;
+    lastRunning = running;
+    if (ended) resync();
   }
 
   function setEnvironment(student, status) {
@@ -96,27 +125,74 @@
     }
   }
 
+  // The page's state comes from the server on every (re)connect and at a run's end. Events that
+  // arrive while the snapshot is read are applied after it, in order, so none is lost and an
+  // older snapshot never overwrites a newer event.
+  let queued = null;
   async function resync() {
+    if (queued) return;
+    queued = [];
     try {
       const response = await fetch(root.dataset.jsonUrl, { credentials: "same-origin" });
-      if (!response.ok) return;
-      const book = await response.json();
-      book.students.forEach((student) => {
-        Object.entries(student.exercises).forEach(([key, state]) => setCell(student.id, key, state));
-      });
-      recount();
-      if (book.grading) showProgress(book.grading);
+      if (response.ok) {
+        const book = await response.json();
+        book.students.forEach((student) => {
+          Object.entries(student.exercises).forEach(([key, state]) => setCell(student.id, key, state));
+          setEnvironment(student.id, String(student.environment));
+        });
+        recount();
+        if (book.grading) showProgress(book.grading);
+      }
     } catch (error) {
       /* the next event or reconnect tries again */
+    } finally {
+      const pending = queued;
+      queued = null;
+      pending.forEach(onEvent);
     }
+  }
+
+  function received(event) {
+    if (queued) queued.push(event);
+    else onEvent(event);
+  }
+
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  // "Grade the class now" stays on the page: the run's progress arrives on the socket.
+  const form = document.querySelector("[data-grade-form]");
+  if (form) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = form.querySelector("[data-grade-button]");
+      const note = document.querySelector("[data-grade-note]");
+      if (button) button.disabled = true;
+      try {
+        const response = await fetch(form.action, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+        });
+        const answer = await response.json();
+        if (note) note.textContent = answer.message || "";
+        if (answer.progress) showProgress(answer.progress);
+        if (!answer.progress || answer.progress.finished_at) resync();
+      } catch (error) {
+        if (note) note.textContent = strings.gradeError || "";
+        if (button) button.disabled = false;
+      }
+    });
   }
 
   function connect() {
     window.kubelabLiveSocket(root.dataset.socketPath, {
       liveSelector: "[data-classes-live]",
       finalCodes: [4401, 4404], // logged out, or not your class
-      onOpen: (reconnected) => { if (reconnected) resync(); },
-      onEvent,
+      onOpen: () => resync(),
+      onEvent: received,
     });
   }
 
