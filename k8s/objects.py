@@ -26,9 +26,16 @@ def _graded(kind: str) -> KindInfo:
     return kind_get(kind)
 
 
-def _list(path: str, *, kind: str, api_version: str, what: str) -> tuple[list[dict[str, Any]], str]:
+def _list(
+    path: str,
+    *,
+    kind: str,
+    api_version: str,
+    what: str,
+    query: list[tuple[str, str]] | None = None,
+) -> tuple[list[dict[str, Any]], str]:
     try:
-        response = client.raw_get(path, [], timeout=client.timeout())
+        response = client.raw_get(path, query or [], timeout=client.timeout())
         document = json.loads(response.read())
     except Exception as exc:
         raise translate_error(exc, what) from exc
@@ -62,24 +69,31 @@ def nodes_list() -> list[dict[str, Any]]:
     return items
 
 
-def objects_list_all_namespaces(*, kind: str) -> tuple[list[dict[str, Any]], str]:
+def objects_list_all_namespaces(
+    *, kind: str, field_selector: str | None = None
+) -> tuple[list[dict[str, Any]], str]:
     """All objects of a kind in every namespace, and the list's resourceVersion to watch from."""
-    info = _graded(kind)
+    info = kind_get(kind)
     return _list(
         f"{info.prefix}/{info.plural}",
         kind=kind,
         api_version=info.api_version,
         what=f"list {info.plural}",
+        query=[("fieldSelector", field_selector)] if field_selector else None,
     )
 
 
 def objects_watch(
-    *, kind: str, resource_version: str, timeout_seconds: int = 240
+    *,
+    kind: str,
+    resource_version: str,
+    timeout_seconds: int = 240,
+    field_selector: str | None = None,
 ) -> Iterator[dict[str, str]]:
     """Changes to a kind in every namespace, from resource_version on, as small dicts
     ``{"type", "namespace", "name", "resourceVersion"}`` (bookmarks included, so callers can
     resume). Ends after timeout_seconds; raises WatchExpired when the version is too old."""
-    info = _graded(kind)
+    info = kind_get(kind)
     prefix, plural = info.prefix, info.plural
     query = [
         ("watch", "true"),
@@ -87,6 +101,8 @@ def objects_watch(
         ("resourceVersion", resource_version),
         ("timeoutSeconds", str(timeout_seconds)),
     ]
+    if field_selector:
+        query.append(("fieldSelector", field_selector))
     what = f"watch {plural}"
     try:
         response = client.raw_get(

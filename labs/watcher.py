@@ -7,6 +7,10 @@ the last change of a burst, so the final state of a multi-object `kubectl apply`
 graded. Grading itself is the Celery task; the watcher only calls ``namespace_changed``, which
 bumps the open attempts' generations and queues one task each.
 
+A last thread watches FailedCreate warnings (a Deployment scaled past the pod quota) and tells
+the learner's pages why, live (``sandbox.services.denials_announce``); while such a notice is up,
+every change in that namespace re-reads it, so it clears when the learner scales down.
+
 Failures are sorted like everywhere else: an unreachable API server makes the threads back off
 and relist (then every learner namespace seen in the list is graded once, so changes made during
 the outage are not missed); a 410 Gone relists at once.
@@ -28,11 +32,15 @@ from django.db import close_old_connections
 
 import k8s
 from labs.services import learner_namespaces_get, namespace_changed
+from sandbox.services import denials_announce
 
 logger = logging.getLogger(__name__)
 
 WATCHED_KINDS = k8s.kinds.WATCHED
 WATCH_SECONDS = 240
+DENIAL_EVENTS = "type=Warning,reason=FailedCreate"
+# A burst of refusals (a ReplicaSet's retries) is read once; a notice shows within about this.
+DENIAL_COALESCE_SECONDS = 0.3
 NAMESPACE_CACHE_SECONDS = 2.0
 
 
@@ -120,6 +128,55 @@ class NamespaceOwners:
             return self._owners.get(namespace)
 
 
+class DenialNotices:
+    """Which learner namespaces have a refusal to explain, and what their pages were last sent
+    (a signature), so a notice is sent when it changes and not on every retry."""
+
+    def __init__(self, owners: NamespaceOwners, stop: threading.Event) -> None:
+        self.owners = owners
+        self.stop = stop
+        self.sent: dict[str, str] = {}  # namespace -> signature of the notice on its pages
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+
+    def refused(self, namespace: str) -> None:
+        with self._lock:
+            self._pending.add(namespace)
+        self._wake.set()
+
+    def changed(self, namespace: str) -> None:
+        if namespace in self.sent:
+            self.refused(namespace)
+
+    def loop(self) -> None:
+        while not self.stop.is_set():
+            if not self._wake.wait(timeout=1.0):
+                continue
+            self.stop.wait(DENIAL_COALESCE_SECONDS)
+            self._wake.clear()
+            with self._lock:
+                due, self._pending = self._pending, set()
+            for namespace in sorted(due):
+                self.announce(namespace)
+
+    def announce(self, namespace: str) -> None:
+        user_id = self.owners.owner(namespace)
+        if user_id is None:
+            self.sent.pop(namespace, None)
+            return
+        try:
+            close_old_connections()
+            signature, count = denials_announce(user_id=user_id, previous=self.sent.get(namespace))
+        except Exception:  # the cluster or Redis may be away; the next change tries again
+            logger.exception("could not announce denials in %s", namespace)
+            return
+        if count:
+            self.sent[namespace] = signature
+        else:
+            self.sent.pop(namespace, None)
+
+
 class Watcher:
     def __init__(self, *, debounce: float, log: Callable[[str], Any] = logger.info) -> None:
         self.stop = threading.Event()
@@ -127,6 +184,7 @@ class Watcher:
         self.log = log
         self.requests: queue.Queue[str] = queue.Queue()
         self.debouncer = Debouncer(debounce=debounce, fire=self.requests.put)
+        self.denials = DenialNotices(self.owners, self.stop)
         self.fired = 0
 
     # Runs on its own thread so watch streams are never held up by the database or the broker.
@@ -152,30 +210,50 @@ class Watcher:
     def event(self, namespace: str) -> None:
         if namespace and self.owners.owner(namespace) is not None:
             self.debouncer.changed(namespace)
+            self.denials.changed(namespace)
 
-    def watch_kind(self, kind: str) -> None:
+    def refusal(self, namespace: str) -> None:
+        if namespace and self.owners.owner(namespace) is not None:
+            self.denials.refused(namespace)
+
+    def watch_kind(
+        self,
+        kind: str,
+        field_selector: str | None = None,
+        on_change: Callable[[str], None] | None = None,
+    ) -> None:
+        seen = on_change or self.event
         backoff = 0.5
         resource_version = ""
         relist = True
         while not self.stop.is_set():
             try:
                 if relist:
-                    items, resource_version = k8s.objects_list_all_namespaces(kind=kind)
+                    items, resource_version = k8s.objects_list_all_namespaces(
+                        kind=kind, field_selector=field_selector
+                    )
                     # Whatever changed while we were not watching gets graded once.
                     for namespace in {
                         str((item.get("metadata") or {}).get("namespace") or "") for item in items
                     }:
-                        self.event(namespace)
+                        seen(namespace)
                     relist = False
                 for change in k8s.objects_watch(
-                    kind=kind, resource_version=resource_version, timeout_seconds=WATCH_SECONDS
+                    kind=kind,
+                    resource_version=resource_version,
+                    timeout_seconds=WATCH_SECONDS,
+                    field_selector=field_selector,
                 ):
                     if self.stop.is_set():
                         return
                     if change["resourceVersion"]:
                         resource_version = change["resourceVersion"]
-                    if change["type"] != "BOOKMARK":
-                        self.event(change["namespace"])
+                    # A deleted object is a change to grade; a deleted Event is no refusal.
+                    if change["type"] == "BOOKMARK" or (
+                        change["type"] == "DELETED" and on_change is not None
+                    ):
+                        continue
+                    seen(change["namespace"])
                 backoff = 0.5
             except k8s.WatchExpired:
                 relist = True
@@ -197,6 +275,15 @@ class Watcher:
                 target=self.watch_kind, args=(kind,), name=f"watch-{kind}", daemon=True
             )
             for kind in WATCHED_KINDS
+        ]
+        threads += [
+            threading.Thread(target=self.denials.loop, name="labs-denials", daemon=True),
+            threading.Thread(
+                target=self.watch_kind,
+                args=("Event", DENIAL_EVENTS, self.refusal),
+                name="watch-denials",
+                daemon=True,
+            ),
         ]
         for thread in threads:
             thread.start()

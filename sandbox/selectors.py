@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.utils import translation
+
 import k8s
 from kubelab.access import user_standing
 from sandbox.explain import explain_denial
@@ -43,6 +46,19 @@ def sandbox_status_view(*, environment: LearnerEnvironment | None) -> dict[str, 
         ),
         "resets": environment.resets,
     }
+
+
+def explained_in_every_language(message: str, *, asked: int | None = None) -> dict[str, str]:
+    """{"en": sentence, "zh-hant": sentence, ...}, or {} when kubelab does not know the refusal:
+    for live notices, which reach pages in any language (as check messages do)."""
+    sentences: dict[str, str] = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            explanation = explain_denial(message, asked=asked, translate=translation.gettext)
+        if explanation is None:
+            return {}
+        sentences[code] = explanation.sentence
+    return sentences
 
 
 def _event_time(event: dict[str, Any]) -> str:
@@ -97,13 +113,15 @@ def sandbox_denials(*, environment: LearnerEnvironment | None) -> list[dict[str,
         if not workload:
             continue
         message = str(event.get("message") or "")
-        explanation = explain_denial(message, asked=asked)
+        explanation = explain_denial(message, asked=asked, translate=translation.gettext)
         found.append(
             {
                 "object": workload,
                 "message": message,
                 "kind": explanation.kind if explanation else "other",
                 "explanation": explanation.sentence if explanation else message,
+                # Every language's, for live notices (pages of either language get them).
+                "explanations": explained_in_every_language(message, asked=asked),
                 "at": _event_time(event),
             }
         )

@@ -14,6 +14,7 @@ environment is marked `unavailable` with a sentence for the learner and a retry 
     sleep        a culled environment's objects saved, then restored as the learner
     credentials  short-lived tokens and kubeconfigs
     scratch      throwaway namespaces for `labs test`
+    notices      live notices of what the cluster refused (a Deployment past the pod quota)
 """
 
 from sandbox.services.build import (
@@ -36,6 +37,7 @@ from sandbox.services.lifecycle import (
     sandbox_teardown,
     sandbox_touch,
 )
+from sandbox.services.notices import denials_announce
 from sandbox.services.pool import pool_claim, pool_drain, pool_refill
 from sandbox.services.scratch import (
     ScratchEnvironment,
@@ -58,6 +60,7 @@ __all__ = [
     "SandboxNotReady",
     "ScratchEnvironment",
     "Status",
+    "denials_announce",
     "pool_claim",
     "pool_drain",
     "pool_refill",

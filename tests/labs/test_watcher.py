@@ -1,9 +1,14 @@
 """The watcher's per-namespace debounce: first change at once, one trailing grading per burst,
-and a busy namespace still graded at least every max_wait seconds."""
+and a busy namespace still graded at least every max_wait seconds; and its refusal notices."""
 
 from __future__ import annotations
 
 import itertools
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
 
 from labs.watcher import Debouncer
 
@@ -56,3 +61,56 @@ def test_a_busy_namespace_is_graded_at_least_every_max_wait() -> None:
     times = [at for _, at in fired]
     assert len(times) >= 3
     assert all(later - earlier <= 1.1 for earlier, later in itertools.pairwise(times))
+
+
+class _Owners:
+    def __init__(self, owners: dict[str, int]) -> None:
+        self.owners = owners
+
+    def owner(self, namespace: str) -> int | None:
+        return self.owners.get(namespace)
+
+
+def test_a_refusal_notice_is_sent_while_it_lasts_and_dropped_when_it_clears(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from labs import watcher
+
+    answers = {"kl-a": [("sig-1", 1), ("sig-1", 1), ("sig-0", 0)]}
+    calls: list[tuple[int, str | None]] = []
+
+    def announce(*, user_id: int, previous: str | None = None) -> tuple[str, int]:
+        calls.append((user_id, previous))
+        return answers["kl-a"].pop(0)
+
+    monkeypatch.setattr(watcher, "denials_announce", announce)
+    monkeypatch.setattr(watcher, "close_old_connections", lambda: None)
+    stop = threading.Event()
+    notices = watcher.DenialNotices(_Owners({"kl-a": 7}), stop)  # type: ignore[arg-type]
+
+    notices.changed("kl-a")  # no notice up: an ordinary change reads nothing
+    notices.refused("kl-other")  # not a learner's namespace
+    thread = threading.Thread(target=notices.loop, daemon=True)
+    thread.start()
+    notices.refused("kl-a")
+    _wait(lambda: len(calls) == 1)
+    assert calls == [(7, None)] and notices.sent == {"kl-a": "sig-1"}
+    # While it is up, a change re-reads it, saying what the page already shows.
+    notices.changed("kl-a")
+    _wait(lambda: len(calls) == 2)
+    assert calls[1] == (7, "sig-1")
+    notices.changed("kl-a")
+    _wait(lambda: len(calls) == 3)
+    assert notices.sent == {}  # cleared (scaled down): changes stop costing a read
+    notices.changed("kl-a")
+    time.sleep(0.6)
+    stop.set()
+    thread.join(timeout=3)
+    assert len(calls) == 3
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met"
+        time.sleep(0.02)
