@@ -15,6 +15,7 @@ import time
 import weakref
 
 from terminal.config import TerminalConfig, terminal_config
+from terminal.refusals import Explainer, RefusalSpotter
 from terminal.session import (
     ENDED_NOTICE,
     ActivityHook,
@@ -54,6 +55,7 @@ class TerminalManager:
         cols: int,
         on_activity: ActivityHook | None = None,
         notice_source: NoticeSource | None = None,
+        refusal_explainer: Explainer | None = None,
     ) -> TerminalSession:
         """The learner's live session, or a new one; two tabs opening at once share one."""
         lock = self._user_locks.setdefault(owner_id, asyncio.Lock())
@@ -77,6 +79,7 @@ class TerminalManager:
             session.kubeconfig_source = kubeconfig_source
             session.on_activity = on_activity
             session.notice_source = notice_source
+            session.refusals = RefusalSpotter(refusal_explainer) if refusal_explainer else None
             return session
 
     async def close(self, session: TerminalSession, reason: str) -> None:

@@ -9,6 +9,7 @@ from channels.db import database_sync_to_async
 from django.utils.module_loading import import_string
 
 from kubelab.access import user_standing
+from sandbox.selectors import explained_in_every_language
 from terminal.config import terminal_config
 from terminal.manager import terminal_manager
 from terminal.session import TerminalError, TerminalSession
@@ -105,4 +106,5 @@ async def terminal_session_start(
         cols=cols,
         on_activity=report_activity,
         notice_source=environment_notice,
+        refusal_explainer=explained_in_every_language,
     )

@@ -36,6 +36,7 @@ from jails.seccomp import with_seccomp
 from jails.sessiondir import session_file_write
 from terminal import protocol
 from terminal.config import TerminalConfig
+from terminal.refusals import RefusalSpotter
 from terminal.ring import Ring
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,8 @@ class TerminalSession:
         self.notice_source: NoticeSource | None = None
         self._reported_at = 0.0
         self.kubeconfig_at = 0.0
+        # kubectl's refusals in the output, explained beside the terminal ("notice" frames).
+        self.refusals: RefusalSpotter | None = None
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -426,6 +429,9 @@ class TerminalSession:
         self.ring.write(data)
         if not self.attachments:
             self.read_since_detach += len(data)
+        elif self.refusals is not None:
+            for explained in self.refusals.feed(data):
+                self._broadcast(protocol.encode("notice", "refusal", explained))
         self._notify_screens()
         self._update_reader()
 

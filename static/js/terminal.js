@@ -111,6 +111,9 @@
         onStatus(args[0], args[1], args[2]);
       } else if (kind === "exit") {
         setStatus("ended");
+      } else if (kind === "notice") {
+        // kubectl printed a refusal; environment.js explains it beside the terminal.
+        document.dispatchEvent(new CustomEvent("kubelab:notice", { detail: { kind: args[0], explanations: args[1] } }));
       }
     };
     socket.onclose = (event) => {
