@@ -90,5 +90,7 @@ def _message(limit: Limit, retry_after: int) -> str:
         "auto-check": _("Auto-check was switched on very often."),
         "pod-page": _("Your Pod's page was asked for very often."),
         "pod-token": _("Your Pod's page asked for new credentials very often."),
+        "reset": _("You reset your environment very often."),
+        "denials": _("Your environment's notices were asked for very often."),
     }.get(limit.scope, _("Too many requests."))
     return _("%(what)s Please try again %(wait)s.") % {"what": what, "wait": wait}

@@ -27,6 +27,8 @@ DEFAULT_LIMITS: dict[str, str] = {
     "auto-check": "10/m",  # auto-check switched on per learner
     "pod-page": "240/m",  # pod-port page requests per learner (a page pulls several)
     "pod-token": "10/m",  # fresh tokens the pod-port view may mint per learner
+    "reset": "10/10m",  # environment resets per learner (each empties a namespace)
+    "denials": "60/m",  # reads of the learner's refusal notices
 }
 
 

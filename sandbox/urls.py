@@ -7,6 +7,7 @@ app_name = "sandbox"
 urlpatterns = [
     path("status", views.status, name="status"),
     path("reset", views.reset, name="reset"),
+    path("denials", views.denials, name="denials"),
     path("pods/<str:pod>/ports/<int:port>/", views.pod_port, name="pod-port"),
     path("pods/<str:pod>/ports/<int:port>/<path:rest>", views.pod_port, name="pod-port-path"),
 ]

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 import k8s
 from kubelab.access import user_standing
+from kubelab.limited import limited_response
 from kubelab.ratelimit import RateLimited, rate_limit_take
 from sandbox.pod_ports import PodPortError, pod_port_fetch
 from sandbox.selectors import sandbox_denials, sandbox_get_for_user, sandbox_status_view
@@ -55,13 +56,37 @@ def status(request: HttpRequest) -> JsonResponse:
 
 @never_cache
 @require_POST
-def reset(request: HttpRequest) -> JsonResponse:
+def reset(request: HttpRequest) -> HttpResponse:
     """Empty the learner's namespace and restore its setup; progress is kept."""
     refused = _refused(request)
     if refused:
         return refused
+    try:
+        rate_limit_take(scope="reset", key=f"user:{request.user.pk}")
+    except RateLimited as exc:
+        return limited_response(request, exc)
     sandbox_reset(user=request.user)
     return JsonResponse(_body(request))
+
+
+@never_cache
+@require_GET
+def denials(request: HttpRequest) -> HttpResponse:
+    """What the cluster refused the learner's controllers, explained (the terminal panel's
+    notices on load; live ones come as ``sandbox.denials`` events). Reads only."""
+    refused = _refused(request)
+    if refused:
+        return refused
+    try:
+        rate_limit_take(scope="denials", key=f"user:{request.user.pk}")
+    except RateLimited as exc:
+        return limited_response(request, exc)
+    environment = sandbox_get_for_user(user=request.user)
+    try:
+        found = sandbox_denials(environment=environment)
+    except k8s.ClusterError as exc:
+        return JsonResponse({"denials": [], "error": str(exc)}, status=503)
+    return JsonResponse({"denials": found})
 
 
 # What a Pod's page may do in the learner's browser: show itself and submit its own forms (as

@@ -6,18 +6,37 @@ document.querySelectorAll("select[data-autosubmit]").forEach((select) => {
 // A page's live event socket: reconnects with backoff, pings every 25 s, and marks the elements
 // matching `liveSelector` live/connecting. `onOpen(reconnected)` lets a page re-read what it
 // may have missed while away; a close with one of `finalCodes` (logged out, not yours) is final.
-window.kubelabLiveSocket = function (path, { onEvent, onOpen, liveSelector, finalCodes = [4401] }) {
+// Scripts that ask for the same path share one socket (the checklist and the terminal panel
+// both follow ws/events/), each with its own callbacks.
+const kubelabSockets = new Map();
+window.kubelabLiveSocket = function (path, subscriber) {
+  const shared = kubelabSockets.get(path);
+  if (shared) {
+    shared.subscribers.push(subscriber);
+    (subscriber.finalCodes || []).forEach((code) => shared.finalCodes.add(code));
+    if (shared.open) {
+      document.querySelectorAll(subscriber.liveSelector).forEach((el) => { el.dataset.state = "live"; });
+      if (subscriber.onOpen) subscriber.onOpen(false);
+    }
+    return;
+  }
+  const state = { subscribers: [subscriber], finalCodes: new Set(subscriber.finalCodes || [4401]), open: false };
+  kubelabSockets.set(path, state);
   let socket = null;
   let attempts = 0;
   let pingTimer = null;
-  function setLive(state) {
-    document.querySelectorAll(liveSelector).forEach((el) => { el.dataset.state = state; });
+  function setLive(value) {
+    state.subscribers.forEach((s) => {
+      if (!s.liveSelector) return;
+      document.querySelectorAll(s.liveSelector).forEach((el) => { el.dataset.state = value; });
+    });
   }
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${location.host}${path}`);
     socket.addEventListener("open", () => {
-      if (onOpen) onOpen(attempts > 0);
+      state.open = true;
+      state.subscribers.forEach((s) => { if (s.onOpen) s.onOpen(attempts > 0); });
       attempts = 0;
       setLive("live");
       clearInterval(pingTimer);
@@ -28,12 +47,13 @@ window.kubelabLiveSocket = function (path, { onEvent, onOpen, liveSelector, fina
     socket.addEventListener("message", (message) => {
       let event;
       try { event = JSON.parse(message.data); } catch (error) { return; }
-      onEvent(event);
+      state.subscribers.forEach((s) => { if (s.onEvent) s.onEvent(event); });
     });
     socket.addEventListener("close", (closed) => {
+      state.open = false;
       clearInterval(pingTimer);
       setLive("connecting");
-      if (finalCodes.includes(closed.code)) return;
+      if (state.finalCodes.has(closed.code)) return;
       attempts += 1;
       setTimeout(connect, Math.min(10000, 500 * 2 ** Math.min(attempts, 5)));
     });

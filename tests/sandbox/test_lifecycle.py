@@ -236,6 +236,7 @@ def test_unreachable_cluster_means_unavailable_not_an_error_page(
 def test_views(make_learner: Callable[..., Learner], client: Client) -> None:
     assert client.get("/sandbox/status").status_code == 401
     assert client.post("/sandbox/reset").status_code == 401
+    assert client.get("/sandbox/denials").status_code == 401
     learner = make_learner("life-views")
     client.force_login(learner.user)
     body = client.get("/sandbox/status").json()
@@ -243,6 +244,23 @@ def test_views(make_learner: Callable[..., Learner], client: Client) -> None:
     assert body["denials"] == []
     assert client.post("/sandbox/status").status_code == 405
     assert client.post("/sandbox/reset").json()["resets"] == 1
+    assert client.get("/sandbox/denials").json() == {"denials": []}
+    assert client.post("/sandbox/denials").status_code == 405
+
+
+def test_resets_are_rate_limited_with_a_sentence(
+    make_learner: Callable[..., Learner], client: Client, settings: Any
+) -> None:
+    """Each reset empties a namespace on the cluster: a script may not loop on it."""
+    settings.KUBELAB_RATE_LIMITS = {**settings.KUBELAB_RATE_LIMITS, "reset": "2/10m"}
+    learner = make_learner("life-reset-limit")
+    client.force_login(learner.user)
+    for expected in (1, 2):
+        assert client.post("/sandbox/reset").json()["resets"] == expected
+    refused = client.post("/sandbox/reset", HTTP_ACCEPT="application/json")
+    assert refused.status_code == 429
+    assert refused.json()["error"].startswith("You reset your environment very often.")
+    assert LearnerEnvironment.objects.get(user=learner.user).resets == 2
 
 
 def test_gateway_errors_are_temporary_or_permanent(
