@@ -72,3 +72,90 @@ def test_the_instructors_cell_turns_green_live_when_the_student_passes(
     assert rate == "100%"
     screenshot(page, "classes-gradebook-live-green")
     assert errors == []
+
+
+def test_grading_the_class_in_the_page_leaves_no_cell_checking(
+    learner_site: Callable[..., LearnerSite],
+    make_learner: Callable[..., Learner],
+    celery_worker_process: WorkerProcess,
+    page: Any,
+) -> None:
+    """Issue 24: "Grade the class now" left cells on "checking" until a reload. The run is now
+    an action in the page; at its end every cell is final, without a reload."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    teacher = person("teacher", role=Role.INSTRUCTOR)
+    classroom = classroom_create(owner=teacher, name="Graded class", labs=["pods"])
+    students = [make_learner(), make_learner()]
+    absent = person("absent")  # no environment: skipped, and said so
+    for user in [s.user for s in students] + [absent]:
+        classroom_join(user=user, code=classroom.join_code)
+    applied = students[0].kubectl("apply", "-f", "-", input=kuard_pod())
+    assert applied.returncode == 0, applied.stderr
+    pod_running(students[0], "kuard")
+
+    site = learner_site("classes-grade")
+    site.login(page, teacher.username, "x" * 12, path=f"/classes/{classroom.pk}/")
+    page.wait_for_selector('[data-classes-live][data-state="live"]', state="attached")
+    page.evaluate("window.__samePage = true")  # gone if the page reloads
+    page.locator("[data-grade-button]").click()
+
+    progress = page.locator("[data-classes-progress]")
+    page.wait_for_selector(
+        '[data-classes-progress][data-running="false"]', state="attached", timeout=90_000
+    )
+    assert page.evaluate("window.__samePage") is True
+    assert progress.get_attribute("data-done") == progress.get_attribute("data-requested") == "10"
+    text = progress.inner_text()
+    assert text.startswith("Graded 10 exercises; finished 20"), text  # the server's date format
+    assert "1 student without an environment was not graded." in text
+    assert page.locator("[data-classes-bar]").is_hidden()
+    assert page.locator("[data-grade-button]").is_enabled()
+    # Every graded cell is final; the absent student's are as they were.
+    for student in students:
+        cells = page.locator(f'[data-cell][data-student="{student.user.pk}"]')
+        statuses = [cells.nth(i).get_attribute("data-status") for i in range(cells.count())]
+        assert len(statuses) == 5
+        assert "checking" not in statuses and "not_checked" not in statuses, statuses
+    first = f'[data-cell][data-student="{students[0].user.pk}"][data-exercise="pods/kuard-pod"]'
+    assert page.get_attribute(first, "data-status") == "passed"
+    assert page.locator(f'[data-total][data-student="{students[0].user.pk}"]').inner_text() == "1/5"
+    absent_cells = page.locator(
+        f'[data-cell][data-student="{absent.pk}"][data-status="not_checked"]'
+    )
+    assert absent_cells.count() == 5
+    assert page.locator(".messages").count() == 0  # no flash saying "Grading…" after the end
+    screenshot(page, "classes-gradebook-graded-in-page")
+    assert errors == []
+
+
+def test_the_gradebook_reads_the_server_on_connect_so_a_result_sent_while_loading_counts(
+    learner_site: Callable[..., LearnerSite],
+    make_learner: Callable[..., Learner],
+    page: Any,
+) -> None:
+    """A result recorded after the page was rendered and before its socket joined the class's
+    group (its event reached nobody) shows anyway: the page re-reads the grid on connect."""
+    from django.utils import timezone
+
+    from labs.models import Attempt
+
+    teacher = person("teacher", role=Role.INSTRUCTOR)
+    classroom = classroom_create(owner=teacher, name="Resync class", labs=["pods"])
+    student = make_learner()
+    classroom_join(user=student.user, code=classroom.join_code)
+    attempt = attempt_get_or_create(user=student.user, lab_slug="pods", exercise_id="kuard-pod")
+    site = learner_site("classes-resync")
+    site.login(page, teacher.username, "x" * 12, path="/classes/")
+
+    def socket_opens(ws: Any) -> None:
+        # Between the page's render and its socket reaching the server: the moment a result's
+        # event is sent to nobody.
+        Attempt.objects.filter(pk=attempt.pk).update(completed_at=timezone.now(), status="passed")
+        ws.connect_to_server()
+
+    page.route_web_socket("**/ws/classes/**", socket_opens)
+    page.goto(f"{site.url}/classes/{classroom.pk}/")
+    cell = f'[data-cell][data-student="{student.user.pk}"][data-exercise="pods/kuard-pod"]'
+    page.wait_for_selector(f'{cell}[data-status="passed"]', state="attached", timeout=20_000)
+    assert page.locator(f'[data-total][data-student="{student.user.pk}"]').inner_text() == "1/5"
