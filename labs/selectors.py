@@ -87,6 +87,19 @@ def solution_visible(*, lab: Lab, attempt: Attempt | None) -> bool:
     return attempt.completed_at is not None or attempt.checks_requested >= policy.checks
 
 
+def _said_once(rows: list[CheckRow]) -> list[CheckRow]:
+    """Each failing sentence once: with no Pod kuard, its checks all say "there is no Pod
+    kuard" (the engine gives them the first one's words)."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for row in rows:
+        key = (row.status, row.message)
+        if row.status == "pass" or not row.message or key not in seen:
+            kept.append(row)
+            seen.add(key)
+    return kept
+
+
 def run_results(run: GradingRun | None) -> list[CheckResult]:
     return list(run.results.all()) if run is not None else []
 
@@ -203,9 +216,12 @@ def _exercise_row(
             _render_markdown(text_for(h, language), language) for h in exercise.hints[:revealed]
         ],
         hints_total=len(exercise.hints),
-        checks=[
-            CheckRow(r.check_id, r.status, text_for(r.message, language), r.detail) for r in results
-        ],
+        checks=_said_once(
+            [
+                CheckRow(r.check_id, r.status, text_for(r.message, language), r.detail)
+                for r in results
+            ]
+        ),
         solution_visible=visible,
         solution_policy=lab.solution_policy.show,
         solution_files=[(n, lab.files.get(n, "")) for n in exercise.solution.files]

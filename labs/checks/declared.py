@@ -9,7 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from labs.checks.evaluation import _Evaluation, _outcome, _per_object
+from labs.checks.evaluation import _Evaluation, _outcome, _per_object, _target
 from labs.checks.inputs import Obj
 from labs.checks.objects import (
     _annotations,
@@ -35,7 +35,8 @@ def _exists(ev: _Evaluation, check: ExistsCheck) -> CheckOutcome:
     refs = [_ref(check.kind, o) for o in found]
     missing = ev.missing(check.kind, check.name, check.selector)
     detail = f"found {_names(found)}" if found else str(missing)
-    return _outcome(check, bool(found), missing, detail, refs)
+    target = "" if found else _target(check.kind, check.name, check.selector)
+    return _outcome(check, bool(found), missing, detail, refs, missing_target=target)
 
 
 def _absent(ev: _Evaluation, check: AbsentCheck) -> CheckOutcome:

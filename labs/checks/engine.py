@@ -6,7 +6,7 @@ hold), ``check_evaluate`` (one check, dispatched on its type, never raising for 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from labs.checks.declared import _absent, _count, _exists, _field, _metadata
@@ -119,8 +119,26 @@ def declarative_fails(exercise: Exercise, snapshot: Snapshot) -> bool:
     )
 
 
+def _missing_said_once(outcomes: tuple[CheckOutcome, ...]) -> tuple[CheckOutcome, ...]:
+    """With no Pod kuard, the image, port and readiness checks on it all fail for that one
+    reason: each later one says what the first said (the checklist shows a sentence once)."""
+    first: dict[str, CheckOutcome] = {}
+    said: list[CheckOutcome] = []
+    for outcome in outcomes:
+        target = outcome.missing_target if outcome.status == "fail" else ""
+        if target and target in first:
+            earlier = first[target]
+            outcome = replace(outcome, message=earlier.message, problem=earlier.problem, found=None)
+        elif target:
+            first[target] = outcome
+        said.append(outcome)
+    return tuple(said)
+
+
 def exercise_evaluate(exercise: Exercise, snapshot: Snapshot) -> ExerciseOutcome:
-    outcomes = tuple(check_evaluate(check, snapshot) for check in exercise.checks)
+    outcomes = _missing_said_once(
+        tuple(check_evaluate(check, snapshot) for check in exercise.checks)
+    )
     if all(o.status == "pass" for o in outcomes):
         status: ExerciseStatus = "passed"
     elif any(o.status == "fail" for o in outcomes):

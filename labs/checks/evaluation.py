@@ -70,17 +70,37 @@ def _outcome(
     problem: Problem,
     detail: str,
     evidence: Iterable[Mapping[str, Any]] = (),
+    *,
+    missing_target: str = "",
 ) -> CheckOutcome:
     if ok:
         return CheckOutcome(check.id, "pass", {}, detail, tuple(evidence))
     if check.message:
         return CheckOutcome(
-            check.id, "fail", dict(check.message), detail or str(problem), tuple(evidence)
+            check.id,
+            "fail",
+            dict(check.message),
+            detail or str(problem),
+            tuple(evidence),
+            # The author's message says what was expected; the engine's, what it found (a
+            # missing object says nothing the author's message does not).
+            found=None if missing_target else problem,
+            missing_target=missing_target,
         )
     english = problem.render()
     return CheckOutcome(
-        check.id, "fail", {"en": english}, detail or english, tuple(evidence), problem
+        check.id,
+        "fail",
+        {"en": english},
+        detail or english,
+        tuple(evidence),
+        problem,
+        missing_target=missing_target,
     )
+
+
+def _target(kind: str, name: str | None, selector: object | None) -> str:
+    return f"{kind}/{name}" if name else f"{kind}/{selector}"
 
 
 def _per_object(
@@ -94,7 +114,8 @@ def _per_object(
     refs = [_ref(check.kind, o) for o in found]
     if not found:
         problem = ev.missing(check.kind, check.name, check.selector)
-        return _outcome(check, False, problem, str(problem), refs)
+        missing = _target(check.kind, check.name, check.selector)
+        return _outcome(check, False, problem, str(problem), refs, missing_target=missing)
     problems: list[Msg] = []
     details: list[str] = []
     for obj in found:

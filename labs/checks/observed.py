@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from labs.checks.evaluation import _Evaluation, _outcome, _per_object
+from labs.checks.evaluation import _Evaluation, _outcome, _per_object, _target
 from labs.checks.inputs import Obj
 from labs.checks.objects import _get, _int, _labels, _meta, _name, _ref
 from labs.checks.outcomes import CheckOutcome
@@ -183,7 +183,9 @@ def _job(ev: _Evaluation, check: JobCheck) -> CheckOutcome:
     found = ev.targets("Job", check.name, None)
     if not found:
         problem = ev.missing("Job", check.name, None)
-        return _outcome(check, False, problem, str(problem))
+        return _outcome(
+            check, False, problem, str(problem), missing_target=_target("Job", check.name, None)
+        )
     job = found[0]
     status = _get(job, "status", default={}) or {}
     succeeded = _int(_get(status, "succeeded"))
@@ -217,7 +219,8 @@ def _service_selects(ev: _Evaluation, check: ServiceSelectsCheck) -> CheckOutcom
     services = ev.targets("Service", check.service, None)
     if not services:
         problem = ev.missing("Service", check.service, None)
-        return _outcome(check, False, problem, str(problem))
+        target = _target("Service", check.service, None)
+        return _outcome(check, False, problem, str(problem), missing_target=target)
     service = services[0]
     pods = [
         p for p in ev.objects("Pod") if _get(p, "status", "phase") not in ("Succeeded", "Failed")

@@ -27,6 +27,12 @@ class CheckOutcome:
     # The generated message as a message id and parameters, for translation (None when the
     # check passed or its author wrote the message).
     problem: Msg | MsgList | None = None
+    # When the author wrote the message (the expectation), what the engine found instead, as a
+    # message for translation: "…, but it is [{containerPort: 80}]". The learner reads both.
+    found: Msg | MsgList | None = None
+    # The object the check is about, when it failed because there is none ("Pod/kuard"): the
+    # exercise then says so once, not once per check on it.
+    missing_target: str = ""
 
     @property
     def passed(self) -> bool:

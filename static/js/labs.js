@@ -94,18 +94,20 @@
     const list = item.querySelector("[data-labs-checks]");
     if (list) {
       list.textContent = "";
+      // Each sentence once: checks on a missing object all say it is missing.
+      const said = new Set();
       (event.checks || [])
         .filter((check) => check.status !== "pass")
         .forEach((check) => {
+          const text = check.status === "inconclusive"
+            ? localized(check.message) || strings.retrying || "could not check"
+            : localized(check.message) || check.detail || check.id;
+          if (said.has(`${check.status}:${text}`)) return;
+          said.add(`${check.status}:${text}`);
           const li = document.createElement("li");
           li.className = "labs-check";
           li.dataset.status = check.status;
-          fillInlineCode(
-            li,
-            check.status === "inconclusive"
-              ? localized(check.message) || strings.retrying || "could not check"
-              : localized(check.message) || check.detail || check.id
-          );
+          fillInlineCode(li, text);
           list.appendChild(li);
         });
     }

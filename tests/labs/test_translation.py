@@ -14,6 +14,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import translation
+from django.utils.html import escape
 
 from labs import services
 from labs.checks import Snapshot, check_evaluate
@@ -69,9 +70,10 @@ def test_a_broken_translation_falls_back_to_english() -> None:
     assert message.render(lambda _: "沒有 {kind} {missing}") == "There is no Pod named kuard."
 
 
-def exercise_with(check: dict[str, Any]) -> Exercise:
+def exercise_with(*checks: dict[str, Any]) -> Exercise:
+    listed = [{"id": "c" if i == 0 else f"c{i}", **check} for i, check in enumerate(checks)]
     return Exercise.model_validate({
-        "id": "e", "title": "t", "instructions": "i", "checks": [{"id": "c", **check}],
+        "id": "e", "title": "t", "instructions": "i", "checks": listed,
         "solution": {"commands": ["true"]},
         "near_misses": [{"id": "m", "description": "d", "commands": ["true"], "fails": ["c"]}],
     })  # fmt: skip
@@ -116,6 +118,64 @@ def test_a_failing_check_renders_in_chinese_for_a_zh_hant_request(
     client.force_login(user)
     chinese = client.get("/learn/pods/", HTTP_ACCEPT_LANGUAGE="zh-hant").content.decode()
     english = client.get("/learn/pods/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "你的命名空間 kl-mei 中沒有名為 kuard 的 Pod。" in chinese
-    assert "There is no Pod named kuard in your namespace kl-mei." in english
-    assert "There is no Pod named kuard" not in chinese
+    # No Pod kuard: every check on it fails for that one reason, and says what the first
+    # (the author's "exists" message) said, so the checklist shows it once.
+    results = {r.check_id: r.message for r in CheckResult.objects.filter(run__attempt=attempt)}
+    first = results["exists"]
+    assert results["running"] == results["image"] == first
+    # (backticks become <code>: compare the text before the first one)
+    zh, en = (escape(first[code].split("`")[0]) for code in ("zh-hant", "en"))
+    assert zh in chinese and en not in chinese
+    assert en in english
+    assert chinese.count(zh) == 1, "the same sentence is listed once"
+
+
+POD_PORT_80 = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "kuard", "namespace": "kl-ada"},
+    "spec": {"containers": [{"name": "kuard", "ports": [{"containerPort": 80, "name": "http"}]}]},
+}
+PORT_CHECK = {
+    "type": "field",
+    "kind": "Pod",
+    "name": "kuard",
+    "path": ".spec.containers[0].ports[0].containerPort",
+    "equals": 8080,
+    "message": {"en": "kuard listens on 8080.", "zh-hant": "kuard 監聽 8080。"},
+}
+
+
+def test_an_authors_message_is_followed_by_what_was_found_in_each_language() -> None:
+    """Issue 24: "must declare containerPort 8080" alone did not say the Pod declares 80."""
+    exercise = exercise_with(PORT_CHECK)
+    snapshot = Snapshot("kl-ada", objects={"Pod": [POD_PORT_80]})
+    outcome = check_evaluate(exercise.checks[0], snapshot)
+    said = check_message(outcome)
+    assert said["en"].startswith("kuard listens on 8080. Found: Pod kuard:")
+    assert "but it is 80" in said["en"], said
+    assert said["zh-hant"].startswith("kuard 監聽 8080。 目前的狀態：")  # noqa: RUF001
+    assert "80" in said["zh-hant"].split("：", 1)[1]  # noqa: RUF001
+
+
+def test_with_no_object_its_checks_say_the_first_ones_sentence() -> None:
+    from labs.checks import exercise_evaluate
+
+    exercise = exercise_with(
+        {"type": "exists", "kind": "Pod", "name": "kuard",
+         "message": {"en": "Create kuard.", "zh-hant": "建立 kuard。"}},
+        PORT_CHECK,
+        {"type": "ready", "kind": "Pod", "name": "kuard"},
+        {"type": "exists", "kind": "Service", "name": "web"},
+    )  # fmt: skip
+    outcome = exercise_evaluate(exercise, Snapshot("kl-ada", objects={"Pod": [], "Service": []}))
+    messages = [check_message(c) for c in outcome.checks]
+    assert messages[0] == {"en": "Create kuard.", "zh-hant": "建立 kuard。"}
+    assert messages[1] == messages[2] == messages[0]
+    assert messages[3]["en"] == "There is no Service named web in your namespace kl-ada."
+    assert outcome.failing() == [
+        "c",
+        "c1",
+        "c2",
+        "c3",
+    ]  # each still fails: only the words are shared
