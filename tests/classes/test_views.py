@@ -275,3 +275,21 @@ def test_the_export_command_writes_the_same_gradebook(
     assert csv_out.read_bytes().startswith(b"\xef\xbb\xbfusername,")
     with pytest.raises(CommandError, match="no class with id"):
         call_command("classes", "export", str(classroom.pk + 999))
+
+
+def test_class_pages_have_the_course_in_their_navigation(
+    instructor: Any, make_class: Callable[..., Classroom]
+) -> None:
+    """The "Course" link was missing on class pages (issue 24)."""
+    from django.urls import reverse
+
+    classroom = make_class()
+    client = client_for(instructor)
+    course = reverse("tutorials:overview")
+    for path in ("/classes/", f"/classes/{classroom.pk}/", f"/classes/{classroom.pk}/settings/"):
+        page = client.get(path).content.decode()
+        nav = page.split('class="site-nav"', 1)[1].split("</nav>", 1)[0]
+        assert f'href="{course}"' in nav, path
+        assert 'aria-current="page">Classes' in nav.replace("\n", ""), path
+    overview = client.get(course).content.decode().split('class="site-nav"', 1)[1]
+    assert f'href="{course}" aria-current="page"' in overview.split("</nav>", 1)[0]

@@ -40,6 +40,17 @@ def test_static_files_are_served(web_server: WebServer) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_icon_is_linked_and_favicon_ico_finds_it(web_server: WebServer) -> None:
+    """Every page logged a 404 for /favicon.ico (issue 24)."""
+    _status, page = fetch(web_server.url + "/")
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+    with urllib.request.urlopen(web_server.url + "/favicon.ico", timeout=15) as response:
+        assert response.status == 200  # after the redirect
+        assert response.url.endswith("/static/favicon.svg")
+        assert response.read().startswith(b"<svg")
+
+
+@pytest.mark.django_db(transaction=True)
 def test_home_page_in_traditional_chinese(web_server: WebServer) -> None:
     request = urllib.request.Request(web_server.url + "/", headers={"Accept-Language": "zh-Hant"})
     with urllib.request.urlopen(request, timeout=15) as response:
