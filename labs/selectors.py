@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 
 from kubelab.env import env_str
+from labs.checks import ENVIRONMENT_STARTING_DETAIL
 from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun
 from labs.spec import CATALOG_DIR, Catalog, Exercise, Lab, catalog_load
 
@@ -87,6 +88,16 @@ def solution_visible(*, lab: Lab, attempt: Attempt | None) -> bool:
     return attempt.completed_at is not None or attempt.checks_requested >= policy.checks
 
 
+def environment_starting(*, status: str, results: Sequence[CheckResult]) -> bool:
+    """Whether the newest grading only found that the learner's environment is not there yet
+    (a new guest's first seconds): "starting", not "could not check"."""
+    return (
+        status == "inconclusive"
+        and bool(results)
+        and all(r.detail == ENVIRONMENT_STARTING_DETAIL for r in results)
+    )
+
+
 def _said_once(rows: list[CheckRow]) -> list[CheckRow]:
     """Each failing sentence once: with no Pod kuard, its checks all say "there is no Pod
     kuard" (the engine gives them the first one's words)."""
@@ -124,6 +135,7 @@ def attempt_payload(
         "trigger": run.trigger if run is not None else "",
         "retrying": retrying,
         "hints_revealed": attempt.hints_revealed,
+        "starting": environment_starting(status=attempt.status, results=results),
         "checks": [
             {"id": r.check_id, "status": r.status, "message": r.message, "detail": r.detail}
             for r in results
@@ -157,6 +169,7 @@ class ExerciseRow:
     solution_files: list[tuple[str, str]] = field(default_factory=list)
     solution_commands: list[str] = field(default_factory=list)
     checks_requested: int = 0
+    starting: bool = False
 
 
 @dataclass
@@ -210,6 +223,7 @@ def _exercise_row(
         title=text_for(exercise.title, language),
         instructions_html=_render_markdown(text_for(exercise.instructions, language), language),
         status=str(status),
+        starting=environment_starting(status=str(status), results=results),
         completed=bool(attempt and attempt.completed_at),
         attempt_id=attempt.pk if attempt else None,
         hints=[

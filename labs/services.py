@@ -16,7 +16,13 @@ from django.utils import timezone
 import k8s
 from kubelab.env import env_str
 from kubelab.events import user_event_send
-from labs.checks import ENVIRONMENT_STARTING, ExerciseOutcome, Snapshot, exercise_evaluate
+from labs.checks import (
+    ENVIRONMENT_STARTING,
+    ENVIRONMENT_STARTING_DETAIL,
+    ExerciseOutcome,
+    Snapshot,
+    exercise_evaluate,
+)
 from labs.learners import learner_environment, learner_namespaces
 from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun, Trigger
 from labs.selectors import ExerciseNotFound, attempt_payload, catalog_get, exercise_get
@@ -181,7 +187,7 @@ def attempt_grade(*, attempt_id: int, tries: int = 1, final_try: bool = True) ->
         if environment is None:
             snapshot = Snapshot(
                 namespace="",
-                unavailable="your environment is not ready yet",
+                unavailable=ENVIRONMENT_STARTING_DETAIL,
                 unavailable_reason=ENVIRONMENT_STARTING,
             )
         else:

@@ -24,13 +24,19 @@ from labs.checks.engine import (
     exercise_evaluate,
     exercise_needs,
 )
-from labs.checks.inputs import ENVIRONMENT_STARTING, ScriptRun, Snapshot
+from labs.checks.inputs import (
+    ENVIRONMENT_STARTING,
+    ENVIRONMENT_STARTING_DETAIL,
+    ScriptRun,
+    Snapshot,
+)
 from labs.checks.outcomes import CheckOutcome, ExerciseOutcome
 
 # What modules outside the package import from labs.checks, and what the single module's
 # __all__ listed (Needs), so `from labs.checks import X` works as it did.
 __all__ = [
     "ENVIRONMENT_STARTING",
+    "ENVIRONMENT_STARTING_DETAIL",
     "CheckOutcome",
     "ExerciseOutcome",
     "Needs",

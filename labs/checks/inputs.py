@@ -32,6 +32,9 @@ class ScriptRun:
 CLUSTER_DID_NOT_ANSWER = Msg.of(
     _("The cluster did not answer; this is checked again shortly and does not count against you.")
 )
+# What a grading records as found while there is no namespace yet; pages show "starting", not
+# the amber "could not check", for a result that says only this.
+ENVIRONMENT_STARTING_DETAIL = "your environment is not ready yet"
 ENVIRONMENT_STARTING = Msg.of(
     _("Your environment is still starting; this is checked again as soon as it is ready.")
 )

@@ -56,6 +56,7 @@
 
   function statusLabel(status, completed, retrying) {
     if (status === "checking") return strings.checking || "checking…";
+    if (status === "starting" && !completed) return strings.starting || "starting…";
     if (completed) return strings.passed || "done";
     if (status === "inconclusive") return retrying ? strings.retrying : strings.inconclusive;
     if (status === "failed") return strings.failed || "not yet";
@@ -88,9 +89,11 @@
     if (!item) return;
     const completed = item.dataset.completed === "true" || Boolean(event.completed);
     item.dataset.completed = completed ? "true" : "false";
-    item.dataset.status = event.status;
+    // A new guest's first gradings find no namespace yet: that is "starting", not a failure.
+    const shown = event.starting ? "starting" : event.status;
+    item.dataset.status = shown;
     const status = item.querySelector("[data-labs-status]");
-    if (status) status.textContent = statusLabel(event.status, completed, event.retrying);
+    if (status) status.textContent = statusLabel(shown, completed, event.retrying);
     const list = item.querySelector("[data-labs-checks]");
     if (list) {
       list.textContent = "";
@@ -106,7 +109,7 @@
           said.add(`${check.status}:${text}`);
           const li = document.createElement("li");
           li.className = "labs-check";
-          li.dataset.status = check.status;
+          li.dataset.status = event.starting ? "starting" : check.status;
           fillInlineCode(li, text);
           list.appendChild(li);
         });

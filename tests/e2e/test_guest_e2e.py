@@ -32,6 +32,18 @@ def test_a_visitor_tries_it_now_then_keeps_the_account(
         KUBELAB_KUBECONFIG=str(cluster.kubeconfig),
         KUBELAB_TERMINAL_KUBECONFIG_PROVIDER=None,
     )
+    # Every status an exercise shows, from the first paint on: a new guest's environment is
+    # "starting", never the amber "could not check" (issue 24).
+    page.add_init_script(
+        """window.__statuses = [];
+        new MutationObserver((changes) => changes.forEach((c) => {
+          if (c.target.matches && c.target.matches("[data-labs-exercise]"))
+            window.__statuses.push(c.target.dataset.status);
+        })).observe(document, {subtree: true, attributes: true, attributeFilter: ["data-status"]});
+        document.addEventListener("DOMContentLoaded", () => document
+          .querySelectorAll("[data-labs-exercise]")
+          .forEach((e) => window.__statuses.push(e.dataset.status)));"""
+    )
     try:
         page.goto(f"{site.url}{CHAPTER}")
         assert page.locator("[data-terminal]").count() == 0  # nobody to give a shell to yet
@@ -51,6 +63,8 @@ def test_a_visitor_tries_it_now_then_keeps_the_account(
         namespace = page.locator("[data-terminal-namespace]").inner_text()
         assert namespace
         screenshot(page, "guest-terminal-on-a-chapter")
+        statuses = page.evaluate("window.__statuses")
+        assert statuses and "inconclusive" not in statuses, statuses
 
         page.locator("[data-guest-banner] a").click()
         page.wait_for_url("**/accounts/claim/**")

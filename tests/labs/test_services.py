@@ -98,7 +98,31 @@ def test_no_environment_is_inconclusive_never_failed(sent: list[dict[str, Any]])
     message = sent[-1]["checks"][0]["message"]
     assert message["en"].startswith("Your environment is still starting")
     assert message["zh-hant"].startswith("你的環境還在啟動中")
+    # ...and the page says "starting" rather than the amber "could not check" (issue 24).
+    assert sent[-1]["status"] == "inconclusive" and sent[-1]["starting"] is True
     assert services.attempt_grade(attempt_id=999_999) == "gone"
+
+
+def test_a_cluster_that_did_not_answer_is_not_called_starting(
+    sent: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labs.checks import Snapshot
+    from labs.learners import LearnerEnvironment
+
+    attempt = attempt_at(1)
+    monkeypatch.setattr(
+        services,
+        "learner_environment",
+        lambda user: LearnerEnvironment(namespace="kl-x", kubeconfig=lambda: None),
+    )
+
+    def unreachable(**kwargs: Any) -> Snapshot:
+        return Snapshot(kwargs["namespace"], unavailable="list pods: connection refused")
+
+    monkeypatch.setattr(services, "snapshot_take", unreachable)
+    assert services.attempt_grade(attempt_id=attempt.pk, final_try=True) == "inconclusive"
+    assert sent[-1]["status"] == "inconclusive"
+    assert sent[-1]["starting"] is False
 
 
 def test_old_runs_are_pruned_but_the_first_pass_is_kept(sent: list[dict[str, Any]]) -> None:
