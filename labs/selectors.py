@@ -77,8 +77,8 @@ def text_for(text: dict[str, str] | None, language: str) -> str:
     return text.get(language) or text.get("en") or next(iter(text.values()), "")
 
 
-def solution_visible(*, lab: Lab, attempt: Attempt | None) -> bool:
-    policy = lab.solution_policy
+def solution_visible(*, lab: Lab, exercise: Exercise, attempt: Attempt | None) -> bool:
+    policy = lab.policy_for(exercise)
     if policy.show == "always":
         return True
     if policy.show == "never" or attempt is None:
@@ -166,6 +166,7 @@ class ExerciseRow:
     checks: list[CheckRow]
     solution_visible: bool
     solution_policy: str
+    solution_checks: int
     solution_files: list[tuple[str, str]] = field(default_factory=list)
     solution_commands: list[str] = field(default_factory=list)
     checks_requested: int = 0
@@ -214,7 +215,8 @@ def _exercise_row(
 ) -> ExerciseRow:
     results = run_results(attempt.last_run) if attempt is not None else []
     status = attempt.status if attempt is not None else AttemptStatus.NOT_CHECKED
-    visible = solution_visible(lab=lab, attempt=attempt)
+    visible = solution_visible(lab=lab, exercise=exercise, attempt=attempt)
+    policy = lab.policy_for(exercise)
     revealed = min(attempt.hints_revealed if attempt else 0, len(exercise.hints))
     return ExerciseRow(
         key=f"{lab.slug}/{exercise.id}",
@@ -237,7 +239,8 @@ def _exercise_row(
             ]
         ),
         solution_visible=visible,
-        solution_policy=lab.solution_policy.show,
+        solution_policy=policy.show,
+        solution_checks=policy.checks,
         solution_files=[(n, lab.files.get(n, "")) for n in exercise.solution.files]
         if visible
         else [],

@@ -276,6 +276,10 @@ class Exercise(_Model):
     checks: list[Check] = Field(min_length=1)
     setup: Steps | None = None
     solution: Steps
+    # The lab's policy, unless this exercise has its own. The rule the catalog keeps
+    # (tests/labs/test_solution_lock.py): the lock protects only what the lesson does not show,
+    # so an exercise whose every solution file and command is in its chapter says `always`.
+    solution_policy: SolutionPolicy | None = None
     near_misses: list[NearMiss] = Field(min_length=1)
     # Graded on every change in the learner's namespace (besides the Check button).
     auto_check: bool = True
@@ -297,6 +301,10 @@ class Lab(_Model):
     exercises: list[Exercise] = Field(min_length=1)
     # Filled by the loader from files/ (never from lab.yaml): name -> text.
     files: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    def policy_for(self, exercise: Exercise) -> SolutionPolicy:
+        """When the exercise's solution may be shown: its own policy, else the lab's."""
+        return exercise.solution_policy or self.solution_policy
 
     @model_validator(mode="after")
     def _unique_exercises(self) -> Lab:

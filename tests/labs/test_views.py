@@ -74,7 +74,7 @@ def test_checklist_for_a_learner_reflects_progress(
     assert "The readiness probe must GET <code>/ready</code>." in page
     assert "Show hint 2 of 2" in page  # one revealed, the next offered
     assert "<code>readinessProbe</code> has the same shape" in page  # the revealed hint
-    assert "The solution unlocks after a few checks" in page
+    assert "The solution unlocks after 3 Checks (0 so far), or once you are done." in page
     assert done.pk
 
 
@@ -98,12 +98,22 @@ def test_solution_unlocks_after_three_checks(
     queued: list[int], django_capture_on_commit_callbacks: Callable[..., Any]
 ) -> None:
     client, _ = login()
-    for expected_locked in (True, True, True, False):
-        panel = client.get("/labs/pods/kuard-pod/panel/").content.decode()
-        assert ("The solution unlocks" in panel) is expected_locked
-        assert ("kubectl apply -f kuard-pod.yaml" in panel) is not expected_locked
+    url = "/labs/pods/resources-and-probes/"
+    for done, expected_locked in enumerate((True, True, True, False)):
+        panel = client.get(url + "panel/").content.decode()
+        said = f"The solution unlocks after 3 Checks ({done} so far), or once you are done."
+        assert (said in panel) is expected_locked
+        assert ("kubectl apply -f kuard-pod-resources.yaml" in panel) is not expected_locked
         with django_capture_on_commit_callbacks(execute=True):
-            client.post("/labs/pods/kuard-pod/check/")
+            client.post(url + "check/")
+
+
+def test_a_solution_the_lesson_already_shows_is_not_locked() -> None:
+    """kuard-pod's manifest and command are in the chapter: the lock would protect nothing."""
+    client, _ = login()
+    panel = client.get("/labs/pods/kuard-pod/panel/").content.decode()
+    assert "The solution unlocks" not in panel
+    assert "kubectl apply -f kuard-pod.yaml" in panel
 
 
 def test_hints_are_revealed_one_at_a_time() -> None:
