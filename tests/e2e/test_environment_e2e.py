@@ -5,6 +5,7 @@ and a Pod refused by the LimitRange are explained on the page, live."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -95,10 +96,12 @@ def test_reset_asks_first_then_empties_the_namespace_and_keeps_progress(
     assert "Pod/kuard" in names(learner, "pods")
 
     page.locator("[data-environment-reset]").click()
+    started = time.monotonic()
     page.locator("[data-environment-reset-confirm]").click()
     page.wait_for_selector(
         f'{NOTICES} [data-kind="reset"]:has-text("namespace is empty again")', timeout=60_000
     )
+    print(f"\nreset confirmed to 'namespace is empty again': {time.monotonic() - started:.2f} s")
     assert names(learner, "pods") == []
     assert "ConfigMap/notes" not in names(learner, "configmaps")
     # Progress kept: in the database and on the page, after a reload too.
@@ -132,8 +135,10 @@ def test_a_deployment_past_the_pod_quota_is_explained_live_and_the_notice_clears
     page.locator(".terminal-panel .xterm").click()
     page.keyboard.type("kubectl create deployment web --image=nginx --replicas=30\n")
     wait_screen(page, "deployment.apps/web created")  # kubectl says nothing is wrong
+    created = time.monotonic()
     notice = page.locator(f'{NOTICES} [data-notice-key="denial:deployment/web"]')
     notice.wait_for(timeout=30_000)
+    print(f"\nquota notice on the page {time.monotonic() - created:.2f} s after kubectl returned")
     text = notice.inner_text()
     assert "deployment/web" in text
     assert "Your environment allows 20 pods; you asked for 30." in text, text
@@ -142,7 +147,9 @@ def test_a_deployment_past_the_pod_quota_is_explained_live_and_the_notice_clears
 
     page.keyboard.type("kubectl scale deployment web --replicas=2\n")
     wait_screen(page, "deployment.apps/web scaled")
+    scaled = time.monotonic()
     notice.wait_for(state="detached", timeout=30_000)
+    print(f"quota notice gone {time.monotonic() - scaled:.2f} s after the scale-down")
     assert errors == []
 
 
@@ -167,8 +174,10 @@ def test_a_pod_the_limits_refuse_is_explained_beside_the_terminal_in_the_pages_l
     page.locator(".terminal-panel .xterm").click()
     page.keyboard.type(f"kubectl run big --image=nginx --overrides='{overrides}'\n")
     wait_screen(page, "maximum cpu usage per Container is 1")  # kubectl's raw refusal
+    refused = time.monotonic()
     notice = page.locator(f'{NOTICES} [data-notice-key="refusal"]')
     notice.wait_for(timeout=15_000)
+    print(f"\nrefusal notice {time.monotonic() - refused:.2f} s after kubectl's line was on screen")
     text = notice.inner_text()
     assert "每個容器最多可使用 1 cpu" in text and "100" in text, text
     screenshot(page, "environment-limit-explained-zh-hant")
