@@ -12,8 +12,8 @@ from sandbox.explain import explain_denial
 DENIALS = json.loads((Path(__file__).parent / "data" / "denials.json").read_text())
 
 
-def _explain(name: str, **kwargs: int) -> tuple[str, str]:
-    explanation = explain_denial(DENIALS[name], **kwargs)
+def _explain(name: str, asked: int | None = None) -> tuple[str, str]:
+    explanation = explain_denial(DENIALS[name], asked=asked)
     assert explanation is not None, name
     return explanation.kind, explanation.sentence
 
