@@ -1,4 +1,5 @@
-// Lesson page: Copy and "Run in terminal" buttons on code blocks, and the resizable split.
+// Lesson page: Copy and "Run in terminal" buttons on code blocks, the resizable split, and on
+// narrow screens the two tabs "Lesson | Exercises & terminal" (one pane at a time).
 (() => {
   "use strict";
 
@@ -19,6 +20,7 @@
     } else if (button.dataset.action === "run-in-terminal") {
       const terminal = window.kubelabTerminal;
       if (terminal && typeof terminal.type === "function") {
+        showPane("workbench");  // on a phone the terminal is the other tab
         terminal.type(button.dataset.command + "\n");
         if (typeof terminal.focus === "function") terminal.focus();
       } else {
@@ -33,6 +35,84 @@
     button.disabled = true;
     setTimeout(() => { button.textContent = original; button.disabled = false; }, 1200);
   }
+
+  // Narrow screens: the tab list (WAI-ARIA tabs, automatic activation) picks the pane shown.
+  // The CSS hides the other pane only while [data-view] is set, so without this script both
+  // panes stack. Above the breakpoint the tabs are not shown and the panes are plain landmarks.
+  const narrow = window.matchMedia("(max-width: 799.98px)");
+  const tabList = document.querySelector("[data-lesson-tabs]");
+  const tabs = tabList ? [...tabList.querySelectorAll("[data-lesson-tab]")] : [];
+  const panes = new Map([...document.querySelectorAll("[data-lesson-pane]")].map((p) => [p.dataset.lessonPane, p]));
+  const scrollTops = new Map();  // a pane hidden with display:none forgets where it was scrolled
+  function showPane(name) {
+    const layout = document.querySelector("[data-split-layout]");
+    if (!layout || !tabs.length || layout.dataset.view === name) return;
+    const leaving = panes.get(layout.dataset.view);
+    if (leaving) scrollTops.set(layout.dataset.view, leaving.scrollTop);
+    layout.dataset.view = name;
+    tabs.forEach((tab) => {
+      const selected = tab.dataset.lessonTab === name;
+      tab.setAttribute("aria-selected", String(selected));
+      tab.tabIndex = selected ? 0 : -1;
+    });
+    const shown = panes.get(name);
+    if (shown && scrollTops.has(name)) shown.scrollTop = scrollTops.get(name);
+    if (window.kubelabScrollFocus) window.kubelabScrollFocus();  // wide code blocks, now measurable
+    window.dispatchEvent(new Event("resize"));  // the terminal fits itself to its new room
+  }
+  function syncNarrow() {
+    if (!tabList) return;
+    tabList.hidden = !narrow.matches;
+    // The tabpanel role goes on a panel inside each landmark, so main and aside stay landmarks.
+    document.querySelectorAll("[data-lesson-panel]").forEach((panel) => {
+      const tab = tabs.find((t) => t.dataset.lessonTab === panel.dataset.lessonPanel);
+      if (narrow.matches && tab) {
+        panel.setAttribute("role", "tabpanel");
+        panel.setAttribute("aria-labelledby", tab.id);
+      } else {
+        panel.removeAttribute("role");
+        panel.removeAttribute("aria-labelledby");
+      }
+    });
+  }
+  if (tabList) {
+    const layout = document.querySelector("[data-split-layout]");
+    layout.dataset.view = "lesson";
+    syncNarrow();
+    narrow.addEventListener("change", () => { syncNarrow(); window.dispatchEvent(new Event("resize")); });
+    tabList.addEventListener("click", (event) => {
+      const tab = event.target.closest("[data-lesson-tab]");
+      if (tab) showPane(tab.dataset.lessonTab);
+    });
+    tabList.addEventListener("keydown", (event) => {
+      const index = tabs.indexOf(document.activeElement);
+      if (index < 0) return;
+      let next = null;
+      if (event.key === "ArrowRight") next = tabs[(index + 1) % tabs.length];
+      else if (event.key === "ArrowLeft") next = tabs[(index - 1 + tabs.length) % tabs.length];
+      else if (event.key === "Home") next = tabs[0];
+      else if (event.key === "End") next = tabs[tabs.length - 1];
+      if (!next) return;
+      event.preventDefault();
+      showPane(next.dataset.lessonTab);
+      next.focus();
+    });
+  }
+
+  // In-page links (the skip links, the table of contents) into the hidden pane show it first;
+  // "Skip to terminal" puts the keyboard in the shell itself.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[href^='#']");
+    const target = link && link.hash.length > 1 && document.getElementById(decodeURIComponent(link.hash.slice(1)));
+    if (!target) return;
+    const pane = target.closest("[data-lesson-pane]");
+    if (pane) showPane(pane.dataset.lessonPane);
+    if (target.matches("[data-terminal]") && window.kubelabTerminal) {
+      event.preventDefault();
+      target.scrollIntoView({ block: "nearest" });
+      window.kubelabTerminal.focus();
+    }
+  });
 
   // The split between lesson and workbench: drag with a pointer or use the arrow keys.
   const layout = document.querySelector("[data-split-layout]");

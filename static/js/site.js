@@ -3,6 +3,32 @@ document.querySelectorAll("select[data-autosubmit]").forEach((select) => {
   select.addEventListener("change", () => select.form.submit());
 });
 
+// A box that scrolls sideways (a wide code block, the gradebook) must be reachable by keyboard
+// to scroll it (WCAG 2.1.1): such boxes join the Tab order while, and only while, they overflow,
+// so narrow screens get the stops they need and wide ones none.
+(() => {
+  const SCROLLERS = "pre, .gradebook-scroll, .lesson-body table";
+  function mark() {
+    document.querySelectorAll(SCROLLERS).forEach((box) => {
+      const authored = box.hasAttribute("tabindex") && !box.hasAttribute("data-scroll-focus");
+      if (authored) return;
+      if (box.scrollWidth > box.clientWidth + 1 && box.clientWidth > 0) {
+        box.tabIndex = 0;
+        box.dataset.scrollFocus = "";
+      } else if (box.hasAttribute("data-scroll-focus")) {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("data-scroll-focus");
+      }
+    });
+  }
+  let timer = null;
+  const later = () => { clearTimeout(timer); timer = setTimeout(mark, 100); };
+  document.addEventListener("DOMContentLoaded", mark);
+  window.addEventListener("resize", later);
+  document.addEventListener("toggle", later, true);  // a <details> opened shows its code
+  window.kubelabScrollFocus = mark;  // for a page that shows hidden content itself (lesson tabs)
+})();
+
 // A page's live event socket: reconnects with backoff, pings every 25 s, and marks the elements
 // matching `liveSelector` live/connecting. `onOpen(reconnected)` lets a page re-read what it
 // may have missed while away; a close with one of `finalCodes` (logged out, not yours) is final.

@@ -2,6 +2,7 @@
 // Protocol (JSON arrays): we send ["stdin", text], ["resize", rows, cols], ["ack", n], ["ping"];
 // the server sends ["stdout", text], ["status", state, detail, sessionId], ["exit", code], ["pong"].
 // Public API for the lesson page: window.kubelabTerminal.type(text), .focus().
+// Keyboard: Tab is the shell's (completion); Esc then Tab (or Shift+Tab) leaves the terminal.
 (() => {
   "use strict";
   const panel = document.querySelector("[data-terminal]");
@@ -14,6 +15,10 @@
   const statusText = panel.querySelector("[data-terminal-status-text]");
   const namespaceEl = panel.querySelector("[data-terminal-namespace]");
   const reconnectButton = panel.querySelector("[data-terminal-reconnect]");
+  const screenReaderBox = panel.querySelector("[data-terminal-screen-reader]");
+  const SCREEN_READER_KEY = "kubelab.terminal.screenReader";
+  // xterm labels its input in English; the page gives the learner's language.
+  if (panel.dataset.inputLabel) window.Terminal.strings.promptLabel = panel.dataset.inputLabel;
 
   const term = new window.Terminal({
     cursorBlink: true,
@@ -22,11 +27,13 @@
     fontSize: 14,
     scrollback: 5000,
     allowProposedApi: false,
+    screenReaderMode: localStorage.getItem(SCREEN_READER_KEY) === "on",
     theme: { background: "#0d1117", foreground: "#e6edf3", cursor: "#58a6ff", selectionBackground: "#264f78" },
   });
   const fit = new window.FitAddon.FitAddon();
   term.loadAddon(fit);
   term.open(screen);
+  term.textarea.setAttribute("aria-describedby", "terminal-keys");
   safeFit();
 
   let ws = null;
@@ -163,7 +170,10 @@
   }
 
   function safeFit() {
-    try { fit.fit(); } catch (_) { /* hidden panel: no size yet */ }
+    // A hidden panel (the phone layout's other tab) has no size: fitting it would shrink the
+    // shell to a sliver; it fits when shown (the ResizeObserver below sees it appear).
+    if (screen.clientWidth === 0 || screen.clientHeight === 0) return;
+    try { fit.fit(); } catch (_) { /* not laid out yet */ }
   }
 
   term.onData((data) => {
@@ -171,8 +181,40 @@
     sendStdin(data);
   });
   term.onResize(({ rows, cols }) => send(["resize", rows, cols]));
+  // Leaving the terminal by keyboard (WCAG 2.1.2, no keyboard trap), CodeMirror's convention:
+  // Esc still reaches the shell (vim needs it); a Tab or Shift+Tab within ESCAPE_MS of it, with
+  // no other key between, is not sent and moves focus out instead.
+  const ESCAPE_MS = 2000;
+  const MODIFIERS = new Set(["Shift", "Control", "Alt", "Meta", "AltGraph"]);
+  let escapedAt = null;
+  function leavesTerminal(event) {
+    if (event.key === "Escape") { escapedAt = performance.now(); return false; }
+    if (MODIFIERS.has(event.key)) return false;
+    const leaving = event.key === "Tab" && escapedAt !== null && !event.ctrlKey && !event.altKey &&
+      !event.metaKey && performance.now() - escapedAt < ESCAPE_MS;
+    escapedAt = null;
+    return leaving;
+  }
+  const TABBABLE = "a[href], button, input, select, textarea, summary, iframe, [tabindex], [contenteditable='true']";
+  function focusOutside(backwards) {
+    const inside = term.element;
+    const candidates = [...document.querySelectorAll(TABBABLE)].filter((el) =>
+      !inside.contains(el) && el.tabIndex >= 0 && !el.disabled && !el.closest("[inert]") &&
+      el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden");
+    const after = candidates.filter((el) => inside.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING);
+    const before = candidates.filter((el) => inside.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_PRECEDING);
+    // At either end of the page, go round as the browser's own Tab order would within the page.
+    const target = backwards ? (before.pop() || after.pop()) : (after[0] || before[0]);
+    if (target) target.focus(); else term.blur();
+  }
+
   // With a selection, Ctrl+C copies (as in desktop terminals); without one it interrupts.
   term.attachCustomKeyEventHandler((event) => {
+    if (event.type === "keydown" && leavesTerminal(event)) {
+      event.preventDefault();
+      focusOutside(event.shiftKey);
+      return false;
+    }
     if (event.type === "keydown" && (event.ctrlKey || event.metaKey) && event.key === "c" && term.hasSelection()) {
       navigator.clipboard && navigator.clipboard.writeText(term.getSelection()).catch(() => {});
       return false;
@@ -189,6 +231,12 @@
     if (document.visibilityState === "visible" && !ws) { retries = 0; connect(); }
   });
   reconnectButton.addEventListener("click", () => { retries = 0; setStatus("connecting"); connect(); });
+  // Screen reader mode: xterm keeps an accessible copy of the screen and announces new output.
+  screenReaderBox.checked = term.options.screenReaderMode;
+  screenReaderBox.addEventListener("change", () => {
+    term.options.screenReaderMode = screenReaderBox.checked;
+    localStorage.setItem(SCREEN_READER_KEY, screenReaderBox.checked ? "on" : "off");
+  });
 
   window.kubelabTerminal = {
     /** Type text into the learner's shell; "\n" becomes Enter. Queued until connected. */
