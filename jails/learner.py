@@ -149,8 +149,25 @@ mkdir -p {JAIL_HOME}/.kube
 """
 
 
+# The shell's first line, in English; the terminal gives the learner's language (terminal.texts).
+WELCOME = "%(bold)sWelcome to kubelab.%(plain)s Your namespace is %(namespace)s. Try: %(command)s"
+
+
+def welcome_line(*, namespace: str, template: str = WELCOME) -> str:
+    """The shell's first line: `template` with bold from %(bold)s to %(plain)s, the namespace in
+    bold cyan and the first command to try. It is written to a file the bashrc prints with
+    printf '%s', so no part of it is ever read by the shell as code."""
+    return template % {
+        "bold": "\x1b[1m",
+        "plain": "\x1b[0m",
+        "namespace": f"\x1b[1;36m{namespace}\x1b[0m",
+        "command": "kubectl get pods",
+    }
+
+
 def jail_files(*, namespace: str, kubeconfig: str, completion: str) -> dict[str, tuple[str, int]]:
-    """Files of /run/kubelab and the synthetic /etc entries: name -> (content, mode)."""
+    """Files of /run/kubelab and the synthetic /etc entries: name -> (content, mode). The welcome
+    is the English one; a caller in another language overrides the file `welcome`."""
     ns = shlex.quote(namespace)
     init = f"""#!/bin/sh
 {_RELAY_START}exec setsid --ctty --wait bash --rcfile {JAIL_RUN}/bashrc -i
@@ -174,9 +191,7 @@ _kubelab_complete() {{
 }}
 complete -o default -F _kubelab_complete kubectl k
 if [ "$SHLVL" = 1 ]; then
-  printf '\\e[1mWelcome to kubelab.\\e[0m Your namespace is \\e[1;36m%s\\e[0m.' \\
-    "$KUBELAB_NAMESPACE"
-  printf ' Try: kubectl get pods\\n'
+  printf '%s\\n' "$(< {JAIL_RUN}/welcome)"
 fi
 """
     passwd = (
@@ -189,6 +204,7 @@ fi
     return {
         "init.sh": (init, 0o444),
         "bashrc": (bashrc, 0o444),
+        "welcome": (welcome_line(namespace=namespace), 0o444),
         "passwd": (passwd, 0o444),
         "group": (group, 0o444),
         "hosts": (hosts, 0o444),

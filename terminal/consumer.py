@@ -15,6 +15,7 @@ from terminal.services import (
     terminal_session_start,
 )
 from terminal.session import Attachment, TerminalError, TerminalSession
+from terminal.texts import scope_language
 
 
 def _size(query: dict[str, list[str]], key: str, default: int) -> int:
@@ -69,7 +70,11 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             if session is None:
                 # An id this server does not know: its shell went with a restart of the server.
                 session = await terminal_session_start(
-                    user=user, rows=rows, cols=cols, lost=bool(session_id)
+                    user=user,
+                    rows=rows,
+                    cols=cols,
+                    lost=bool(session_id),
+                    language=scope_language(self.scope.get("headers", [])),
                 )
         except TerminalError as exc:
             await self.send_text(protocol.encode("status", "error", str(exc), ""))

@@ -17,10 +17,10 @@ import weakref
 from terminal.config import TerminalConfig, terminal_config
 from terminal.refusals import Explainer, RefusalSpotter
 from terminal.session import (
-    ENDED_NOTICE,
     ActivityHook,
     KubeconfigSource,
     NoticeSource,
+    ShellTexts,
     TerminalError,
     TerminalSession,
 )
@@ -56,8 +56,10 @@ class TerminalManager:
         on_activity: ActivityHook | None = None,
         notice_source: NoticeSource | None = None,
         refusal_explainer: Explainer | None = None,
+        texts: ShellTexts | None = None,
     ) -> TerminalSession:
-        """The learner's live session, or a new one; two tabs opening at once share one."""
+        """The learner's live session, or a new one; two tabs opening at once share one. `texts`:
+        what the terminal prints in the shell, in the language of the page that opened it."""
         lock = self._user_locks.setdefault(owner_id, asyncio.Lock())
         async with lock:
             session = self.for_owner(owner_id)
@@ -80,6 +82,8 @@ class TerminalManager:
             session.on_activity = on_activity
             session.notice_source = notice_source
             session.refusals = RefusalSpotter(refusal_explainer) if refusal_explainer else None
+            if texts is not None:
+                session.texts = texts
             return session
 
     async def close(self, session: TerminalSession, reason: str) -> None:
@@ -105,7 +109,7 @@ class TerminalManager:
                 await self.close(session, "nobody attached for too long")
             elif idle and session.state == "running":
                 minutes = max(1, self.config.idle_seconds // 60)
-                await session.end(None, notice=f"idle for {minutes} min; {ENDED_NOTICE}")
+                await session.end(None, notice=session.texts.idle_ended % {"minutes": minutes})
             elif (
                 session.state == "running"
                 and not session.idle_warned

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.utils.module_loading import import_string
 
 from kubelab.access import user_standing
@@ -13,6 +14,7 @@ from sandbox.selectors import explained_in_every_language
 from terminal.config import terminal_config
 from terminal.manager import terminal_manager
 from terminal.session import TerminalError, TerminalSession
+from terminal.texts import shell_lost_notice, shell_texts
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
@@ -60,19 +62,15 @@ async def terminal_session_get_for_user(
     return manager.for_owner(user.pk)
 
 
-SHELL_LOST_NOTICE = (
-    "your previous shell is gone (kubelab's server restarted); this is a new one, and your "
-    "namespace and everything in it are as you left them"
-)
-
-
 async def terminal_session_start(
-    *, user: Any, rows: int, cols: int, lost: bool = False
+    *, user: Any, rows: int, cols: int, lost: bool = False, language: str | None = None
 ) -> TerminalSession:
     """Get or create the learner's session (the jail starts when the first screen attaches).
     `lost`: the screen asked for a session this server does not have (it restarted), so the
-    new shell says so above its first prompt."""
+    new shell says so above its first prompt. `language`: the page's (terminal.texts reads it
+    from the socket); the shell's own lines are in it."""
     user_id = user.pk
+    language = language or settings.LANGUAGE_CODE
 
     async def kubeconfig_source() -> str:
         try:
@@ -95,7 +93,7 @@ async def terminal_session_start(
         from sandbox.services import sandbox_notice_take
 
         restored = await database_sync_to_async(sandbox_notice_take)(user=user)
-        notices = [SHELL_LOST_NOTICE] if lost else []
+        notices = [shell_lost_notice(language=language)] if lost else []
         # Each notice in its own [brackets], on its own line (the terminal wants CR LF).
         return "]\r\n[".join([*notices, *([restored] if restored else [])]) or None
 
@@ -107,4 +105,5 @@ async def terminal_session_start(
         on_activity=report_activity,
         notice_source=environment_notice,
         refusal_explainer=explained_in_every_language,
+        texts=shell_texts(language=language),
     )

@@ -32,6 +32,7 @@ from jails.errors import JailError
 from jails.kubeconfig import jail_kubeconfig
 from jails.kubectl import kubectl_completion
 from jails.launch import LAUNCH_ENV, PreparedJail, jail_prepare, seccomp_open
+from jails.learner import WELCOME, welcome_line
 from jails.seccomp import with_seccomp
 from jails.sessiondir import session_file_write
 from terminal import protocol
@@ -45,6 +46,7 @@ READ_CHUNK = 64 * 1024
 SEND_CHUNK = 32 * 1024
 MAX_PENDING_INPUT = 256 * 1024
 ENDED_NOTICE = "session ended, press Enter to restart"
+IDLE_ENDED_NOTICE = "idle for %(minutes)s min; " + ENDED_NOTICE
 
 KubeconfigSource = Callable[[], Awaitable[str]]
 NoticeSource = Callable[[], Awaitable[str | None]]
@@ -55,6 +57,17 @@ ACTIVITY_EVERY = 60.0  # seconds between "the learner is typing" reports to the 
 # The terminal could not be started; the message says what to do next. A jail that cannot
 # start is the same trouble for the learner, so it is the same class.
 TerminalError = JailError
+
+
+@dataclass(frozen=True)
+class ShellTexts:
+    """What the terminal itself prints in the shell, in the learner's language (terminal.texts
+    translates them; these English ones are the default). `welcome` is jails.learner.welcome_line's
+    template, `idle_ended` holds %(minutes)s."""
+
+    welcome: str = WELCOME
+    ended: str = ENDED_NOTICE
+    idle_ended: str = IDLE_ENDED_NOTICE
 
 
 class Screen(Protocol):
@@ -123,6 +136,7 @@ class TerminalSession:
         self.kubeconfig_at = 0.0
         # kubectl's refusals in the output, explained beside the terminal ("notice" frames).
         self.refusals: RefusalSpotter | None = None
+        self.texts = ShellTexts()
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -175,8 +189,13 @@ class TerminalSession:
                 self._append_notice(notice)
         jail = self.config.jail
         completion = await kubectl_completion(jail.kubectl) if jail.kubectl else ""
+        welcome = welcome_line(namespace=self.namespace, template=self.texts.welcome)
         self._jail = await jail_prepare(
-            config=jail, kubeconfig=jailed, completion=completion, name_prefix="s-"
+            config=jail,
+            kubeconfig=jailed,
+            completion=completion,
+            name_prefix="s-",
+            extra_files={"welcome": (welcome, 0o444)},
         )
         argv = self._jail.argv
         filter_fd = await seccomp_open()
@@ -230,11 +249,13 @@ class TerminalSession:
             self.ring.write(data)
         self._notify_screens()
 
-    async def end(self, code: int | None, *, notice: str = ENDED_NOTICE) -> None:
-        """The shell is gone, or is ended now: free the jail, print ``notice`` under its output
-        and tell the screens the exit code; Enter starts a new shell."""
+    async def end(self, code: int | None, *, notice: str | None = None) -> None:
+        """The shell is gone, or is ended now: free the jail, print ``notice`` (by default that
+        Enter starts a new shell) under its output and tell the screens the exit code."""
         if self.state in ("ended", "closed"):
             return
+        if notice is None:
+            notice = self.texts.ended
         self.state = "ended"
         self.exit_code = code
         await self._release()

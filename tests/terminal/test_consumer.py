@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 from terminal.manager import terminal_manager
 from terminal.session import ENDED_NOTICE
 from tests.fixtures.shells import ShellLearner
-from tests.terminal.helpers import WsTerminal
+from tests.terminal.helpers import WsTerminal, plain
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 PROMPT = r"learner@kubelab:~\$ $"
@@ -36,8 +36,10 @@ OUTSIDE: dict[str, tuple[str, bool]] = {
 }
 
 
-async def open_terminal(learner: ShellLearner, **kwargs: object) -> WsTerminal:
-    tab = WsTerminal(learner.cookie, **kwargs)  # type: ignore[arg-type]
+async def open_terminal(
+    learner: ShellLearner, *, cookie: bytes | None = None, **kwargs: object
+) -> WsTerminal:
+    tab = WsTerminal(cookie or learner.cookie, **kwargs)  # type: ignore[arg-type]
     connected, code = await tab.connect()
     assert connected, f"refused with {code}"
     await tab.wait_for(PROMPT)
@@ -62,6 +64,26 @@ async def test_kubectl_sees_the_learners_namespace_and_nothing_else(
     await tab.type("kubectl get pods -n kube-system\r")
     text = await tab.wait_for(r"Forbidden.*\n.*\$ $", start=start)
     assert 'cannot list resource "pods"' in text and "kube-system" in text
+    await tab.close()
+
+
+async def test_the_shell_greets_in_the_language_of_the_page(
+    make_shell_learner: Callable[[str], ShellLearner],
+) -> None:
+    # Websockets skip LocaleMiddleware: the terminal reads the language cookie itself.
+    english = await sync_to_async(make_shell_learner)("en-greet")
+    tab = await open_terminal(english)
+    assert (
+        f"Welcome to kubelab. Your namespace is {english.namespace}. Try: kubectl get pods"
+        in plain(tab.output)
+    )
+    await tab.close()
+    chinese = await sync_to_async(make_shell_learner)("zh-greet")
+    tab = await open_terminal(chinese, cookie=chinese.cookie + b"; django_language=zh-hant")
+    assert (
+        f"歡迎使用 kubelab。你的命名空間是 {chinese.namespace}。試試：kubectl get pods"  # noqa: RUF001
+        in plain(tab.output)
+    )
     await tab.close()
 
 
