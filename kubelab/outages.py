@@ -8,6 +8,7 @@ half-written: every write is a transaction, and the failed one is rolled back.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 
 from django.db import DatabaseError, InterfaceError, OperationalError
@@ -24,9 +25,45 @@ def _broker_errors() -> tuple[type[BaseException], ...]:
     return (BrokerError,)
 
 
+# PostgreSQL says ENOSPC in words; SQLite says "database or disk is full", but when the disk
+# fills while its shared-memory index or a temporary file grows it says only "disk I/O error"
+# or "unable to open database file": then the free space decides.
+_FULL_DISK_WORDS = ("disk is full", "no space left on device", "could not extend file")
+_VAGUE_WORDS = ("disk i/o error", "unable to open database file")
+_NEARLY_NOTHING_FREE = 256 * 1024
+
+
+def _sqlite_file() -> str | None:
+    from django.db import connection
+
+    return str(connection.settings_dict["NAME"]) if connection.vendor == "sqlite" else None
+
+
+def _nearly_nothing_free(path: str) -> bool:
+    try:
+        stats = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < _NEARLY_NOTHING_FREE
+
+
+def disk_is_full(exc: BaseException, *, sqlite_file: str | None = None) -> bool:
+    """Whether a database error comes from a full disk, whichever words the engine chose;
+    `sqlite_file` is the database whose disk to look at (default: Django's, if SQLite)."""
+    if not isinstance(exc, OperationalError):
+        return False
+    words = str(exc).lower()
+    if any(marker in words for marker in _FULL_DISK_WORDS):
+        return True
+    if not any(vague in words for vague in _VAGUE_WORDS):
+        return False
+    path = sqlite_file or _sqlite_file()
+    return path is not None and _nearly_nothing_free(path)
+
+
 def outage_sentence(exc: BaseException) -> str | None:
     """What the person should read for an exception of a missing part, or None for any other."""
-    if isinstance(exc, OperationalError) and "disk is full" in str(exc):
+    if disk_is_full(exc):
         return _(
             "The disk is full, so kubelab saves nothing now. Nothing was lost; try again later."
         )
