@@ -29,6 +29,10 @@ def learner_environment(*, user: Any) -> LearnerEnvironment | None:
     sandbox = sandbox_get_for_user(user=user)
     if sandbox is None or not getattr(sandbox, "namespace", None):
         return None
+    # A namespace still being built has no role binding or quota yet: grading it would say
+    # "could not check" where the learner should read "starting".
+    if getattr(sandbox, "status", None) == "provisioning":
+        return None
 
     def kubeconfig() -> str | None:
         text = sandbox_kubeconfig(user=user)
