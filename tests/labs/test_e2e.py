@@ -58,9 +58,12 @@ def test_kuard_turns_green_in_the_browser_without_a_click(
     type_in_terminal(
         page, f"printf '%s' '{wrong}' > kuard-pod.yaml\nkubectl apply -f kuard-pod.yaml\n"
     )
+    # Before the apply, "there is no Pod kuard" is said once for all its checks, so one row
+    # alone proves nothing: wait for the row that names the image.
     wait_js(
         page,  # the Pod exists now: only the image check is still failing
-        "sel => document.querySelectorAll(sel).length === 1",
+        "sel => { const rows = document.querySelectorAll(sel);"
+        " return rows.length === 1 && rows[0].innerText.includes('must run the image'); }",
         arg=f"{KUARD} .labs-check",
         timeout=20_000,
     )
