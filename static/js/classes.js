@@ -37,6 +37,19 @@
     if (when) when.textContent = shortTime(state.completed_at);
     const hints = cell.querySelector("[data-cell-hints]");
     if (hints) hints.textContent = state.hints_revealed ? `💡${state.hints_revealed}` : "";
+    cell.title = cellTitle(cell, state);
+  }
+
+  // The tooltip says what the cell shows, as the server wrote it: who, which, status, when, hints.
+  function cellTitle(cell, state) {
+    let title = `${cell.dataset.cellWho}: ${strings[state.status] || state.status}`;
+    if (state.completed_at) title += ` (${strings.completed} ${longTime(state.completed_at).slice(0, 16)})`;
+    const hints = Number(state.hints_revealed || 0);
+    if (hints) {
+      const words = hints === 1 ? strings.hintOne : strings.hintMany.replace(/\d+/, String(hints));
+      title += ` · ${words}`;
+    }
+    return title;
   }
 
   // Totals and pass rates are recounted from the cells, so they can never disagree with them.

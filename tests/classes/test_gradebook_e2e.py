@@ -67,6 +67,10 @@ def test_the_instructors_cell_turns_green_live_when_the_student_passes(
 
     page.wait_for_selector(f'{cell}[data-status="passed"]', state="attached", timeout=30_000)
     assert page.get_attribute(cell, "data-completed") == "true"
+    # The tooltip follows the cell, not the status it had when the page loaded.
+    title = page.get_attribute(cell, "title") or ""
+    assert title.startswith(f"{student.user.username} · ") and ": passed (completed 20" in title
+    assert "not checked" not in title
     assert page.locator(f'[data-total][data-student="{student.user.pk}"]').inner_text() == "1/5"
     rate = page.locator('[data-rate][data-exercise="pods/kuard-pod"]').inner_text()
     assert rate == "100%"
