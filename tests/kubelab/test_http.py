@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.test import Client, override_settings
+from django.contrib.auth import get_user_model
+from django.test import Client, RequestFactory, override_settings
+from django.utils import translation
+from django.views.defaults import server_error
 
 from tests.fixtures.processes import WebServer, WorkerProcess
 
@@ -131,3 +134,36 @@ def test_staff_see_the_details(django_user_model: Any) -> None:
     client = Client()
     client.force_login(staff)
     assert "checks" in client.get("/healthz").json()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "heading"), [("en", "Page not found"), ("zh-hant", "找不到這個頁面")]
+)
+def test_a_missing_page_is_kubelabs_own_in_the_readers_language(
+    language: str, heading: str
+) -> None:
+    client = Client(headers={"Accept-Language": language})
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert f"<h1>{heading}</h1>" in body
+    assert "The requested resource was not found on this server" not in body
+    assert 'href="/learn/"' in body  # a way back into the course
+
+
+@pytest.mark.django_db
+def test_a_form_sent_without_its_token_says_it_expired_and_saved_nothing() -> None:
+    client = Client(enforce_csrf_checks=True, headers={"Accept-Language": "zh-hant"})
+    response = client.post("/accounts/signup/", {"username": "nobody", "password1": "x"})
+    assert response.status_code == 403
+    assert "這份表單已經過期" in response.content.decode()
+    assert "CSRF verification failed" not in response.content.decode()
+    assert not get_user_model().objects.filter(username="nobody").exists()
+
+
+def test_the_error_page_needs_no_database_and_speaks_the_language() -> None:
+    with translation.override("zh-hant"):
+        response = server_error(RequestFactory().get("/"))
+    assert response.status_code == 500
+    assert "出了點問題" in response.content.decode()
