@@ -10,11 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.utils import timezone
+
+from kubelab.access import user_standing
 from sandbox.models import LearnerEnvironment as EnvironmentRow
 from sandbox.selectors import sandbox_get_for_user, sandbox_namespaces
 from sandbox.services import sandbox_kubeconfig
+
+# An environment this new is still settling (its namespace, role and quota just made, the API
+# server busy with them): a read that times out then means "starting", not "could not check".
+SETTLING_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -22,6 +30,11 @@ class LearnerEnvironment:
     namespace: str
     # Called only when a script check needs the learner's credentials (it may mint a token).
     kubeconfig: Callable[[], str | None]
+    settling: bool = False
+
+
+def _settling(ready_at: Any) -> bool:
+    return ready_at is not None and timezone.now() - ready_at < timedelta(seconds=SETTLING_SECONDS)
 
 
 def learner_environment(*, user: Any) -> LearnerEnvironment | None:
@@ -29,16 +42,44 @@ def learner_environment(*, user: Any) -> LearnerEnvironment | None:
     sandbox = sandbox_get_for_user(user=user)
     if sandbox is None or not getattr(sandbox, "namespace", None):
         return None
-    # A namespace still being built has no role binding or quota yet: grading it would say
-    # "could not check" where the learner should read "starting".
-    if getattr(sandbox, "status", None) == "provisioning":
+    # Only a ready namespace is graded: one still being built has no role binding or quota yet,
+    # and an asleep or unavailable one is gone until the next visit brings it back, so an
+    # empty namespace would fail every exercise. The learner reads "starting" meanwhile.
+    if getattr(sandbox, "status", None) != "ready":
         return None
 
     def kubeconfig() -> str | None:
         text = sandbox_kubeconfig(user=user)
         return str(text) if text else None
 
-    return LearnerEnvironment(namespace=str(sandbox.namespace), kubeconfig=kubeconfig)
+    return LearnerEnvironment(
+        namespace=str(sandbox.namespace),
+        kubeconfig=kubeconfig,
+        settling=_settling(getattr(sandbox, "ready_at", None)),
+    )
+
+
+def learner_environments(*, users: Iterable[Any]) -> dict[int, LearnerEnvironment | None]:
+    """Each learner's ready environment, in one query (class grading): None for anyone whose
+    environment is missing, still being built, asleep, or whose account is not active."""
+    people = {int(u.pk): u for u in users}
+    rows = EnvironmentRow.objects.filter(
+        user_id__in=list(people), status="ready", namespace__isnull=False
+    ).values_list("user_id", "namespace", "ready_at")
+    found: dict[int, LearnerEnvironment | None] = {pk: None for pk in people}
+    for user_id, namespace, ready_at in rows:
+        user = people[int(user_id)]
+        if not namespace or user_standing(user) != "active":
+            continue
+
+        def kubeconfig(user: Any = user) -> str | None:
+            text = sandbox_kubeconfig(user=user)
+            return str(text) if text else None
+
+        found[int(user_id)] = LearnerEnvironment(
+            namespace=str(namespace), kubeconfig=kubeconfig, settling=_settling(ready_at)
+        )
+    return found
 
 
 def learner_namespaces() -> dict[str, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -197,9 +197,22 @@ def attempt_grade(*, attempt_id: int, tries: int = 1, final_try: bool = True) ->
                 namespace=environment.namespace,
                 kubeconfig=environment.kubeconfig,
             )
+            if snapshot.unavailable and environment.settling:
+                snapshot = still_starting(snapshot)
     outcome = exercise_evaluate(exercise, snapshot)
     graded = _Graded(generation, outcome, snapshot, int((time.monotonic() - started) * 1000))
     return _grading_store(attempt_id, graded, tries=tries, final_try=final_try)
+
+
+def still_starting(snapshot: Snapshot) -> Snapshot:
+    """A brand-new environment the cluster did not answer for: the learner reads "starting"
+    (and it is graded again), not the amber "could not check"."""
+    logger.info("grading %s while it settles: %s", snapshot.namespace, snapshot.unavailable)
+    return replace(
+        snapshot,
+        unavailable=ENVIRONMENT_STARTING_DETAIL,
+        unavailable_reason=ENVIRONMENT_STARTING,
+    )
 
 
 RUNS_KEPT = 20

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from tests.e2e.test_terminal_e2e import wait_screen
 from tests.fixtures.browser import screenshot, wait_js
 from tests.fixtures.cluster import Cluster
-from tests.fixtures.processes import LearnerSite
+from tests.fixtures.processes import LearnerSite, WorkerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
@@ -22,7 +22,11 @@ CHAPTER = "/learn/pods/"
 
 
 def test_a_visitor_tries_it_now_then_keeps_the_account(
-    learner_site: Callable[..., LearnerSite], cluster: Cluster, settings: Any, page: Any
+    learner_site: Callable[..., LearnerSite],
+    cluster: Cluster,
+    celery_worker_process: WorkerProcess,
+    settings: Any,
+    page: Any,
 ) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -125,6 +125,33 @@ def test_a_cluster_that_did_not_answer_is_not_called_starting(
     assert sent[-1]["starting"] is False
 
 
+@pytest.mark.parametrize("settling", [True, False])
+def test_a_brand_new_environment_the_cluster_did_not_answer_for_is_starting(
+    sent: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, settling: bool
+) -> None:
+    """In a new guest's first seconds the API server is busy making their namespace; a read
+    that times out then is "starting" (issue 24), later it is the amber "could not check"."""
+    from labs.checks import Snapshot
+    from labs.learners import LearnerEnvironment
+
+    attempt = attempt_at(1)
+    monkeypatch.setattr(
+        services,
+        "learner_environment",
+        lambda user: LearnerEnvironment(
+            namespace="kl-x", kubeconfig=lambda: None, settling=settling
+        ),
+    )
+    monkeypatch.setattr(
+        services,
+        "snapshot_take",
+        lambda **kwargs: Snapshot(kwargs["namespace"], unavailable="list pods: timed out"),
+    )
+    assert services.attempt_grade(attempt_id=attempt.pk, final_try=False) == "inconclusive"
+    assert sent[-1]["starting"] is settling
+    assert sent[-1]["retrying"] is True  # either way it is graded again
+
+
 def test_old_runs_are_pruned_but_the_first_pass_is_kept(sent: list[dict[str, Any]]) -> None:
     attempt = attempt_at(0)
     for generation in range(1, 41):
