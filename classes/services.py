@@ -25,10 +25,11 @@ from classes.selectors import (
 )
 from kubelab.events import Event, group_event_send_now
 from kubelab.socket_control import user_sockets_recheck
+from labs.batch import Stored, attempts_grade_batch, attempts_request
 from labs.learners import learner_states
 from labs.models import Attempt, Trigger
 from labs.selectors import catalog_get
-from labs.services import attempt_check_request, attempt_get_or_create
+from labs.services import grading_queue
 
 logger = logging.getLogger(__name__)
 
@@ -174,15 +175,19 @@ class GradingStarted:
     created: bool  # False: a run was already in progress and is returned instead
 
 
-def class_grade_request(*, classroom: Classroom, requested_by: Any) -> GradingStarted:
-    """Grade every enrolled student's every exercise of the class, on the Celery workers.
+LEARNERS_PER_TASK = 250  # a batch task's learners: each task lists every kind once
 
-    Each grading goes through the labs pipeline (attempt_check_request, trigger `instructor`):
-    one task per attempt, all queued at commit, so the workers grade them in parallel and the
-    results reach learners and gradebooks as any grading does. Students without a ready
-    environment are skipped and recorded: kubelab does not provision or wake an environment
-    to grade it, because a culled one's namespace is gone and a fresh, empty one would grade
-    every exercise as failed (the gradebook keeps what they completed before).
+
+def class_grade_request(*, classroom: Classroom, requested_by: Any) -> GradingStarted:
+    """Grade every enrolled student's every exercise of the class, as batches on the workers.
+
+    The attempts are asked for at once (labs.batch.attempts_request, trigger `instructor`) and
+    graded by batch tasks of LEARNERS_PER_TASK learners each: a task reads each kind once for
+    all of them and stores its results in chunks, each chunk one gradebook update and one
+    progress event (class_batch_grade). Students without a ready environment are skipped and
+    recorded: kubelab does not provision or wake an environment to grade it, because a culled
+    one's namespace is gone and a fresh, empty one would grade every exercise as failed (the
+    gradebook keeps what they completed before).
 
     Pressing twice while a run is going returns the running one; the class row lock makes two
     presses at the same moment queue behind each other.
@@ -214,34 +219,79 @@ def class_grade_request(*, classroom: Classroom, requested_by: Any) -> GradingSt
         states = learner_states(user_ids=[s.pk for s in students])
         graded = [s for s in students if states[s.pk].ready]
         skipped = [s.pk for s in students if not states[s.pk].ready]
+        generations = attempts_request(
+            users=graded, exercises=exercises, trigger=Trigger.INSTRUCTOR
+        )
         run = ClassGradingRun.objects.create(
             classroom=classroom,
             requested_by=requested_by,
-            requested=len(graded) * len(exercises),
+            requested=len(generations),
             skipped=skipped,
         )
-        requests = []
-        for student in graded:
-            for lab_slug, exercise_id in exercises:
-                attempt = attempt_get_or_create(
-                    user=student, lab_slug=lab_slug, exercise_id=exercise_id
-                )
-                generation = attempt_check_request(attempt=attempt, trigger=Trigger.INSTRUCTOR)
-                requests.append(
-                    ClassGradingRequest(run=run, attempt=attempt, generation=generation)
-                )
-        ClassGradingRequest.objects.bulk_create(requests)
-        if not requests:
+        ClassGradingRequest.objects.bulk_create(
+            ClassGradingRequest(run=run, attempt_id=attempt_id, generation=generation)
+            for attempt_id, generation in generations.items()
+        )
+        if not generations:
             run.finished_at = timezone.now()
             run.save(update_fields=["finished_at"])
+        owners = dict(Attempt.objects.filter(pk__in=list(generations)).values_list("pk", "user_id"))
+        batches = _batches(sorted(generations), owners)
         event = {
             "type": "classes.grading",
             "checking": [s.pk for s in graded],
             "progress": run_progress(run=run).as_event(),
         }
         group = class_events_group(classroom.pk)
+        run_id = run.pk
+
+        def queue() -> None:
+            from classes.tasks import class_grade_batch_task
+
+            for attempt_ids in batches:
+                class_grade_batch_task.apply_async((run_id, attempt_ids), queue=grading_queue())
+
+        transaction.on_commit(queue)
         transaction.on_commit(lambda: group_event_send_now(group=group, event=event), robust=True)
     return GradingStarted(run, created=True)
+
+
+def _batches(attempt_ids: list[int], owners: dict[int, int]) -> list[list[int]]:
+    """The attempts, LEARNERS_PER_TASK learners' worth per task (a learner never split)."""
+    by_learner: dict[int, list[int]] = {}
+    for attempt_id in attempt_ids:
+        by_learner.setdefault(owners[attempt_id], []).append(attempt_id)
+    learners = sorted(by_learner)
+    return [
+        [a for learner in learners[i : i + LEARNERS_PER_TASK] for a in by_learner[learner]]
+        for i in range(0, len(learners), LEARNERS_PER_TASK)
+    ]
+
+
+def class_batch_grade(
+    *, run_id: int, attempt_ids: list[int], tries: int, final_try: bool
+) -> list[int]:
+    """One batch task's work: grade the attempts, and after each stored chunk tell the class's
+    gradebooks (its cells, and the run's progress) in one message each. Returns the attempts
+    that stayed inconclusive, for the task to retry."""
+    run = ClassGradingRun.objects.filter(pk=run_id).select_related("requested_by").first()
+    group = class_events_group(run.classroom_id) if run is not None else ""
+
+    def stored(chunk: Stored) -> None:
+        if run is None:
+            return
+        attempts = Attempt.objects.filter(pk__in=list(chunk.attempt_ids))
+        cells: Event = {"type": "classes.cells", "cells": [cell_event(attempt=a) for a in attempts]}
+        try:
+            group_event_send_now(group=group, event=cells)
+            group_event_send_now(group=group, event=_run_progress_event(run))
+        except Exception:  # a gradebook missing an update resyncs at the run's end
+            logger.warning("could not send class %s its grading progress", run.classroom_id)
+
+    outcomes = attempts_grade_batch(
+        attempt_ids=attempt_ids, tries=tries, final_try=final_try, on_stored=stored
+    )
+    return [pk for pk, outcome in outcomes.items() if outcome == "inconclusive"]
 
 
 def _run_progress_event(run: ClassGradingRun) -> Event:

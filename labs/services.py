@@ -151,7 +151,9 @@ def learner_namespaces_get() -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class _Graded:
+class Graded:
+    """One grading, before it is stored: the generation it answers and what it found."""
+
     generation: int
     outcome: ExerciseOutcome
     snapshot: Snapshot
@@ -200,7 +202,7 @@ def attempt_grade(*, attempt_id: int, tries: int = 1, final_try: bool = True) ->
             if snapshot.unavailable and environment.settling:
                 snapshot = still_starting(snapshot)
     outcome = exercise_evaluate(exercise, snapshot)
-    graded = _Graded(generation, outcome, snapshot, int((time.monotonic() - started) * 1000))
+    graded = Graded(generation, outcome, snapshot, int((time.monotonic() - started) * 1000))
     return _grading_store(attempt_id, graded, tries=tries, final_try=final_try)
 
 
@@ -218,7 +220,7 @@ def still_starting(snapshot: Snapshot) -> Snapshot:
 RUNS_KEPT = 20
 
 
-def _runs_prune(attempt: Attempt) -> None:
+def runs_prune(attempt: Attempt) -> None:
     """Keep the newest runs and the first pass; a namespace watched for hours would otherwise
     pile up one run (with its evidence) per change."""
     runs = GradingRun.objects.filter(attempt=attempt)
@@ -228,9 +230,7 @@ def _runs_prune(attempt: Attempt) -> None:
     runs.exclude(pk__in=keep).delete()
 
 
-def _grading_store(
-    attempt_id: int, graded: _Graded, *, tries: int, final_try: bool
-) -> GradeOutcome:
+def _grading_store(attempt_id: int, graded: Graded, *, tries: int, final_try: bool) -> GradeOutcome:
     outcome = graded.outcome
     conclusive = outcome.status != "inconclusive"
     with transaction.atomic():
@@ -281,7 +281,7 @@ def _grading_store(
             for position, check in enumerate(outcome.checks)
         )
         if created and graded.generation % 10 == 0:
-            _runs_prune(attempt)
+            runs_prune(attempt)
         fields = ["last_run", "status", "updated_at"]
         attempt.last_run = run
         attempt.status = outcome.status

@@ -17,6 +17,15 @@ from labs.spec import Exercise, Lab
 logger = logging.getLogger(__name__)
 
 
+def read_failure(exc: k8s.ClusterError, *, where: str) -> str:
+    """Why the objects could not be read, as a grading records it (never the learner's fault)."""
+    if isinstance(exc, k8s.ClusterRejected):
+        # Our own credentials were refused: a platform fault, never the learner's.
+        logger.error("grading read refused in %s: %s", where, exc)
+        return f"the cluster refused to show your namespace: {exc}"
+    return f"the cluster could not be reached: {exc}"
+
+
 def snapshot_take(
     *, lab: Lab, exercise: Exercise, namespace: str, kubeconfig: Callable[[], str | None]
 ) -> Snapshot:
@@ -29,22 +38,29 @@ def snapshot_take(
         objects = k8s.objects_list(namespace=namespace, kinds=needs.kinds)
         if needs.nodes:
             nodes = k8s.nodes_list()
-    except k8s.ClusterUnavailable as exc:
-        unavailable = f"the cluster could not be reached: {exc}"
-    except k8s.ClusterRejected as exc:
-        # Our own credentials were refused: a platform fault, never the learner's.
-        logger.error("grading read refused in %s: %s", namespace, exc)
-        unavailable = f"the cluster refused to show your namespace: {exc}"
+    except k8s.ClusterError as exc:
+        unavailable = read_failure(exc, where=namespace)
+    base = Snapshot(namespace=namespace, objects=objects, nodes=nodes, unavailable=unavailable)
+    return snapshot_scripts_run(lab=lab, exercise=exercise, snapshot=base, kubeconfig=kubeconfig)
+
+
+def snapshot_scripts_run(
+    *, lab: Lab, exercise: Exercise, snapshot: Snapshot, kubeconfig: Callable[[], str | None]
+) -> Snapshot:
+    """A snapshot of objects, completed with how each script check's script ended: skipped
+    where an object check already fails, else run in its jail with the learner's credentials
+    (class grading reads the objects of many learners at once, then calls this per learner)."""
+    needs = exercise_needs(exercise)
+    if not needs.scripts:
+        return snapshot
+    namespace, objects, nodes = snapshot.namespace, snapshot.objects, snapshot.nodes
+    unavailable = snapshot.unavailable
     scripts: dict[str, ScriptRun] = {}
-    if (
-        needs.scripts
-        and unavailable is None
-        and declarative_fails(exercise, Snapshot(namespace, objects, nodes))
-    ):
+    if unavailable is None and declarative_fails(exercise, Snapshot(namespace, objects, nodes)):
         scripts = {check.id: ScriptRun(exit_code=None, skipped=True) for check in needs.scripts}
         return Snapshot(namespace=namespace, objects=objects, nodes=nodes, scripts=scripts)
     credentials: str | None = None
-    if needs.scripts and unavailable is None:
+    if unavailable is None:
         try:
             credentials = kubeconfig()
         except k8s.ClusterError as exc:

@@ -1,7 +1,8 @@
 // The live gradebook: cells, totals and grading progress follow the class's ws/classes/<id>/
 // socket. Events: {type: "classes.cell", student, exercise, status, completed_at, hints_revealed}
 // and {type: "classes.grading", checking: [student ids], progress: {done, requested, finished_at}}
-// and {type: "classes.environment", student, status} when a student's environment changes.
+// and {type: "classes.environment", student, status} when a student's environment changes;
+// a class grading sends its results as {type: "classes.cells", cells: [...]}, a chunk at a time.
 // On every (re)connect and at a grading run's end the whole grid is re-read from the JSON export,
 // so nothing sent while the page loaded or was away is lost.
 (() => {
@@ -127,6 +128,10 @@
       setEnvironment(event.student, String(event.status));
     } else if (event.type === "classes.cell") {
       setCell(event.student, event.exercise, event);
+      recount();
+    } else if (event.type === "classes.cells") {
+      // A class grading's chunk: many cells in one message, counted once.
+      (event.cells || []).forEach((cell) => setCell(cell.student, cell.exercise, cell));
       recount();
     } else if (event.type === "classes.grading") {
       (event.checking || []).forEach((student) => {

@@ -1,6 +1,7 @@
 // The exercise checklist: Check and hint buttons, and live results from the ws/events/ socket.
 // Results arrive as {type: "labs.result", exercise: "pods/kuard-pod", status, completed, checks:
-// [{id, status, message: {en, "zh-hant"}}], retrying}; "labs.checking" marks a grading in flight.
+// [{id, status, message: {en, "zh-hant"}}], retrying}; "labs.checking" marks a grading in flight;
+// a class grading sends {type: "labs.results", results: [...]}, several of them at once.
 (() => {
   "use strict";
   const panels = Array.from(document.querySelectorAll("[data-labs-panel]"));
@@ -186,6 +187,7 @@
       },
       onEvent: (event) => {
         if (event.type === "labs.result") showResult(event);
+        else if (event.type === "labs.results") (event.results || []).forEach(showResult);
         else if (event.type === "labs.checking") showChecking(event);
       },
     });

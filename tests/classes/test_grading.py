@@ -54,11 +54,15 @@ def test_grade_the_class_grades_everyone_on_the_worker_and_the_gradebook_follows
             timeout=10, what="grading started",
         )  # fmt: skip
         assert sorted(started["checking"]) == sorted(u.user.pk for u in (ada, bob, cy))
-        passed = sock.wait_for(
-            lambda e: e["type"] == "classes.cell" and e["student"] == ada.user.pk
-            and e["exercise"] == KUARD and e["status"] == "passed",
+        # A class grading sends its cells a chunk at a time, many in one message.
+        chunk = sock.wait_for(
+            lambda e: e["type"] == "classes.cells" and any(
+                c["student"] == ada.user.pk and c["exercise"] == KUARD
+                and c["status"] == "passed" for c in e["cells"]),
             timeout=60, what="ada's kuard cell turning green",
         )  # fmt: skip
+        (passed,) = [c for c in chunk["cells"] if c["student"] == ada.user.pk
+                     and c["exercise"] == KUARD]  # fmt: skip
         assert passed["completed_at"]
         finished = sock.wait_for(
             lambda e: e["type"] == "classes.grading" and e["progress"]["finished_at"],
@@ -71,10 +75,12 @@ def test_grade_the_class_grades_everyone_on_the_worker_and_the_gradebook_follows
     run.refresh_from_db()
     assert run.finished_at is not None and run.finished_at >= run.started_at
     cells = {
-        (e["student"], e["exercise"]): e["status"]
+        (c["student"], c["exercise"]): c["status"]
         for e in sock.received
-        if e["type"] == "classes.cell"
+        if e["type"] == "classes.cells"
+        for c in e["cells"]
     }
+    assert len(cells) == 15  # every cell of the run came in a chunk
     assert cells[(bob.user.pk, KUARD)] == "failed" and cells[(cy.user.pk, KUARD)] == "failed"
 
     book = gradebook_get(classroom=classroom)

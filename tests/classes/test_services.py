@@ -12,6 +12,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from accounts.roles import Role
+from classes import services
 from classes.codes import code_display
 from classes.models import ClassGradingRequest, ClassGradingRun, Classroom, Enrollment
 from classes.selectors import (
@@ -33,6 +34,7 @@ from classes.services import (
     join_code_regenerate,
     join_set_open,
 )
+from classes.tasks import class_grade_batch_task
 from labs.models import Attempt, AttemptStatus, GradingRun, Trigger
 from labs.tasks import MAX_RETRIES
 from tests.fixtures.classes import environment_ready, person
@@ -154,6 +156,7 @@ def test_grading_the_class_requests_every_exercise_of_every_student_with_an_envi
     instructor: Any,
     make_class: Callable[..., Classroom],
     django_capture_on_commit_callbacks: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     classroom = make_class()
     ready = _enrol(classroom, 3)
@@ -174,8 +177,23 @@ def test_grading_the_class_requests_every_exercise_of_every_student_with_an_envi
         # An instructor's grading is not the learner pressing Check: solutions stay locked.
         assert request.attempt.checks_requested == 0
     assert not Attempt.objects.filter(user=idle).exists()  # never provisioned, never graded
-    # One grading task per attempt, plus the gradebook's "grading started" event.
-    assert len(callbacks) == 3 * PODS_EXERCISES + 1
+    # One batch task for these three learners (not one per attempt), then "grading started".
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(
+        class_grade_batch_task, "apply_async", lambda args, queue=None: queued.append(args)
+    )
+    monkeypatch.setattr(services, "group_event_send_now", lambda **kwargs: None)
+    assert len(callbacks) == 2
+    for callback in callbacks:
+        callback()
+    assert queued == [(run.pk, sorted(r.attempt_id for r in requests))]
+
+
+def test_a_large_class_is_graded_in_batches_that_never_split_a_learner() -> None:
+    owners = {attempt: attempt // 10 for attempt in range(6000)}  # 600 learners x 10
+    batches = services._batches(sorted(owners), owners)
+    assert [len({owners[a] for a in batch}) for batch in batches] == [250, 250, 100]
+    assert sorted(a for batch in batches for a in batch) == sorted(owners)
 
 
 def test_pressing_twice_while_running_returns_the_same_run(

@@ -1,0 +1,316 @@
+"""Grading many attempts in one pass (a whole class): each kind the exercises read is listed once
+for every namespace, every (learner, exercise) is evaluated in memory by the pure engine, and the
+results are stored a chunk of attempts per transaction, one event per learner per chunk.
+
+The Check button and the namespace watcher keep ``labs.services.attempt_grade`` (one learner,
+one namespace read): at class scale its cost is per grading (a task, a LIST per kind, a
+transaction, an event), which is what this path pays once. Both write the same rows and the
+pages cannot tell which path graded a cell; tests hold them to identical results.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+import k8s
+from kubelab.events import user_event_send
+from labs.checks import (
+    ENVIRONMENT_STARTING,
+    ENVIRONMENT_STARTING_DETAIL,
+    Snapshot,
+    exercise_evaluate,
+    exercise_needs,
+)
+from labs.learners import LearnerEnvironment, learner_environments
+from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun, Trigger
+from labs.selectors import ExerciseNotFound, attempt_payload, exercise_get
+from labs.services import Graded, GradeOutcome, runs_prune, still_starting
+from labs.snapshot import read_failure, snapshot_evidence, snapshot_scripts_run
+from labs.spec import Exercise, Lab
+from labs.translation import check_message
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 500  # attempts stored per transaction: row locks held briefly, few round trips
+SCRIPT_WORKERS = 4  # script checks at once, each in its own jail (they wait on kubectl)
+FEW_NAMESPACES = 5  # up to this many, each namespace is listed on its own
+
+
+@dataclass(frozen=True)
+class _Item:
+    attempt: Attempt
+    generation: int
+    lab: Lab
+    exercise: Exercise
+    environment: LearnerEnvironment | None
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One chunk written: which attempts, and how each came out (for a class's progress)."""
+
+    attempt_ids: tuple[int, ...]
+    outcomes: dict[int, GradeOutcome]
+
+
+def _items(attempts: Sequence[Attempt], outcomes: dict[int, GradeOutcome]) -> list[_Item]:
+    environments = learner_environments(users={a.user_id: a.user for a in attempts}.values())
+    items = []
+    for attempt in attempts:
+        if attempt.graded_generation >= attempt.requested_generation:
+            outcomes[attempt.pk] = "up-to-date"
+            continue
+        try:
+            lab, exercise = exercise_get(lab_slug=attempt.lab, exercise_id=attempt.exercise)
+        except ExerciseNotFound:
+            logger.warning("attempt %s names an exercise no longer in the catalog", attempt.pk)
+            outcomes[attempt.pk] = "unknown-exercise"
+            continue
+        items.append(
+            _Item(attempt, attempt.requested_generation, lab, exercise,
+                  environments[attempt.user_id])
+        )  # fmt: skip
+    return items
+
+
+def _cluster_read(
+    items: Iterable[_Item],
+) -> tuple[dict[str, dict[str, list[dict[str, Any]]]], list[dict[str, Any]] | None, str | None]:
+    """Every object of every kind the items need, by namespace, and the nodes if any need
+    them: one paginated LIST per kind for all of them."""
+    items = list(items)
+    kinds: set[str] = set()
+    nodes_needed = False
+    for item in items:
+        if item.environment is not None:
+            needs = exercise_needs(item.exercise)
+            kinds |= needs.kinds
+            nodes_needed = nodes_needed or needs.nodes
+    namespaces = {i.environment.namespace for i in items if i.environment is not None}
+    try:
+        if not kinds:
+            grouped: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        elif len(namespaces) <= FEW_NAMESPACES:
+            # A handful of learners: their own namespaces are cheaper than every namespace.
+            grouped = {ns: k8s.objects_list(namespace=ns, kinds=kinds) for ns in namespaces}
+        else:
+            grouped = k8s.objects_list_by_namespace(kinds=kinds)
+        nodes = k8s.nodes_list() if nodes_needed else None
+    except k8s.ClusterError as exc:
+        return {}, None, read_failure(exc, where="every learner namespace")
+    return grouped, nodes, None
+
+
+def _snapshot(
+    item: _Item,
+    grouped: dict[str, dict[str, list[dict[str, Any]]]],
+    nodes: list[dict[str, Any]] | None,
+    unavailable: str | None,
+) -> Snapshot:
+    """Exactly what labs.snapshot.snapshot_take would have read for this item alone."""
+    environment = item.environment
+    if environment is None:
+        return Snapshot(
+            namespace="",
+            unavailable=ENVIRONMENT_STARTING_DETAIL,
+            unavailable_reason=ENVIRONMENT_STARTING,
+        )
+    needs = exercise_needs(item.exercise)
+    if unavailable is not None:
+        objects: dict[str, list[dict[str, Any]]] = {}
+        seen = None
+    else:
+        found = grouped.get(environment.namespace, {})
+        objects = {kind: found.get(kind, []) for kind in sorted(needs.kinds)}
+        seen = nodes if needs.nodes else None
+    snapshot = Snapshot(environment.namespace, objects, seen, unavailable=unavailable)
+    if not needs.scripts:
+        return snapshot
+    try:
+        return snapshot_scripts_run(
+            lab=item.lab, exercise=item.exercise, snapshot=snapshot,
+            kubeconfig=environment.kubeconfig,
+        )  # fmt: skip
+    finally:
+        connection.close()  # a pool thread's own connection (credentials touch the database)
+
+
+def _graded_all(items: list[_Item]) -> list[tuple[_Item, Graded]]:
+    started = time.monotonic()
+    grouped, nodes, unavailable = _cluster_read(items)
+    read_ms = (time.monotonic() - started) * 1000
+    scripted = [
+        i for i in items if i.environment is not None and exercise_needs(i.exercise).scripts
+    ]
+    snapshots: dict[int, Snapshot] = {}
+    if scripted:
+        with ThreadPoolExecutor(max_workers=SCRIPT_WORKERS) as pool:
+            runs = pool.map(lambda i: _snapshot(i, grouped, nodes, unavailable), scripted)
+            snapshots = {i.attempt.pk: s for i, s in zip(scripted, runs, strict=True)}
+    graded = []
+    for item in items:
+        began = time.monotonic()
+        snapshot = snapshots.get(item.attempt.pk) or _snapshot(item, grouped, nodes, unavailable)
+        if snapshot.unavailable and item.environment is not None and item.environment.settling:
+            snapshot = still_starting(snapshot)
+        outcome = exercise_evaluate(item.exercise, snapshot)
+        # Each grading's share of the one read, plus its own evaluation.
+        duration = int(read_ms / max(1, len(items)) + (time.monotonic() - began) * 1000)
+        graded.append((item, Graded(item.generation, outcome, snapshot, duration)))
+    return graded
+
+
+def _chunk_store(
+    chunk: list[tuple[_Item, Graded]], *, tries: int, final_try: bool
+) -> dict[int, GradeOutcome]:
+    """Write a chunk's runs, results and attempts in one transaction, as _grading_store does
+    for one: a generation already graded (a duplicate task) is left alone; an inconclusive
+    earlier try of the same generation is replaced."""
+    outcomes: dict[int, GradeOutcome] = {}
+    now = timezone.now()
+    with transaction.atomic():
+        ids = [item.attempt.pk for item, _ in chunk]
+        locked = {a.pk: a for a in Attempt.objects.select_for_update().filter(pk__in=ids)}
+        fresh = []
+        for item, graded in chunk:
+            attempt = locked.get(item.attempt.pk)
+            if attempt is None:
+                outcomes[item.attempt.pk] = "gone"
+            elif attempt.graded_generation >= graded.generation:
+                outcomes[attempt.pk] = "duplicate"
+            else:
+                fresh.append((attempt, graded))
+        if not fresh:
+            return outcomes
+        wanted = {(a.pk, g.generation) for a, g in fresh}
+        earlier = GradingRun.objects.filter(
+            attempt_id__in=[a.pk for a, _ in fresh],
+            generation__in={g.generation for _, g in fresh},
+        ).values_list("pk", "attempt_id", "generation")
+        GradingRun.objects.filter(pk__in=[pk for pk, a, g in earlier if (a, g) in wanted]).delete()
+        runs = GradingRun.objects.bulk_create(
+            GradingRun(
+                attempt=attempt,
+                generation=graded.generation,
+                trigger=attempt.last_trigger or Trigger.BUTTON,
+                status=graded.outcome.status,
+                tries=tries,
+                namespace=graded.snapshot.namespace,
+                evidence=snapshot_evidence(graded.snapshot),
+                requested_at=attempt.requested_at,
+                duration_ms=graded.duration_ms,
+            )
+            for attempt, graded in fresh
+        )
+        results = CheckResult.objects.bulk_create(
+            CheckResult(
+                run=run,
+                check_id=check.check_id,
+                position=position,
+                status=check.status,
+                message=check_message(check),
+                detail=check.detail[:4000],
+                evidence=list(check.evidence),
+            )
+            for run, (_, graded) in zip(runs, fresh, strict=True)
+            for position, check in enumerate(graded.outcome.checks)
+        )
+        by_run: dict[int, list[CheckResult]] = defaultdict(list)
+        for result in results:
+            by_run[result.run_id].append(result)
+        events: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for run, (attempt, graded) in zip(runs, fresh, strict=True):
+            status = graded.outcome.status
+            conclusive = status != "inconclusive"
+            attempt.last_run = run
+            attempt.status = status
+            attempt.updated_at = now
+            if conclusive:
+                attempt.graded_generation = graded.generation
+            if status == "passed" and attempt.completed_at is None:
+                attempt.completed_at = now
+            outcomes[attempt.pk] = status
+            events[attempt.user_id].append(
+                attempt_payload(
+                    attempt=attempt, run=run, results=by_run[run.pk],
+                    retrying=not conclusive and not final_try,
+                )
+            )  # fmt: skip
+        Attempt.objects.bulk_update(
+            [a for a, _ in fresh],
+            ["last_run", "status", "updated_at", "graded_generation", "completed_at"],
+        )
+        for attempt, graded in fresh:
+            if graded.generation % 10 == 0:
+                runs_prune(attempt)
+        # One event per learner and chunk: their open pages apply each result in it.
+        for user_id, payloads in events.items():
+            user_event_send(user_id=user_id, event={"type": "labs.results", "results": payloads})
+    return outcomes
+
+
+def attempts_request(
+    *, users: Sequence[Any], exercises: Sequence[tuple[str, str]], trigger: str
+) -> dict[int, int]:
+    """Ask for a grading of every (user, lab, exercise) at once: the attempts are made where
+    missing and their generations bumped in two statements, not one request per cell as
+    attempt_check_request does. Returns {attempt id: the generation that answers it}; the
+    caller queues the grading after commit."""
+    if not users or not exercises:
+        return {}
+    Attempt.objects.bulk_create(
+        [Attempt(user=user, lab=lab, exercise=exercise)
+         for user in users for lab, exercise in exercises],
+        ignore_conflicts=True,
+    )  # fmt: skip
+    wanted = set(exercises)
+    mine = Attempt.objects.filter(
+        user__in=list(users),
+        lab__in={lab for lab, _ in exercises},
+        exercise__in={exercise for _, exercise in exercises},
+    )
+    ids = [pk for pk, lab, ex in mine.values_list("pk", "lab", "exercise") if (lab, ex) in wanted]
+    now = timezone.now()
+    asked = Attempt.objects.filter(pk__in=ids)
+    asked.update(
+        requested_generation=F("requested_generation") + 1,
+        status=AttemptStatus.CHECKING,
+        last_trigger=trigger,
+        requested_at=now,
+        updated_at=now,
+    )
+    return dict(asked.values_list("pk", "requested_generation"))
+
+
+def attempts_grade_batch(
+    *,
+    attempt_ids: Sequence[int],
+    tries: int = 1,
+    final_try: bool = True,
+    on_stored: Callable[[Stored], None] | None = None,
+) -> dict[int, GradeOutcome]:
+    """Grade each attempt's newest requested generation, all at once. Safe to run twice and
+    concurrently with the single-learner path, for the same reasons attempt_grade is (row locks,
+    generations); ``on_stored`` is called after each chunk commits."""
+    outcomes: dict[int, GradeOutcome] = {pk: "gone" for pk in attempt_ids}
+    attempts = list(
+        Attempt.objects.select_related("user").filter(pk__in=list(attempt_ids)).order_by("pk")
+    )
+    graded = _graded_all(_items(attempts, outcomes))
+    for start in range(0, len(graded), CHUNK):
+        chunk = graded[start : start + CHUNK]
+        stored = _chunk_store(chunk, tries=tries, final_try=final_try)
+        outcomes.update(stored)
+        if on_stored is not None:
+            on_stored(Stored(tuple(item.attempt.pk for item, _ in chunk), stored))
+    return outcomes
