@@ -38,13 +38,13 @@ CHECK_STATUS: dict[ExerciseStatus, CheckStatus] = {
 }
 
 
-def graded(generation: int, status: ExerciseStatus) -> services._Graded:
+def graded(generation: int, status: ExerciseStatus) -> services.Graded:
     check_status = CHECK_STATUS[status]
     outcome = ExerciseOutcome(
         status,
         (CheckOutcome("exists", check_status, {"en": "x"} if status == "failed" else {}, "d"),),
     )
-    return services._Graded(generation, outcome, Snapshot("ns", objects={"Pod": []}), 5)
+    return services.Graded(generation, outcome, Snapshot("ns", objects={"Pod": []}), 5)
 
 
 def test_a_generation_is_stored_once(sent: list[dict[str, Any]]) -> None:
