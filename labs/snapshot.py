@@ -4,7 +4,6 @@ script checks (run with the learner's own credentials)."""
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -86,11 +85,12 @@ def snapshot_scripts_run(
 
 
 def _trim(obj: dict[str, Any]) -> dict[str, Any]:
-    trimmed = copy.deepcopy(obj)
-    metadata = trimmed.get("metadata")
-    if isinstance(metadata, dict):
-        metadata.pop("managedFields", None)
-    return trimmed
+    # Shallow: only metadata changes, and the stored copy is serialized before anyone else
+    # could touch the shared parts (a class grading shares one read among many runs).
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict) or "managedFields" not in metadata:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
 
 
 def snapshot_evidence(snapshot: Snapshot) -> dict[str, Any]:
