@@ -93,7 +93,10 @@ _EVALUATORS: dict[type, Callable[[_Evaluation, Any], CheckOutcome]] = {
 
 
 def check_evaluate(check: Check, snapshot: Snapshot) -> CheckOutcome:
-    if snapshot.unavailable is not None and not isinstance(check, ScriptCheck):
+    # A script check has its own reason when its script could not run; one never tried (no
+    # namespace yet) shares the snapshot's, so a new guest's page says "starting" throughout.
+    ran = isinstance(check, ScriptCheck) and check.id in snapshot.scripts
+    if snapshot.unavailable is not None and not ran:
         reason = snapshot.unavailable_reason or CLUSTER_DID_NOT_ANSWER
         return CheckOutcome(check.id, "inconclusive", {}, snapshot.unavailable, problem=reason)
     evaluation = _Evaluation(snapshot)

@@ -103,6 +103,19 @@ def test_no_environment_is_inconclusive_never_failed(sent: list[dict[str, Any]])
     assert services.attempt_grade(attempt_id=999_999) == "gone"
 
 
+def test_an_exercise_with_script_checks_is_starting_too(sent: list[dict[str, Any]]) -> None:
+    """The liveness exercise's script checks never ran without a namespace: they must not
+    turn a new guest's "starting" amber (the red CI's guest test)."""
+    user = get_user_model().objects.create_user(username="scripted", password="x" * 12)
+    attempt = Attempt.objects.create(
+        user=user, lab="pods", exercise="liveness-restart", requested_generation=1
+    )
+    assert services.attempt_grade(attempt_id=attempt.pk, final_try=False) == "inconclusive"
+    assert len(sent[-1]["checks"]) == 3  # a field check and two script checks
+    assert {c["detail"] for c in sent[-1]["checks"]} == {"your environment is not ready yet"}
+    assert sent[-1]["starting"] is True
+
+
 def test_a_cluster_that_did_not_answer_is_not_called_starting(
     sent: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
