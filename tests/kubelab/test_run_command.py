@@ -47,6 +47,13 @@ def health(port: int) -> dict[str, Any]:
         return json.loads(exc.read())
 
 
+def command_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "(gone)"
+
+
 def group_members(pgid: int) -> list[int]:
     out = subprocess.run(["ps", "-e", "-o", "pid=,pgid="], capture_output=True, text=True).stdout
     return [int(p) for p, g in (line.split() for line in out.splitlines()) if int(g) == pgid]
@@ -134,7 +141,8 @@ def test_run_detach_serves_then_stops(
     deadline = time.monotonic() + 30
     while group_members(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert group_members(pid) == []
+    left = {m: command_of(m) for m in group_members(pid)}
+    assert left == {}, (left, stopped.stderr)
     assert running_pid() is None
     # Redis and the cluster were running before, so the run command must leave them up.
     assert subprocess.run(["scripts/services", "status", "redis"], cwd=ROOT).returncode == 0
