@@ -24,7 +24,7 @@ from tests.fixtures.processes import (  # noqa: F401
 # The test process serves terminals as the web server does, with the same descriptor limit.
 descriptors_raise()
 
-_flush_tables = TransactionTestCase._fixture_teardown
+_flush_tables = TransactionTestCase._fixture_teardown  # type: ignore[attr-defined]
 
 
 def _flush_tables_again_if_refused(self: TransactionTestCase) -> None:
@@ -41,7 +41,7 @@ def _flush_tables_again_if_refused(self: TransactionTestCase) -> None:
             time.sleep(0.5)
 
 
-TransactionTestCase._fixture_teardown = _flush_tables_again_if_refused  # type: ignore[method-assign]
+TransactionTestCase._fixture_teardown = _flush_tables_again_if_refused  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)

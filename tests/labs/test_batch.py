@@ -87,10 +87,12 @@ def test_the_batch_grades_every_cell_as_the_per_learner_path_does(
     monkeypatch.setattr(batch, "FEW_NAMESPACES", 0 if read == "every namespace at once" else 5)
     listed: list[frozenset[str]] = []
     real = k8s.objects_list_by_namespace
-    monkeypatch.setattr(
-        batch.k8s, "objects_list_by_namespace",
-        lambda kinds: listed.append(frozenset(kinds)) or real(kinds=kinds),
-    )  # fmt: skip
+
+    def counted(kinds: frozenset[str]) -> dict[str, Any]:
+        listed.append(frozenset(kinds))
+        return real(kinds=kinds)
+
+    monkeypatch.setattr(batch.k8s, "objects_list_by_namespace", counted)
     solved, near, empty, asleep = (make_learner() for _ in range(4))
     assert solved.kubectl("apply", "-f", "-", input=kuard_pod()).returncode == 0
     assert solved.kubectl("apply", "-f", "-", input=REPLICASET).returncode == 0

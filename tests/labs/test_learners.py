@@ -45,6 +45,7 @@ def test_one_learner_and_a_class_get_the_same_environments() -> None:
         if one is not None and many is not None:
             assert (one.namespace, one.settling) == (many.namespace, many.settling)
     assert batch[building.pk] is None  # no role binding or quota yet: "starting"
-    assert batch[new.pk] is not None and batch[new.pk].settling
-    assert batch[settled.pk] is not None and not batch[settled.pk].settling
+    fresh, older = batch[new.pk], batch[settled.pk]
+    assert fresh is not None and fresh.settling
+    assert older is not None and not older.settling
     assert batch[asleep.pk] is None and batch[disabled.pk] is None and batch[nobody.pk] is None
