@@ -24,6 +24,11 @@ urlpatterns = [
         views.student_remove_view,
         name="student_remove",
     ),
+    path(
+        "<int:classroom_id>/students/<int:user_id>/<slug:lab>/<slug:exercise>/",
+        views.cell,
+        name="cell",
+    ),
     path("<int:classroom_id>/grade/", views.grade, name="grade"),
     path("<int:classroom_id>/gradebook.csv", views.export_csv, name="export_csv"),
     path("<int:classroom_id>/gradebook.json", views.export_json, name="export_json"),

@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.selectors import user_is_guest
+from classes.cells import CellNotFound, cell_shown
 from classes.codes import InvalidCode, code_display, code_normalise
 from classes.export import export_filename, gradebook_csv, gradebook_json
 from classes.forms import ClassroomForm, InstructorForm, JoinForm, join_code_problem
@@ -176,6 +177,24 @@ def detail(request: HttpRequest, classroom_id: int) -> HttpResponse:
             "join_code": code_display(classroom.join_code),
         },
     )
+
+
+@never_cache
+@login_required
+@require_GET
+def cell(
+    request: HttpRequest, classroom_id: int, user_id: int, lab: str, exercise: str
+) -> HttpResponse:
+    """One cell opened: the newest grading's checks and the objects it read."""
+    classroom = _classroom(request, classroom_id)
+    try:
+        shown = cell_shown(
+            classroom=classroom, student_id=user_id, lab=lab, exercise=exercise,
+            language=get_language(),
+        )  # fmt: skip
+    except CellNotFound:
+        raise Http404("no such cell") from None
+    return render(request, "classes/cell.html", {"classroom": classroom, "cell": shown})
 
 
 @login_required

@@ -24,16 +24,18 @@ from django.db.models import F
 from django.utils import timezone
 
 import k8s
-from kubelab.events import user_event_send
+from kubelab.events import user_events_send
 from labs.checks import (
     ENVIRONMENT_STARTING,
     ENVIRONMENT_STARTING_DETAIL,
+    CheckOutcome,
     Snapshot,
     exercise_evaluate,
     exercise_needs,
 )
 from labs.learners import LearnerEnvironment, learner_environments
 from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun, Trigger
+from labs.rows import rows_insert
 from labs.selectors import ExerciseNotFound, attempt_payload, exercise_get
 from labs.services import Graded, GradeOutcome, runs_prune, still_starting
 from labs.snapshot import read_failure, snapshot_evidence, snapshot_scripts_run
@@ -172,7 +174,7 @@ def _graded_all(items: list[_Item]) -> list[tuple[_Item, Graded]]:
 
 
 def _attempts_write(
-    fresh: list[tuple[Attempt, Graded]], runs: list[GradingRun], now: datetime
+    fresh: list[tuple[Attempt, Graded]], runs: Sequence[GradingRun], now: datetime
 ) -> None:
     """The chunk's attempts in one UPDATE ... FROM (VALUES ...): Django's bulk_update builds a
     CASE per field and row, which took most of a class grading's time. The same rules as
@@ -197,8 +199,26 @@ def _attempts_write(
         cursor.execute(sql, [now, now, *params])
 
 
+class _Sentences:
+    """check_message, remembered: a class's learners fail the same checks in the same words,
+    and rendering each in every language was a third of a class grading's writing time."""
+
+    def __init__(self) -> None:
+        self._said: dict[Any, dict[str, str]] = {}
+
+    def __call__(self, check: CheckOutcome) -> dict[str, str]:
+        key = (check.problem, check.found, tuple(sorted(check.message.items())))
+        try:
+            return self._said[key]
+        except KeyError:
+            self._said[key] = check_message(check)
+            return self._said[key]
+        except TypeError:  # a parameter that cannot be a key: render it afresh
+            return check_message(check)
+
+
 def _chunk_store(
-    chunk: list[tuple[_Item, Graded]], *, tries: int, final_try: bool
+    chunk: list[tuple[_Item, Graded]], *, tries: int, final_try: bool, said: _Sentences
 ) -> dict[int, GradeOutcome]:
     """Write a chunk's runs, results and attempts in one transaction, as _grading_store does
     for one: a generation already graded (a duplicate task) is left alone; an inconclusive
@@ -225,32 +245,37 @@ def _chunk_store(
             generation__in={g.generation for _, g in fresh},
         ).values_list("pk", "attempt_id", "generation")
         GradingRun.objects.filter(pk__in=[pk for pk, a, g in earlier if (a, g) in wanted]).delete()
-        runs = GradingRun.objects.bulk_create(
-            GradingRun(
-                attempt=attempt,
-                generation=graded.generation,
-                trigger=attempt.last_trigger or Trigger.BUTTON,
-                status=graded.outcome.status,
-                tries=tries,
-                namespace=graded.snapshot.namespace,
-                evidence=snapshot_evidence(graded.snapshot),
-                requested_at=attempt.requested_at,
-                duration_ms=graded.duration_ms,
-            )
-            for attempt, graded in fresh
+        runs = rows_insert(
+            [
+                GradingRun(
+                    attempt=attempt,
+                    generation=graded.generation,
+                    trigger=attempt.last_trigger or Trigger.BUTTON,
+                    status=graded.outcome.status,
+                    tries=tries,
+                    namespace=graded.snapshot.namespace,
+                    evidence=snapshot_evidence(graded.snapshot),
+                    requested_at=attempt.requested_at,
+                    duration_ms=graded.duration_ms,
+                )
+                for attempt, graded in fresh
+            ],
+            with_ids=True,
         )
-        results = CheckResult.objects.bulk_create(
-            CheckResult(
-                run=run,
-                check_id=check.check_id,
-                position=position,
-                status=check.status,
-                message=check_message(check),
-                detail=check.detail[:4000],
-                evidence=list(check.evidence),
-            )
-            for run, (_, graded) in zip(runs, fresh, strict=True)
-            for position, check in enumerate(graded.outcome.checks)
+        results = rows_insert(
+            [
+                CheckResult(
+                    run=run,
+                    check_id=check.check_id,
+                    position=position,
+                    status=check.status,
+                    message=said(check),
+                    detail=check.detail[:4000],
+                    evidence=list(check.evidence),
+                )
+                for run, (_, graded) in zip(runs, fresh, strict=True)
+                for position, check in enumerate(graded.outcome.checks)
+            ]
         )
         by_run: dict[int, list[CheckResult]] = defaultdict(list)
         for result in results:
@@ -277,9 +302,11 @@ def _chunk_store(
         for attempt, graded in fresh:
             if graded.generation % 10 == 0:
                 runs_prune(attempt)
-        # One event per learner and chunk: their open pages apply each result in it.
-        for user_id, payloads in events.items():
-            user_event_send(user_id=user_id, event={"type": "labs.results", "results": payloads})
+        # One event per learner and chunk (their open pages apply each result in it), all sent
+        # in one trip after commit.
+        user_events_send(
+            events=[(u, {"type": "labs.results", "results": p}) for u, p in events.items()]
+        )
     return outcomes
 
 
@@ -331,9 +358,10 @@ def attempts_grade_batch(
         Attempt.objects.select_related("user").filter(pk__in=list(attempt_ids)).order_by("pk")
     )
     graded = _graded_all(_items(attempts, outcomes))
+    said = _Sentences()
     for start in range(0, len(graded), CHUNK):
         chunk = graded[start : start + CHUNK]
-        stored = _chunk_store(chunk, tries=tries, final_try=final_try)
+        stored = _chunk_store(chunk, tries=tries, final_try=final_try, said=said)
         outcomes.update(stored)
         if on_stored is not None:
             on_stored(Stored(tuple(item.attempt.pk for item, _ in chunk), stored))

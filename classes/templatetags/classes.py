@@ -23,6 +23,29 @@ ENVIRONMENT_LABELS = {
 }
 
 
+CHECK_LABELS = {
+    "pass": _("passes"),
+    "fail": _("fails"),
+    "inconclusive": _("could not check"),
+}
+TRIGGER_LABELS = {
+    "button": _("the student pressed Check"),
+    "watch": _("a change in the namespace"),
+    "page": _("the student opened the lesson"),
+    "instructor": _("an instructor graded the class"),
+}
+
+
+@register.filter
+def check_label(status: str) -> str:
+    return str(CHECK_LABELS.get(status, status))
+
+
+@register.filter
+def trigger_label(trigger: str) -> str:
+    return str(TRIGGER_LABELS.get(trigger, trigger))
+
+
 @register.filter
 def status_label(status: str) -> str:
     return str(STATUS_LABELS.get(status, status))

@@ -130,6 +130,17 @@ def test_grading_the_class_in_the_page_leaves_no_cell_checking(
     assert absent_cells.count() == 5
     assert page.locator(".messages").count() == 0  # no flash saying "Grading…" after the end
     screenshot(page, "classes-gradebook-graded-in-page")
+
+    # Why did the other student fail? Their cell opens what the grading read (issue 16).
+    failed = f'[data-cell][data-student="{students[1].user.pk}"][data-exercise="pods/kuard-pod"]'
+    assert page.get_attribute(failed, "data-status") == "failed"
+    page.locator(f"{failed} [data-cell-open]").click()
+    page.wait_for_url(f"**/students/{students[1].user.pk}/pods/kuard-pod/")
+    assert "There is no Pod named kuard" in page.locator('[data-check="exists"]').inner_text()
+    assert page.locator('[data-check="exists"]').get_attribute("data-status") == "fail"
+    assert "an instructor graded the class" in page.locator("[data-cell-status]").inner_text()
+    assert students[1].namespace in page.locator("h2").nth(1).inner_text()
+    screenshot(page, "classes-cell-why-it-failed")
     assert errors == []
 
 

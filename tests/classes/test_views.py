@@ -32,6 +32,7 @@ def _class_urls(pk: int) -> list[tuple[str, str]]:
         ("post", f"/classes/{pk}/code/"),
         ("post", f"/classes/{pk}/instructors/"),
         ("post", f"/classes/{pk}/students/1/remove/"),
+        ("get", f"/classes/{pk}/students/1/pods/kuard-pod/"),
     ]
 
 
@@ -293,3 +294,75 @@ def test_class_pages_have_the_course_in_their_navigation(
         assert 'aria-current="page">Classes' in nav.replace("\n", ""), path
     overview = client.get(course).content.decode().split('class="site-nav"', 1)[1]
     assert f'href="{course}" aria-current="page"' in overview.split("</nav>", 1)[0]
+
+
+def _graded_cell(student: Any, *, annotation: str) -> Attempt:
+    """A failed kuard-pod grading of `student`, as the pipeline stores it."""
+    from labs.models import CheckResult, GradingRun
+
+    attempt = Attempt.objects.create(
+        user=student, lab="pods", exercise="kuard-pod", status="failed",
+        requested_generation=1, graded_generation=1,
+    )  # fmt: skip
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "kuard", "annotations": {"note": annotation}},
+           "spec": {"containers": [{"name": "kuard",
+                                    "image": "gcr.io/kuar-demo/kuard-amd64:green"}]}}  # fmt: skip
+    run = GradingRun.objects.create(
+        attempt=attempt, generation=1, trigger="instructor", status="failed",
+        namespace="kl-ada", evidence={"namespace": "kl-ada", "objects": {"Pod": [pod]}},
+    )  # fmt: skip
+    CheckResult.objects.create(run=run, check_id="exists", position=0, status="pass",
+                               message={"en": "", "zh-hant": ""})  # fmt: skip
+    CheckResult.objects.create(
+        run=run, check_id="image", position=1, status="fail",
+        message={"en": "kuard must run the image gcr.io/kuar-demo/kuard-amd64:blue. "
+                       "Found: gcr.io/kuar-demo/kuard-amd64:green",
+                 "zh-hant": "kuard 必須執行映像檔 gcr.io/kuar-demo/kuard-amd64:blue。"},
+    )  # fmt: skip
+    Attempt.objects.filter(pk=attempt.pk).update(last_run=run)
+    return attempt
+
+
+def test_an_instructor_opens_a_cell_and_reads_why_it_failed(
+    instructor: Any, make_class: Callable[..., Classroom]
+) -> None:
+    classroom = make_class()
+    student = person("ada")
+    classroom_join(user=student, code=classroom.join_code)
+    # What the student put in their namespace is theirs: it is shown, never run as markup.
+    _graded_cell(student, annotation="<script>alert(1)</script>")
+    url = f"/classes/{classroom.pk}/students/{student.pk}/pods/kuard-pod/"
+    body = client_for(instructor).get(url).content.decode()
+    assert (
+        "kuard must run the image" in body and "Found: gcr.io/kuar-demo/kuard-amd64:green" in body
+    )
+    assert 'data-check="image" data-status="fail"' in body
+    assert 'data-object="Pod/kuard"' in body and "image: gcr.io/kuar-demo/kuard-amd64:green" in body
+    assert "<script>alert(1)</script>" not in body and "&lt;script&gt;alert(1)" in body
+    assert "an instructor graded the class" in body
+    zh = client_for(instructor)
+    zh.cookies["django_language"] = "zh-hant"
+    assert "kuard 必須執行映像檔" in zh.get(url).content.decode()
+    # The gradebook's cell links here.
+    assert (
+        f'href="{url}"' in client_for(instructor).get(f"/classes/{classroom.pk}/").content.decode()
+    )
+
+
+def test_a_cell_outside_the_class_is_not_found(
+    instructor: Any, make_class: Callable[..., Classroom]
+) -> None:
+    classroom = make_class()
+    member, stranger = person("member"), person("stranger")
+    classroom_join(user=member, code=classroom.join_code)
+    _graded_cell(stranger, annotation="x")  # graded, but not in this class
+    client = client_for(instructor)
+    base = f"/classes/{classroom.pk}/students"
+    assert client.get(f"{base}/{stranger.pk}/pods/kuard-pod/").status_code == 404
+    assert client.get(f"{base}/{member.pk}/pods/no-such-exercise/").status_code == 404
+    assert client.get(f"{base}/{member.pk}/jobs/no-such/").status_code == 404  # lab not in class
+    never = client.get(f"{base}/{member.pk}/pods/kuard-pod/")
+    assert never.status_code == 200 and "Not graded yet" in never.content.decode()
+    # The student themself is no instructor: their own cell is 404 to them too.
+    assert client_for(member).get(f"{base}/{member.pk}/pods/kuard-pod/").status_code == 404
