@@ -90,6 +90,8 @@ def test_pages_have_no_serious_accessibility_violations(web_server: WebServer, p
         page.wait_for_selector('[data-classes-live][data-state="live"]', state="attached")
         screenshot(page, f"a11y-gradebook-{width}")
     check(page, f"{url}/classes/{classroom.pk}/settings/", "class settings", found)
+    check(page, f"{url}/classes/{classroom.pk}/students/{student.pk}/pods/kuard-pod/",
+          "a gradebook cell, opened", found)  # fmt: skip
 
     assert_clean(found)
     assert errors == []

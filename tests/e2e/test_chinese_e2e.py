@@ -115,6 +115,8 @@ def test_every_page_in_chinese_has_no_english_left(
     visit(page, f"{url}/classes/new/", "new class", names, left)
     visit(page, f"{url}/classes/{classroom.pk}/", "gradebook", names, left)
     visit(page, f"{url}/classes/{classroom.pk}/settings/", "class settings", names, left)
+    cell = f"{url}/classes/{classroom.pk}/students/{learner.user.pk}/pods/kuard-pod/"
+    visit(page, cell, "a gradebook cell, opened", [*names, learner.namespace], left)
 
     assert not left, "English left on zh-Hant pages:\n" + "\n".join(left)
     assert errors == []
