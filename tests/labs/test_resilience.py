@@ -175,3 +175,47 @@ def test_unreachable_api_server_is_inconclusive_then_the_right_result(
     assert run.status == "passed" and run.tries >= 2
     attempt.refresh_from_db()
     assert attempt.graded_generation == generation and attempt.completed_at is not None
+
+
+def test_a_class_grading_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(
+    make_learner: Callable[..., Learner],
+    grading_queue: str,
+    slow_catalog: str,
+    workers: list[WorkerProcess],
+) -> None:
+    """Issue 16: the batch task is acked late, so a worker killed while its scripts run gives
+    the whole batch to another worker, which grades every cell once."""
+    from accounts.roles import Role
+    from classes.models import ClassGradingRun
+    from classes.services import class_grade_request, classroom_create, classroom_join
+    from tests.fixtures.classes import person
+
+    learners = [make_learner(), make_learner()]
+    for learner in learners:
+        assert learner.kubectl("apply", "-f", "-", input=kuard_pod()).returncode == 0
+    teacher = person("teacher", role=Role.INSTRUCTOR)
+    classroom = classroom_create(owner=teacher, name="Slow class", labs=["slow"])
+    for learner in learners:
+        classroom_join(user=learner.user, code=classroom.join_code)
+    env = {"KUBELAB_LABS_CATALOG": slow_catalog, "KUBELAB_CELERY_VISIBILITY_TIMEOUT": "3"}
+    doomed = grading_worker_start("doomed-batch", grading_queue, **env)
+    workers.append(doomed)
+
+    run = class_grade_request(classroom=classroom, requested_by=teacher).run
+    wait_for(lambda: "classes.grade_batch" in doomed.text(), 30, "the batch to reach the worker")
+    time.sleep(1.5)  # inside the 4-second script checks: nothing of the batch is stored yet
+    kill_group(doomed)
+    attempts = Attempt.objects.filter(user__in=[x.user for x in learners], lab="slow")
+    assert not GradingRun.objects.filter(attempt__in=attempts).exists()
+
+    rescuer = grading_worker_start("rescuer-batch", grading_queue, **env)
+    workers.append(rescuer)
+    wait_for(
+        lambda: ClassGradingRun.objects.filter(pk=run.pk, finished_at__isnull=False).exists(),
+        90, "the class run to finish on the rescuing worker",
+    )  # fmt: skip
+    for attempt in attempts:
+        assert attempt.status == "passed" and attempt.completed_at is not None, attempt
+        runs = GradingRun.objects.filter(attempt=attempt)
+        assert runs.count() == 1  # graded once, by the rescuer
+        assert CheckResult.objects.filter(run=runs.get()).count() == 2
