@@ -33,19 +33,27 @@ def _score(row: StudentRow, keys: tuple[str, ...] | list[str]) -> str:
     return f"{row.passed(keys)}/{len(keys)}"
 
 
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}"
+
+
 def gradebook_rows(book: Gradebook) -> list[list[str]]:
-    """Header and one row per student: who, each exercise's status, each lab's score, total."""
-    keys = book.keys
+    """Header and one row per student: who, each exercise's status, each lab's score and
+    points, the total, points and percentage of the class's points."""
+    keys, worth = book.keys, book.points
     header = ["username", "name", "email", "environment"]
     header += keys
     header += [f"{lab.slug} score" for lab in book.labs]
-    header += ["total", "last activity"]
+    header += [f"{lab.slug} points (of {book.points_possible(lab.exercises)})" for lab in book.labs]
+    header += ["total", f"points (of {book.points_possible()})", "percent", "last activity"]
     rows = [header]
     for student in book.students:
         row = [student.username, student.name, student.email, student.environment]
         row += [student.cell(key).shown for key in keys]
         row += [_score(student, lab.exercises) for lab in book.labs]
-        row += [_score(student, keys), _when(student.last_activity)]
+        row += [str(student.earned(worth, lab.exercises)) for lab in book.labs]
+        row += [_score(student, keys), str(student.earned(worth, keys))]
+        row += [_percent(book.percent(student)), _when(student.last_activity)]
         rows.append(row)
     return rows
 
@@ -67,8 +75,10 @@ def gradebook_json(book: Gradebook) -> dict[str, Any]:
             for lab in book.labs
         ],
         "exercises": [
-            {"key": e.key, "lab": e.lab, "id": e.id, "title": e.title} for e in book.exercises
+            {"key": e.key, "lab": e.lab, "id": e.id, "title": e.title, "points": e.points}
+            for e in book.exercises
         ],
+        "points_possible": book.points_possible(),
         "missing_labs": book.missing_labs,
         "students": [
             {
@@ -90,6 +100,8 @@ def gradebook_json(book: Gradebook) -> dict[str, Any]:
                 "labs": {lab.slug: s.passed(lab.exercises) for lab in book.labs},
                 "passed": s.passed(keys),
                 "total": len(keys),
+                "points": s.earned(book.points, keys),
+                "percent": book.percent(s),
             }
             for s in book.students
         ],

@@ -19,6 +19,7 @@ class ExerciseColumn:
     lab: str
     id: str
     title: str
+    points: int = 1  # what completing it is worth
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,10 @@ class StudentRow:
     def passed(self, keys: tuple[str, ...] | list[str]) -> int:
         return sum(1 for key in keys if self.cell(key).completed)
 
+    def earned(self, points: dict[str, int], keys: tuple[str, ...] | list[str]) -> int:
+        """Points of the completed exercises among `keys` (points: key -> worth)."""
+        return sum(points.get(key, 1) for key in keys if self.cell(key).completed)
+
 
 @dataclass(frozen=True)
 class GradingProgress:
@@ -96,6 +101,8 @@ class GridRow:
     cells: list[tuple[ExerciseColumn, Cell]]
     passed: int
     lab_scores: list[tuple[LabColumn, int]]
+    points: int = 0  # earned
+    percent: float | None = None  # of the class's points, None when nothing is worth points
 
 
 @dataclass
@@ -113,6 +120,18 @@ class Gradebook:
     def keys(self) -> list[str]:
         return [e.key for e in self.exercises]
 
+    @property
+    def points(self) -> dict[str, int]:
+        return {e.key: e.points for e in self.exercises}
+
+    def points_possible(self, keys: tuple[str, ...] | list[str] | None = None) -> int:
+        worth = self.points
+        return sum(worth[key] for key in (self.keys if keys is None else keys))
+
+    def percent(self, student: StudentRow) -> float | None:
+        possible = self.points_possible()
+        return student.earned(self.points, self.keys) / possible if possible else None
+
     def pass_rate(self, key: str) -> float | None:
         """Share of enrolled students who completed the exercise; None without students."""
         if not self.students:
@@ -121,13 +140,15 @@ class Gradebook:
 
     def rows(self) -> list[GridRow]:
         """The grid in display order, totals included, so templates only loop."""
-        keys = self.keys
+        keys, worth = self.keys, self.points
         return [
             GridRow(
                 student=s,
                 cells=[(e, s.cell(e.key)) for e in self.exercises],
                 passed=s.passed(keys),
                 lab_scores=[(lab, s.passed(lab.exercises)) for lab in self.labs],
+                points=s.earned(worth, keys),
+                percent=self.percent(s),
             )
             for s in self.students
         ]

@@ -82,7 +82,9 @@ def _columns(
             key = f"{slug}/{exercise.id}"
             keys.append(key)
             exercises.append(
-                ExerciseColumn(key, slug, exercise.id, text_for(exercise.title, language))
+                ExerciseColumn(
+                    key, slug, exercise.id, text_for(exercise.title, language), exercise.points
+                )
             )
         lab_columns.append(LabColumn(slug, text_for(lab.title, language), tuple(keys)))
     return lab_columns, exercises, missing

@@ -283,6 +283,8 @@ class Exercise(_Model):
     near_misses: list[NearMiss] = Field(min_length=1)
     # Graded on every change in the learner's namespace (besides the Check button).
     auto_check: bool = True
+    # What completing it is worth in a class's gradebook and exports (0: practice only).
+    points: int = Field(default=1, ge=0, le=100)
 
     def check(self, check_id: str) -> Check:
         for check in self.checks:

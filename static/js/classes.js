@@ -57,10 +57,16 @@
   function recount() {
     if (!table) return;
     const rows = table.querySelectorAll("[data-student-row]");
+    const possible = Array.from(rows[0] ? rows[0].querySelectorAll("[data-cell]") : [])
+      .reduce((sum, cell) => sum + Number(cell.dataset.points || 1), 0);
     rows.forEach((row) => {
-      const done = row.querySelectorAll('[data-cell][data-completed="true"]').length;
+      const done = row.querySelectorAll('[data-cell][data-completed="true"]');
       const cell = row.querySelector("[data-total]");
-      if (cell) cell.textContent = `${done}/${total}`;
+      if (cell) cell.textContent = `${done.length}/${total}`;
+      // Points: what the completed exercises are worth, and the share of the class's points.
+      const earned = Array.from(done).reduce((sum, c) => sum + Number(c.dataset.points || 1), 0);
+      const points = row.querySelector("[data-points-total]");
+      if (points) points.textContent = `${earned} (${possible ? Math.round((100 * earned) / possible) + "%" : "-"})`;
     });
     table.querySelectorAll("[data-rate]").forEach((rate) => {
       const key = CSS.escape(rate.dataset.exercise);

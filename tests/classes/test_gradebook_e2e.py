@@ -72,6 +72,9 @@ def test_the_instructors_cell_turns_green_live_when_the_student_passes(
     assert title.startswith(f"{student.user.username} · ") and ": passed (completed 20" in title
     assert "not checked" not in title
     assert page.locator(f'[data-total][data-student="{student.user.pk}"]').inner_text() == "1/5"
+    # Every Pods exercise is worth a point: 1 of 5, recounted live from the cells.
+    points = page.locator(f'[data-points-total][data-student="{student.user.pk}"]').inner_text()
+    assert points == "1 (20%)"
     rate = page.locator('[data-rate][data-exercise="pods/kuard-pod"]').inner_text()
     assert rate == "100%"
     screenshot(page, "classes-gradebook-live-green")

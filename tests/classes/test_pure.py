@@ -83,7 +83,7 @@ def _book() -> Gradebook:
         name="K8s 101",
         labs=[LabColumn("pods", "Pods", keys)],
         exercises=[
-            ExerciseColumn(keys[0], "pods", "kuard-pod", "Run kuard"),
+            ExerciseColumn(keys[0], "pods", "kuard-pod", "Run kuard", points=3),
             ExerciseColumn(keys[1], "pods", "readiness", "Readiness"),
         ],
         students=[
@@ -102,13 +102,16 @@ def test_the_csv_is_utf8_with_a_bom_and_never_carries_a_formula() -> None:
     rows = list(csv.reader(io.StringIO(text[len(BOM) :])))
     assert rows[0] == [
         "username", "name", "email", "environment", "pods/kuard-pod", "pods/readiness",
-        "pods score", "total", "last activity",
+        "pods score", "pods points (of 4)", "total", "points (of 4)", "percent", "last activity",
     ]  # fmt: skip
+    # The exercise worth 3 of the class's 4 points is done: 3 points, 75 %.
     assert rows[1] == [
         "'=cmd|' /C calc'!A0", "陳 小明", "'-x@example.com", "ready", "passed", "failed",
-        "1/2", "1/2", "2026-11-27T09:30:00+00:00",
+        "1/2", "3", "1/2", "3", "75.0", "2026-11-27T09:30:00+00:00",
     ]  # fmt: skip
-    assert rows[2] == ["bob", "", "", "suspended", "not_checked", "not_checked", "0/2", "0/2", ""]
+    assert rows[2] == [
+        "bob", "", "", "suspended", "not_checked", "not_checked", "0/2", "0", "0/2", "0", "0.0", "",
+    ]  # fmt: skip
     for row in rows:
         for value in row:
             assert not value.startswith(("=", "+", "-", "@"))
@@ -126,6 +129,8 @@ def test_a_completed_exercise_counts_as_passed_and_keeps_its_latest_status() -> 
         "hints_revealed": 2,
     }
     assert ada["passed"] == 1 and ada["total"] == 2 and ada["labs"] == {"pods": 1}
+    assert ada["points"] == 3 and ada["percent"] == 0.75 and data["points_possible"] == 4
+    assert [e["points"] for e in data["exercises"]] == [3, 1]
     assert data["pass_rates"] == {"pods/kuard-pod": 0.5, "pods/readiness": 0.0}
     assert gradebook_rows(book)[1][4] == "passed"  # the CSV shows the same as the JSON
 
@@ -144,3 +149,14 @@ def test_export_filenames_carry_the_class_slug_and_the_date() -> None:
     assert export_filename(name_slug='a"b\r\n', classroom_id=3, day=day, extension="csv") == (
         "kubelab-ab-2026-11-27.csv"
     )
+
+
+def test_points_total_and_share_follow_the_exercises_worth() -> None:
+    book = _book()
+    rows = book.rows()
+    assert [(r.points, r.percent) for r in rows] == [(3, 0.75), (0, 0.0)]
+    practice = Gradebook(
+        classroom_id=1, name="practice", labs=[],
+        exercises=[ExerciseColumn("a/b", "a", "b", "B", points=0)], students=book.students[:1],
+    )  # fmt: skip
+    assert practice.points_possible() == 0 and practice.percent(book.students[0]) is None

@@ -210,6 +210,9 @@ def test_exports_have_the_gradebook_with_safe_cells_and_dated_names(
     assert row["environment"] == "none"
     assert row["pods/kuard-pod"] == "passed" and row["pods/readiness"] == "not_checked"
     assert row["pods score"] == "1/5" and row["total"] == "1/5"
+    # The CSV carries points: each Pods exercise is worth one (issue 16).
+    assert row["pods points (of 5)"] == "1" and row["points (of 5)"] == "1"
+    assert row["percent"] == "20.0"
 
     response = client.get(f"/classes/{classroom.pk}/gradebook.json")
     assert response["Content-Disposition"].endswith(f'-{today}.json"')

@@ -114,6 +114,8 @@ MISTAKES = [
      12, "exercises[0].checks[0].kind", ["'Secret' is not allowed", "use 'Pod'"]),
     (("          - kubectl run", "          - {kubectl: run}\n          - kubectl run"), 28,
      "exercises[0].near_misses[0].commands[0]", ["valid string", "got dict"]),
+    (("    hints: [Use kubectl apply.]", "    hints: [Use kubectl apply.]\n    points: -2"), 9,
+     "exercises[0].points", ["greater than or equal to 0"]),
 ]  # fmt: skip
 
 
