@@ -45,7 +45,8 @@ def gradebook_rows(book: Gradebook) -> list[list[str]]:
     header += keys
     header += [f"{lab.slug} score" for lab in book.labs]
     header += [f"{lab.slug} points (of {book.points_possible(lab.exercises)})" for lab in book.labs]
-    header += ["total", f"points (of {book.points_possible()})", "percent", "last activity"]
+    header += ["total", f"points (of {book.points_possible()})", "percent"]
+    header += ["points by the deadline", "late", "last activity"]
     rows = [header]
     for student in book.students:
         row = [student.username, student.name, student.email, student.environment]
@@ -53,7 +54,9 @@ def gradebook_rows(book: Gradebook) -> list[list[str]]:
         row += [_score(student, lab.exercises) for lab in book.labs]
         row += [str(student.earned(worth, lab.exercises)) for lab in book.labs]
         row += [_score(student, keys), str(student.earned(worth, keys))]
-        row += [_percent(book.percent(student)), _when(student.last_activity)]
+        row += [_percent(book.percent(student)), str(book.on_time(student))]
+        row += [" ".join(key for key in keys if book.late(student, key))]
+        row += [_when(student.last_activity)]
         rows.append(row)
     return rows
 
@@ -71,7 +74,12 @@ def gradebook_json(book: Gradebook) -> dict[str, Any]:
     return {
         "class": {"id": book.classroom_id, "name": book.name},
         "labs": [
-            {"slug": lab.slug, "title": lab.title, "exercises": list(lab.exercises)}
+            {
+                "slug": lab.slug,
+                "title": lab.title,
+                "exercises": list(lab.exercises),
+                "due": _when(book.deadlines.due.get(lab.slug)) or None,
+            }
             for lab in book.labs
         ],
         "exercises": [
@@ -94,6 +102,7 @@ def gradebook_json(book: Gradebook) -> dict[str, Any]:
                         "latest": s.cell(key).status,
                         "completed_at": _when(s.cell(key).completed_at) or None,
                         "hints_revealed": s.cell(key).hints_revealed,
+                        "late": book.late(s, key),
                     }
                     for key in keys
                 },
@@ -102,6 +111,11 @@ def gradebook_json(book: Gradebook) -> dict[str, Any]:
                 "total": len(keys),
                 "points": s.earned(book.points, keys),
                 "percent": book.percent(s),
+                "points_by_deadline": book.on_time(s),
+                "due": {
+                    lab.slug: _when(book.deadlines.due_for(s.id, lab.slug)) or None
+                    for lab in book.labs
+                },
             }
             for s in book.students
         ],

@@ -48,6 +48,21 @@ class Cell:
 EMPTY = Cell()
 
 
+@dataclass(frozen=True)
+class Deadlines:
+    """A class's deadlines: lab -> due, and (student, lab) -> the student's own due."""
+
+    due: dict[str, datetime] = field(default_factory=dict)
+    extended: dict[tuple[int, str], datetime] = field(default_factory=dict)
+
+    def due_for(self, student_id: int, lab: str) -> datetime | None:
+        return self.extended.get((student_id, lab)) or self.due.get(lab)
+
+    def late(self, student_id: int, lab: str, completed_at: datetime | None) -> bool:
+        due = self.due_for(student_id, lab)
+        return completed_at is not None and due is not None and completed_at > due
+
+
 @dataclass
 class StudentRow:
     id: int
@@ -103,6 +118,8 @@ class GridRow:
     lab_scores: list[tuple[LabColumn, int]]
     points: int = 0  # earned
     percent: float | None = None  # of the class's points, None when nothing is worth points
+    on_time: int = 0  # points earned by the deadline
+    late: frozenset[str] = frozenset()  # exercise keys completed after the deadline
 
 
 @dataclass
@@ -115,6 +132,7 @@ class Gradebook:
     # Assigned labs that are no longer in the catalog (shown as a warning, never a crash).
     missing_labs: list[str] = field(default_factory=list)
     progress: GradingProgress | None = None
+    deadlines: Deadlines = field(default_factory=lambda: Deadlines())
 
     @property
     def keys(self) -> list[str]:
@@ -131,6 +149,20 @@ class Gradebook:
     def percent(self, student: StudentRow) -> float | None:
         possible = self.points_possible()
         return student.earned(self.points, self.keys) / possible if possible else None
+
+    def late(self, student: StudentRow, key: str) -> bool:
+        """Completed, but after the student's deadline for the exercise's lab."""
+        lab = key.split("/", 1)[0]
+        return self.deadlines.late(student.id, lab, student.cell(key).completed_at)
+
+    def on_time(self, student: StudentRow) -> int:
+        """Points of the exercises completed by the deadline (all of them, where none is set)."""
+        worth = self.points
+        return sum(
+            worth[key]
+            for key in self.keys
+            if student.cell(key).completed and not self.late(student, key)
+        )
 
     def pass_rate(self, key: str) -> float | None:
         """Share of enrolled students who completed the exercise; None without students."""
@@ -149,6 +181,8 @@ class Gradebook:
                 lab_scores=[(lab, s.passed(lab.exercises)) for lab in self.labs],
                 points=s.earned(worth, keys),
                 percent=self.percent(s),
+                on_time=self.on_time(s),
+                late=frozenset(key for key in keys if self.late(s, key)),
             )
             for s in self.students
         ]

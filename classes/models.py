@@ -80,3 +80,41 @@ class ClassGradingRequest(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id}: attempt {self.attempt_id}#{self.generation}"
+
+
+class Deadline(models.Model):
+    """When a lab of a class is due, for every student; an Extension moves it for one."""
+
+    classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="deadlines")
+    lab = models.SlugField(max_length=63)
+    due_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["classroom", "lab"], name="classes_deadline_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lab} of class {self.classroom_id} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class Extension(models.Model):
+    """One student's own, later deadline for a lab of a class."""
+
+    classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="extensions")
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="extensions"
+    )
+    lab = models.SlugField(max_length=63)
+    due_at = models.DateTimeField()
+    granted_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["classroom", "student", "lab"], name="classes_extension_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lab} for {self.student_id} due {self.due_at:%Y-%m-%d %H:%M}"

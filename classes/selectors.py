@@ -10,13 +10,21 @@ from django.db.models import Count, F, Q
 from accounts.roles import Role, user_has_role
 from classes.gradebook import (
     Cell,
+    Deadlines,
     ExerciseColumn,
     Gradebook,
     GradingProgress,
     LabColumn,
     StudentRow,
 )
-from classes.models import ClassGradingRequest, ClassGradingRun, Classroom, Enrollment
+from classes.models import (
+    ClassGradingRequest,
+    ClassGradingRun,
+    Classroom,
+    Deadline,
+    Enrollment,
+    Extension,
+)
 from labs.learners import learner_states
 from labs.models import Attempt, AttemptStatus, Trigger
 from labs.selectors import catalog_get, text_for
@@ -103,6 +111,29 @@ def _done_filter() -> Q:
     return graded | gave_up
 
 
+def deadlines_get(*, classroom: Classroom) -> Deadlines:
+    """The class's deadlines and extensions, in two queries whatever the class size."""
+    due = dict(Deadline.objects.filter(classroom=classroom).values_list("lab", "due_at"))
+    extended = {
+        (student_id, lab): due_at
+        for student_id, lab, due_at in Extension.objects.filter(classroom=classroom).values_list(
+            "student_id", "lab", "due_at"
+        )
+    }
+    return Deadlines(due, extended)
+
+
+def deadline_rows(*, classroom: Classroom, language: str) -> list[tuple[str, str, Any]]:
+    """(lab slug, title, due or None) for each lab of the class, for its settings page."""
+    catalog = catalog_get()
+    due = deadlines_get(classroom=classroom).due
+    return [
+        (slug, text_for(catalog.lab(slug).title, language) if slug in catalog.labs else slug,
+         due.get(slug))
+        for slug in classroom.labs or []
+    ]  # fmt: skip
+
+
 def run_progress(*, run: ClassGradingRun) -> GradingProgress:
     """How far a run is (one query), as the page and the live event show it."""
     done = ClassGradingRequest.objects.filter(run=run).filter(_done_filter()).count()
@@ -138,8 +169,9 @@ def _last_activity(state_at: Any, attempts: list[Attempt]) -> Any:
 
 
 def gradebook_get(*, classroom: Classroom, language: str = "en") -> Gradebook:
-    """Every enrolled student by every exercise of the class's labs, in six queries whatever
-    the class size: enrolments, attempts, environments, the latest run and its progress."""
+    """Every enrolled student by every exercise of the class's labs, in seven queries whatever
+    the class size: enrolments, attempts, environments, the latest run, its progress, the
+    deadlines and the extensions."""
     lab_columns, exercises, missing = _columns(list(classroom.labs), language)
     enrolments = list(
         Enrollment.objects.filter(classroom=classroom)
@@ -185,6 +217,7 @@ def gradebook_get(*, classroom: Classroom, language: str = "en") -> Gradebook:
         students=students,
         missing_labs=missing,
         progress=run_progress(run=run) if run is not None else None,
+        deadlines=deadlines_get(classroom=classroom),
     )
 
 

@@ -29,6 +29,13 @@ urlpatterns = [
         views.cell,
         name="cell",
     ),
+    path("<int:classroom_id>/deadlines/", views.deadline_view, name="deadline"),
+    path("<int:classroom_id>/extensions/", views.extension_view, name="extension"),
+    path(
+        "<int:classroom_id>/extensions/<int:extension_id>/revoke/",
+        views.extension_revoke_view,
+        name="extension_revoke",
+    ),
     path("<int:classroom_id>/grade/", views.grade, name="grade"),
     path("<int:classroom_id>/gradebook.csv", views.export_csv, name="export_csv"),
     path("<int:classroom_id>/gradebook.json", views.export_json, name="export_json"),

@@ -4,6 +4,7 @@ Every class page reaches its class through ``classroom_get_for_instructor`` (404
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.selectors import user_is_guest
 from classes.cells import CellNotFound, cell_shown
 from classes.codes import InvalidCode, code_display, code_normalise
+from classes.deadlines import DeadlineError, deadline_set, extension_grant, extension_revoke
 from classes.export import export_filename, gradebook_csv, gradebook_json
 from classes.forms import ClassroomForm, InstructorForm, JoinForm, join_code_problem
 from classes.gradebook import Gradebook
@@ -30,6 +32,7 @@ from classes.selectors import (
     classroom_get_for_instructor,
     classrooms_joined,
     classrooms_taught,
+    deadline_rows,
     gradebook_get,
     lab_choices,
     run_progress,
@@ -229,8 +232,75 @@ def settings_page(request: HttpRequest, classroom_id: int) -> HttpResponse:
             ),
             "join_url": _join_url(request, classroom),
             "join_code": code_display(classroom.join_code),
+            "deadline_rows": deadline_rows(classroom=classroom, language=get_language()),
+            "extensions": classroom.extensions.select_related("student").order_by(
+                "lab", "student__username"
+            ),
+            "time_zone": timezone.get_current_timezone_name(),
         },
     )
+
+
+def _when(text: str) -> datetime | None:
+    """A datetime-local field (YYYY-MM-DDTHH:MM, the server's time zone); None when empty;
+    DeadlineError naming the value otherwise."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        naive = datetime.fromisoformat(text)
+    except ValueError:
+        raise DeadlineError(
+            _("%(value)s is not a date and time; write it like 2026-12-24 18:00.") % {"value": text}
+        ) from None
+    return timezone.make_aware(naive) if timezone.is_naive(naive) else naive
+
+
+@login_required
+@require_POST
+def deadline_view(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    classroom = _classroom(request, classroom_id)
+    try:
+        deadline_set(
+            classroom=classroom, lab=request.POST.get("lab", ""),
+            due_at=_when(request.POST.get("due", "")),
+        )  # fmt: skip
+    except DeadlineError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Deadline saved."))
+    return redirect("classes:settings", classroom.pk)
+
+
+@login_required
+@require_POST
+def extension_view(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    classroom = _classroom(request, classroom_id)
+    try:
+        due_at = _when(request.POST.get("due", ""))
+        if due_at is None:
+            raise DeadlineError(_("Give the extension's new deadline."))
+        student = request.POST.get("student", "")
+        extension_grant(
+            classroom=classroom, student_id=int(student) if student.isdigit() else 0,
+            lab=request.POST.get("lab", ""), due_at=due_at,
+        )  # fmt: skip
+    except DeadlineError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Extension granted."))
+    return redirect("classes:settings", classroom.pk)
+
+
+@login_required
+@require_POST
+def extension_revoke_view(
+    request: HttpRequest, classroom_id: int, extension_id: int
+) -> HttpResponse:
+    classroom = _classroom(request, classroom_id)
+    if extension_revoke(classroom=classroom, extension_id=extension_id):
+        messages.success(request, _("Extension removed."))
+    return redirect("classes:settings", classroom.pk)
 
 
 @login_required

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 from django.utils.translation import gettext_lazy as _
 
@@ -59,3 +61,16 @@ def environment_label(status: str) -> str:
 @register.filter
 def percent(rate: float | None) -> str:
     return "-" if rate is None else f"{round(rate * 100)}%"
+
+
+@register.filter
+def get_item(mapping: Any, key: str) -> Any:
+    return mapping.get(key) if mapping else None
+
+
+@register.filter
+def due_for(book: Any, student_id: int) -> dict[str, Any]:
+    """lab -> the student's deadline (their extension, else the lab's), for a gradebook row."""
+    deadlines = book.deadlines
+    labs = {lab.slug for lab in book.labs}
+    return {lab: deadlines.due_for(student_id, lab) for lab in labs}

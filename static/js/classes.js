@@ -38,6 +38,12 @@
     if (when) when.textContent = shortTime(state.completed_at);
     const hints = cell.querySelector("[data-cell-hints]");
     if (hints) hints.textContent = state.hints_revealed ? `💡${state.hints_revealed}` : "";
+    // Late: completed after this student's deadline for the lab (the server wrote it in data-due).
+    const late = Boolean(state.completed_at && cell.dataset.due &&
+      new Date(state.completed_at) > new Date(cell.dataset.due));
+    cell.dataset.late = late ? "true" : "false";
+    const lateMark = cell.querySelector("[data-cell-late]");
+    if (lateMark) lateMark.textContent = late ? strings.late || "late" : "";
     cell.title = cellTitle(cell, state);
   }
 
@@ -66,7 +72,16 @@
       // Points: what the completed exercises are worth, and the share of the class's points.
       const earned = Array.from(done).reduce((sum, c) => sum + Number(c.dataset.points || 1), 0);
       const points = row.querySelector("[data-points-total]");
-      if (points) points.textContent = `${earned} (${possible ? Math.round((100 * earned) / possible) + "%" : "-"})`;
+      if (points) {
+        const onTime = Array.from(done).filter((c) => c.dataset.late !== "true")
+          .reduce((sum, c) => sum + Number(c.dataset.points || 1), 0);
+        const note = points.querySelector("[data-points-on-time]");
+        points.textContent = `${earned} (${possible ? Math.round((100 * earned) / possible) + "%" : "-"})`;
+        if (note) {
+          note.textContent = " · " + (strings.onTime || "%(n)s by the deadline").replace("%(n)s", String(onTime));
+          points.appendChild(note);
+        }
+      }
     });
     table.querySelectorAll("[data-rate]").forEach((rate) => {
       const key = CSS.escape(rate.dataset.exercise);

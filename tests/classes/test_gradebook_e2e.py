@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from accounts.roles import Role
 from classes.services import classroom_create, classroom_join
@@ -102,7 +104,19 @@ def test_grading_the_class_in_the_page_leaves_no_cell_checking(
     pod_running(students[0], "kuard")
 
     site = learner_site("classes-grade")
-    site.login(page, teacher.username, "x" * 12, path=f"/classes/{classroom.pk}/")
+    site.login(page, teacher.username, "x" * 12, path=f"/classes/{classroom.pk}/settings/")
+    # A deadline that has passed, and an extension to tomorrow for the first student only.
+    yesterday = (timezone.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    tomorrow = (timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    page.fill("#due-pods", yesterday)
+    page.locator('[data-deadline="pods"] button').click()
+    page.wait_for_selector(".messages")
+    page.select_option("#extension-student", str(students[0].user.pk))
+    page.select_option("#extension-lab", "pods")
+    page.fill("#extension-due", tomorrow)
+    page.locator("[data-extension-form] button").click()
+    page.wait_for_selector(f'[data-extension="{students[0].user.username}/pods"]')
+    page.goto(f"{site.url}/classes/{classroom.pk}/")
     page.wait_for_selector('[data-classes-live][data-state="live"]', state="attached")
     page.evaluate("window.__samePage = true")  # gone if the page reloads
     page.locator("[data-grade-button]").click()
@@ -127,6 +141,10 @@ def test_grading_the_class_in_the_page_leaves_no_cell_checking(
     first = f'[data-cell][data-student="{students[0].user.pk}"][data-exercise="pods/kuard-pod"]'
     assert page.get_attribute(first, "data-status") == "passed"
     assert page.locator(f'[data-total][data-student="{students[0].user.pk}"]').inner_text() == "1/5"
+    # Done today, inside the first student's extension: on time, its point counted by the deadline.
+    assert page.get_attribute(first, "data-late") == "false"
+    points = page.locator(f'[data-points-total][data-student="{students[0].user.pk}"]')
+    assert points.inner_text() == "1 (20%) · 1 by the deadline"
     absent_cells = page.locator(
         f'[data-cell][data-student="{absent.pk}"][data-status="not_checked"]'
     )

@@ -17,7 +17,7 @@ from classes.export import (
     gradebook_json,
     gradebook_rows,
 )
-from classes.gradebook import Cell, ExerciseColumn, Gradebook, LabColumn, StudentRow
+from classes.gradebook import Cell, Deadlines, ExerciseColumn, Gradebook, LabColumn, StudentRow
 
 
 def test_new_codes_are_long_random_and_from_the_unambiguous_alphabet() -> None:
@@ -102,15 +102,17 @@ def test_the_csv_is_utf8_with_a_bom_and_never_carries_a_formula() -> None:
     rows = list(csv.reader(io.StringIO(text[len(BOM) :])))
     assert rows[0] == [
         "username", "name", "email", "environment", "pods/kuard-pod", "pods/readiness",
-        "pods score", "pods points (of 4)", "total", "points (of 4)", "percent", "last activity",
+        "pods score", "pods points (of 4)", "total", "points (of 4)", "percent",
+        "points by the deadline", "late", "last activity",
     ]  # fmt: skip
     # The exercise worth 3 of the class's 4 points is done: 3 points, 75 %.
     assert rows[1] == [
         "'=cmd|' /C calc'!A0", "陳 小明", "'-x@example.com", "ready", "passed", "failed",
-        "1/2", "3", "1/2", "3", "75.0", "2026-11-27T09:30:00+00:00",
+        "1/2", "3", "1/2", "3", "75.0", "3", "", "2026-11-27T09:30:00+00:00",
     ]  # fmt: skip
     assert rows[2] == [
-        "bob", "", "", "suspended", "not_checked", "not_checked", "0/2", "0", "0/2", "0", "0.0", "",
+        "bob", "", "", "suspended", "not_checked", "not_checked", "0/2", "0", "0/2", "0", "0.0",
+        "0", "", "",
     ]  # fmt: skip
     for row in rows:
         for value in row:
@@ -127,6 +129,7 @@ def test_a_completed_exercise_counts_as_passed_and_keeps_its_latest_status() -> 
         "latest": "failed",
         "completed_at": "2026-11-27T09:30:00+00:00",
         "hints_revealed": 2,
+        "late": False,
     }
     assert ada["passed"] == 1 and ada["total"] == 2 and ada["labs"] == {"pods": 1}
     assert ada["points"] == 3 and ada["percent"] == 0.75 and data["points_possible"] == 4
@@ -160,3 +163,24 @@ def test_points_total_and_share_follow_the_exercises_worth() -> None:
         exercises=[ExerciseColumn("a/b", "a", "b", "B", points=0)], students=book.students[:1],
     )  # fmt: skip
     assert practice.points_possible() == 0 and practice.percent(book.students[0]) is None
+
+
+def test_work_completed_after_the_students_deadline_is_late_and_counts_apart() -> None:
+    book = _book()
+    done = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
+    ada = book.students[0]
+    book.deadlines = Deadlines(due={"pods": datetime(2026, 11, 27, 9, 0, tzinfo=UTC)})
+    assert book.late(ada, "pods/kuard-pod") and book.on_time(ada) == 0
+    assert book.rows()[0].late == frozenset({"pods/kuard-pod"})
+    assert gradebook_rows(book)[1][-3:] == ["0", "pods/kuard-pod", "2026-11-27T09:30:00+00:00"]
+    assert gradebook_json(book)["students"][0]["exercises"]["pods/kuard-pod"]["late"] is True
+    # An extension to 10:00 for Ada alone makes the same work on time; Bob keeps 9:00.
+    book.deadlines = Deadlines(
+        due={"pods": datetime(2026, 11, 27, 9, 0, tzinfo=UTC)},
+        extended={(1, "pods"): datetime(2026, 11, 27, 10, 0, tzinfo=UTC)},
+    )
+    assert not book.late(ada, "pods/kuard-pod") and book.on_time(ada) == 3
+    data = gradebook_json(book)
+    assert data["students"][0]["due"] == {"pods": "2026-11-27T10:00:00+00:00"}
+    assert data["students"][1]["due"] == {"pods": "2026-11-27T09:00:00+00:00"}
+    assert done > book.deadlines.due["pods"]  # the 9:30 completion, against both deadlines

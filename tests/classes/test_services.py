@@ -357,8 +357,8 @@ def test_the_gradebook_takes_the_same_few_queries_for_any_class_size(
         _graded(Attempt.objects.get(user=student, lab="pods", exercise="kuard-pod"), "passed")
     Attempt.objects.filter(user=students[0], exercise="kuard-pod").update(hints_revealed=2)
 
-    # enrolments, attempts, environments, the latest run, its progress
-    with django_assert_num_queries(5):
+    # enrolments, attempts, environments, the latest run, its progress, deadlines, extensions
+    with django_assert_num_queries(7):
         book = gradebook_get(classroom=classroom)
     assert len(book.students) == count
     assert len(book.exercises) > PODS_EXERCISES

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -33,6 +34,9 @@ def _class_urls(pk: int) -> list[tuple[str, str]]:
         ("post", f"/classes/{pk}/instructors/"),
         ("post", f"/classes/{pk}/students/1/remove/"),
         ("get", f"/classes/{pk}/students/1/pods/kuard-pod/"),
+        ("post", f"/classes/{pk}/deadlines/"),
+        ("post", f"/classes/{pk}/extensions/"),
+        ("post", f"/classes/{pk}/extensions/1/revoke/"),
     ]
 
 
@@ -369,3 +373,60 @@ def test_a_cell_outside_the_class_is_not_found(
     assert never.status_code == 200 and "Not graded yet" in never.content.decode()
     # The student themself is no instructor: their own cell is 404 to them too.
     assert client_for(member).get(f"{base}/{member.pk}/pods/kuard-pod/").status_code == 404
+
+
+def test_deadlines_and_an_extension_mark_late_work_and_count_points_by_the_deadline(
+    instructor: Any, make_class: Callable[..., Classroom]
+) -> None:
+    from classes.models import Deadline, Extension
+
+    classroom = make_class()
+    ada, bob = person("ada"), person("bob")
+    for student in (ada, bob):
+        classroom_join(user=student, code=classroom.join_code)
+    client = client_for(instructor)
+    settings_url = f"/classes/{classroom.pk}/settings/"
+
+    # An extension needs a deadline to extend; then one after it.
+    extend = {"student": ada.pk, "lab": "pods", "due": "2026-12-10T12:00"}
+    answer = client.post(f"/classes/{classroom.pk}/extensions/", extend, follow=True)
+    assert "pods has no deadline yet" in answer.content.decode()
+    assert client.post(f"/classes/{classroom.pk}/deadlines/",
+                       {"lab": "pods", "due": "2026-12-01T12:00"}).status_code == 302  # fmt: skip
+    due = Deadline.objects.get(classroom=classroom, lab="pods").due_at
+    assert due.isoformat() == "2026-12-01T12:00:00+00:00"  # the server's zone, UTC
+    for bad, sentence in [
+        ({"student": ada.pk, "lab": "pods", "due": "2026-11-30T12:00"}, "must end after"),
+        ({"student": ada.pk, "lab": "jobs", "due": "2026-12-10T12:00"}, "not one of this class"),
+        ({"student": instructor.pk, "lab": "pods", "due": "2026-12-10T12:00"}, "Only a student"),
+        ({"student": ada.pk, "lab": "pods", "due": "soon"}, "is not a date and time"),
+    ]:
+        answer = client.post(f"/classes/{classroom.pk}/extensions/", bad, follow=True)
+        assert sentence in answer.content.decode(), bad
+    assert not Extension.objects.exists()
+    client.post(f"/classes/{classroom.pk}/extensions/",
+                {"student": ada.pk, "lab": "pods", "due": "2026-12-10T12:00"})  # fmt: skip
+    assert Extension.objects.get().student == ada
+    page = client.get(settings_url).content.decode()
+    assert f'data-extension="{ada.username}/pods"' in page and 'value="2026-12-01T12:00"' in page
+
+    # Both complete kuard on 5 December: late for Bob, on time for Ada (her extension).
+    when = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+    for student in (ada, bob):
+        Attempt.objects.create(user=student, lab="pods", exercise="kuard-pod", status="passed",
+                               completed_at=when)  # fmt: skip
+    book = client.get(f"/classes/{classroom.pk}/").content.decode()
+    assert "due 2026-12-01 12:00" in book
+    assert book.count('data-late="true"') == 1
+    exported = client.get(f"/classes/{classroom.pk}/gradebook.csv").content.decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(exported[1:])))
+    late = {row["username"]: (row["late"], row["points by the deadline"]) for row in rows}
+    assert late == {ada.username: ("", "1"), bob.username: ("pods/kuard-pod", "0")}
+    data = json.loads(client.get(f"/classes/{classroom.pk}/gradebook.json").content)
+    due = {s["username"]: s["due"]["pods"] for s in data["students"]}
+    assert due[ada.username] == "2026-12-10T12:00:00+00:00"
+    assert due[bob.username] == "2026-12-01T12:00:00+00:00"
+
+    # Clearing the deadline: nothing is late any more.
+    client.post(f"/classes/{classroom.pk}/deadlines/", {"lab": "pods", "due": ""})
+    assert 'data-late="true"' not in client.get(f"/classes/{classroom.pk}/").content.decode()
