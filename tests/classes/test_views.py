@@ -423,9 +423,9 @@ def test_deadlines_and_an_extension_mark_late_work_and_count_points_by_the_deadl
     late = {row["username"]: (row["late"], row["points by the deadline"]) for row in rows}
     assert late == {ada.username: ("", "1"), bob.username: ("pods/kuard-pod", "0")}
     data = json.loads(client.get(f"/classes/{classroom.pk}/gradebook.json").content)
-    due = {s["username"]: s["due"]["pods"] for s in data["students"]}
-    assert due[ada.username] == "2026-12-10T12:00:00+00:00"
-    assert due[bob.username] == "2026-12-01T12:00:00+00:00"
+    dues = {s["username"]: s["due"]["pods"] for s in data["students"]}
+    assert dues[ada.username] == "2026-12-10T12:00:00+00:00"
+    assert dues[bob.username] == "2026-12-01T12:00:00+00:00"
 
     # Clearing the deadline: nothing is late any more.
     client.post(f"/classes/{classroom.pk}/deadlines/", {"lab": "pods", "due": ""})
