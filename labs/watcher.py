@@ -263,7 +263,8 @@ class Watcher:
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
 
-    def run(self) -> None:
+    def start(self) -> None:
+        """Start every watch and the dispatcher (daemon threads); watch_forever waits."""
         threads = [
             threading.Thread(target=self.dispatch, name="labs-dispatch", daemon=True),
             threading.Thread(
@@ -291,16 +292,22 @@ class Watcher:
             f"labs watch: watching {len(WATCHED_KINDS)} kinds in learner namespaces "
             f"(debounce {self.debouncer.debounce:.2f}s)"
         )
-        self.stop.wait()
 
 
 def watch_forever(*, debounce: float, log: Callable[[str], Any] = logger.info) -> None:
     watcher = Watcher(debounce=debounce, log=log)
+    signalled: list[int] = []
 
+    # The handler only records the signal. It once called watcher.stop.set(), which takes the
+    # Event's lock; a signal arriving while the main thread held that same lock (inside
+    # Event.wait) deadlocked the process for good, and `scripts/stop` left it running.
     def stop(signum: int, frame: Any) -> None:
-        watcher.stop.set()
+        signalled.append(signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    watcher.run()
+    watcher.start()
+    while not signalled and not watcher.stop.is_set():
+        time.sleep(0.2)
+    watcher.stop.set()
     log("labs watch: stopped")

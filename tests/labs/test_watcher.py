@@ -114,3 +114,34 @@ def _wait(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met"
         time.sleep(0.02)
+
+
+@pytest.mark.cluster
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("after", [0.0, 0.3, 1.5])
+def test_sigterm_stops_the_watcher_at_once_whenever_it_comes(
+    cluster: object, redis_available: str, after: float
+) -> None:
+    """A CI run found `labs watch` alive an hour after scripts/stop's TERM (its handler took
+    the stop Event's lock). It must exit promptly, however soon after starting it is told."""
+    import signal
+
+    from tests.fixtures.grading import _start
+    from tests.fixtures.processes import ARTIFACTS, VENV_BIN
+
+    process = _start(
+        [str(VENV_BIN / "python"), "manage.py", "labs", "watch", "--debounce", "0.1"],
+        ARTIFACTS / "labs-watch-term.log",
+        "labs watch: watching",
+    )
+    try:
+        time.sleep(after)
+        began = time.monotonic()
+        process.proc.send_signal(signal.SIGTERM)
+        process.proc.wait(timeout=10)
+        assert time.monotonic() - began < 5
+        assert process.proc.returncode == 0, process.text()[-2000:]
+        assert "labs watch: stopped" in process.text()
+    finally:
+        if process.proc.poll() is None:
+            process.proc.kill()
