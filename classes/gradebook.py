@@ -120,6 +120,7 @@ class GridRow:
     percent: float | None = None  # of the class's points, None when nothing is worth points
     on_time: int = 0  # points earned by the deadline
     late: frozenset[str] = frozenset()  # exercise keys completed after the deadline
+    due: dict[str, datetime | None] = field(default_factory=dict)  # lab -> this student's due
 
 
 @dataclass
@@ -183,6 +184,7 @@ class Gradebook:
                 percent=self.percent(s),
                 on_time=self.on_time(s),
                 late=frozenset(key for key in keys if self.late(s, key)),
+                due={lab.slug: self.deadlines.due_for(s.id, lab.slug) for lab in self.labs},
             )
             for s in self.students
         ]

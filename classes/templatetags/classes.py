@@ -66,11 +66,3 @@ def percent(rate: float | None) -> str:
 @register.filter
 def get_item(mapping: Any, key: str) -> Any:
     return mapping.get(key) if mapping else None
-
-
-@register.filter
-def due_for(book: Any, student_id: int) -> dict[str, Any]:
-    """lab -> the student's deadline (their extension, else the lab's), for a gradebook row."""
-    deadlines = book.deadlines
-    labs = {lab.slug for lab in book.labs}
-    return {lab: deadlines.due_for(student_id, lab) for lab in labs}
