@@ -33,9 +33,11 @@ from labs.checks import (
     exercise_evaluate,
     exercise_needs,
 )
+from labs.evidence import evidence_missing, snapshot_from_evidence
 from labs.learners import LearnerEnvironment, learner_environments
 from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun, Trigger
 from labs.rows import rows_insert
+from labs.scoring import points_earned, points_kept
 from labs.selectors import ExerciseNotFound, attempt_payload, exercise_get
 from labs.services import Graded, GradeOutcome, runs_prune, still_starting
 from labs.snapshot import read_failure, snapshot_evidence, snapshot_scripts_run
@@ -66,11 +68,25 @@ class Stored:
     outcomes: dict[int, GradeOutcome]
 
 
-def _items(attempts: Sequence[Attempt], outcomes: dict[int, GradeOutcome]) -> list[_Item]:
-    environments = learner_environments(users={a.user_id: a.user for a in attempts}.values())
+def _items(
+    attempts: Sequence[Attempt],
+    outcomes: dict[int, GradeOutcome],
+    *,
+    from_evidence: bool,
+    generations: dict[int, int] | None,
+) -> list[_Item]:
+    environments = (
+        {}
+        if from_evidence
+        else learner_environments(users={a.user_id: a.user for a in attempts}.values())
+    )
     items = []
     for attempt in attempts:
         if attempt.graded_generation >= attempt.requested_generation:
+            outcomes[attempt.pk] = "up-to-date"
+            continue
+        if generations is not None and attempt.requested_generation != generations.get(attempt.pk):
+            # A newer request (the learner's own change) came in: that one is graded live.
             outcomes[attempt.pk] = "up-to-date"
             continue
         try:
@@ -79,9 +95,14 @@ def _items(attempts: Sequence[Attempt], outcomes: dict[int, GradeOutcome]) -> li
             logger.warning("attempt %s names an exercise no longer in the catalog", attempt.pk)
             outcomes[attempt.pk] = "unknown-exercise"
             continue
+        if from_evidence:
+            run = attempt.last_run
+            if run is None or evidence_missing(exercise, run.evidence):
+                outcomes[attempt.pk] = "not-regradable"
+                continue
         items.append(
             _Item(attempt, attempt.requested_generation, lab, exercise,
-                  environments[attempt.user_id])
+                  environments.get(attempt.user_id))
         )  # fmt: skip
     return items
 
@@ -148,14 +169,26 @@ def _snapshot(
         connection.close()  # a pool thread's own connection (credentials touch the database)
 
 
-def _graded_all(items: list[_Item]) -> list[tuple[_Item, Graded]]:
+def _graded_all(items: list[_Item], *, from_evidence: bool) -> list[tuple[_Item, Graded]]:
     started = time.monotonic()
-    grouped, nodes, unavailable = _cluster_read(items)
+    snapshots: dict[int, Snapshot] = {}
+    if from_evidence:
+        # No cluster at all: each attempt's last grading's evidence, as the spec reads it now.
+        grouped: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        nodes: list[dict[str, Any]] | None = None
+        unavailable: str | None = None
+        for item in items:
+            run = item.attempt.last_run
+            evidence = run.evidence if run is not None else {"unavailable": "never graded"}
+            snapshots[item.attempt.pk] = snapshot_from_evidence(item.exercise, evidence)
+    else:
+        grouped, nodes, unavailable = _cluster_read(items)
     read_ms = (time.monotonic() - started) * 1000
     scripted = [
-        i for i in items if i.environment is not None and exercise_needs(i.exercise).scripts
+        i
+        for i in items
+        if not from_evidence and i.environment is not None and exercise_needs(i.exercise).scripts
     ]
-    snapshots: dict[int, Snapshot] = {}
     if scripted:
         with ThreadPoolExecutor(max_workers=SCRIPT_WORKERS) as pool:
             runs = pool.map(lambda i: _snapshot(i, grouped, nodes, unavailable), scripted)
@@ -164,12 +197,14 @@ def _graded_all(items: list[_Item]) -> list[tuple[_Item, Graded]]:
     for item in items:
         began = time.monotonic()
         snapshot = snapshots.get(item.attempt.pk) or _snapshot(item, grouped, nodes, unavailable)
-        if snapshot.unavailable and item.environment is not None and item.environment.settling:
+        settling = item.environment is not None and item.environment.settling
+        if snapshot.unavailable and settling and not from_evidence:
             snapshot = still_starting(snapshot)
         outcome = exercise_evaluate(item.exercise, snapshot)
         # Each grading's share of the one read, plus its own evaluation.
         duration = int(read_ms / max(1, len(items)) + (time.monotonic() - began) * 1000)
-        graded.append((item, Graded(item.generation, outcome, snapshot, duration)))
+        points = points_earned(item.exercise, outcome)
+        graded.append((item, Graded(item.generation, outcome, snapshot, duration, points)))
     return graded
 
 
@@ -180,16 +215,17 @@ def _attempts_write(
     CASE per field and row, which took most of a class grading's time. The same rules as
     _grading_store: graded_generation only for a conclusive result, completed_at only once."""
     table = Attempt._meta.db_table
-    rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(fresh))
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(fresh))
     params: list[Any] = []
     for run, (attempt, graded) in zip(runs, fresh, strict=True):
         status = graded.outcome.status
+        # best_points was worked out by the caller, on the rows it holds locked.
         params += [attempt.pk, run.pk, status, graded.generation, status != "inconclusive",
-                   status == "passed"]  # fmt: skip
-    # VALUES columns are column1..column6 in PostgreSQL and SQLite alike. Only the model's
+                   status == "passed", attempt.best_points]  # fmt: skip
+    # VALUES columns are column1..column7 in PostgreSQL and SQLite alike. Only the model's
     # table name and placeholders are formatted in; every value is a parameter.
     sets = (
-        "last_run_id = v.column2, status = v.column3, updated_at = %s, "
+        "last_run_id = v.column2, status = v.column3, updated_at = %s, best_points = v.column7, "
         "graded_generation = CASE WHEN v.column5 THEN v.column4 ELSE a.graded_generation END, "
         "completed_at = CASE WHEN v.column6 AND a.completed_at IS NULL THEN %s "
         "ELSE a.completed_at END"
@@ -257,6 +293,7 @@ def _chunk_store(
                     evidence=snapshot_evidence(graded.snapshot),
                     requested_at=attempt.requested_at,
                     duration_ms=graded.duration_ms,
+                    points=graded.points,
                 )
                 for attempt, graded in fresh
             ],
@@ -289,6 +326,7 @@ def _chunk_store(
             attempt.updated_at = now
             if conclusive:
                 attempt.graded_generation = graded.generation
+                attempt.best_points = points_kept(attempt.best_points, graded.points)
             if status == "passed" and attempt.completed_at is None:
                 attempt.completed_at = now
             outcomes[attempt.pk] = status
@@ -308,6 +346,17 @@ def _chunk_store(
             events=[(u, {"type": "labs.results", "results": p}) for u, p in events.items()]
         )
     return outcomes
+
+
+def _requests_withdraw(attempts: Sequence[Attempt]) -> None:
+    """Answer requests there is nothing to grade for (a regrade whose evidence is short): the
+    generation counts as graded and the attempt shows its last grading's status again, so no
+    cell waits on "checking" for a grading that will never come."""
+    for attempt in attempts:
+        status = attempt.last_run.status if attempt.last_run else AttemptStatus.NOT_CHECKED
+        Attempt.objects.filter(
+            pk=attempt.pk, requested_generation=attempt.requested_generation
+        ).update(graded_generation=attempt.requested_generation, status=status)
 
 
 def attempts_request(
@@ -331,8 +380,13 @@ def attempts_request(
         exercise__in={exercise for _, exercise in exercises},
     )
     ids = [pk for pk, lab, ex in mine.values_list("pk", "lab", "exercise") if (lab, ex) in wanted]
+    return attempts_rerequest(attempt_ids=ids, trigger=trigger)
+
+
+def attempts_rerequest(*, attempt_ids: Sequence[int], trigger: str) -> dict[int, int]:
+    """Ask again for a grading of these attempts (a regrade), in one statement."""
     now = timezone.now()
-    asked = Attempt.objects.filter(pk__in=ids)
+    asked = Attempt.objects.filter(pk__in=list(attempt_ids))
     asked.update(
         requested_generation=F("requested_generation") + 1,
         status=AttemptStatus.CHECKING,
@@ -349,15 +403,24 @@ def attempts_grade_batch(
     tries: int = 1,
     final_try: bool = True,
     on_stored: Callable[[Stored], None] | None = None,
+    from_evidence: bool = False,
+    generations: dict[int, int] | None = None,
 ) -> dict[int, GradeOutcome]:
     """Grade each attempt's newest requested generation, all at once. Safe to run twice and
     concurrently with the single-learner path, for the same reasons attempt_grade is (row locks,
-    generations); ``on_stored`` is called after each chunk commits."""
+    generations); ``on_stored`` is called after each chunk commits.
+
+    ``from_evidence``: regrade each attempt's last grading from its kept evidence (labs.evidence)
+    instead of reading the cluster, and only where the newest request is still the one in
+    ``generations`` (a learner's newer change is graded live, not from old evidence)."""
     outcomes: dict[int, GradeOutcome] = {pk: "gone" for pk in attempt_ids}
+    related = ("user", "last_run") if from_evidence else ("user",)
     attempts = list(
-        Attempt.objects.select_related("user").filter(pk__in=list(attempt_ids)).order_by("pk")
+        Attempt.objects.select_related(*related).filter(pk__in=list(attempt_ids)).order_by("pk")
     )
-    graded = _graded_all(_items(attempts, outcomes))
+    items = _items(attempts, outcomes, from_evidence=from_evidence, generations=generations)
+    _requests_withdraw([a for a in attempts if outcomes[a.pk] == "not-regradable"])
+    graded = _graded_all(items, from_evidence=from_evidence)
     said = _Sentences()
     for start in range(0, len(graded), CHUNK):
         chunk = graded[start : start + CHUNK]

@@ -20,6 +20,8 @@ class Trigger(models.TextChoices):
     WATCH = "watch", "Change in the namespace"
     PAGE = "page", "Page opened"
     INSTRUCTOR = "instructor", "Instructor graded the class"
+    DEADLINE = "deadline", "The deadline passed"
+    REGRADE = "regrade", "Regraded from the kept evidence"
 
 
 class Attempt(models.Model):
@@ -40,6 +42,9 @@ class Attempt(models.Model):
     graded_generation = models.PositiveIntegerField(default=0)
     checks_requested = models.PositiveIntegerField(default=0)
     hints_revealed = models.PositiveSmallIntegerField(default=0)
+    # The most points any conclusive grading earned (labs.scoring): all of them once completed,
+    # else the partial credit of the best run, kept like completion is.
+    best_points = models.PositiveSmallIntegerField(default=0)
     completed_at = models.DateTimeField(null=True, blank=True)
     # What asked for the newest generation, and when (a run copies both: latency, audit).
     last_trigger = models.CharField(max_length=16, choices=Trigger.choices, blank=True)
@@ -83,6 +88,9 @@ class GradingRun(models.Model):
     requested_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(auto_now=True)
     duration_ms = models.PositiveIntegerField(default=0)
+    points = models.PositiveSmallIntegerField(default=0)  # what this grading earned
+    # A record someone relies on (a deadline's grade): never pruned with the old runs.
+    kept = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

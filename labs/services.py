@@ -25,6 +25,7 @@ from labs.checks import (
 )
 from labs.learners import learner_environment, learner_namespaces
 from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun, Trigger
+from labs.scoring import points_earned, points_kept
 from labs.selectors import ExerciseNotFound, attempt_payload, catalog_get, exercise_get
 from labs.snapshot import snapshot_evidence, snapshot_take
 from labs.tasks import attempt_grade_task
@@ -35,7 +36,14 @@ logger = logging.getLogger(__name__)
 AUTO_CHECK_MINUTES = 120
 
 GradeOutcome = Literal[
-    "passed", "failed", "inconclusive", "up-to-date", "duplicate", "gone", "unknown-exercise"
+    "passed",
+    "failed",
+    "inconclusive",
+    "up-to-date",
+    "duplicate",
+    "gone",
+    "unknown-exercise",
+    "not-regradable",
 ]
 
 
@@ -158,6 +166,7 @@ class Graded:
     outcome: ExerciseOutcome
     snapshot: Snapshot
     duration_ms: int
+    points: int = 0  # labs.scoring.points_earned
 
 
 def attempt_grade(*, attempt_id: int, tries: int = 1, final_try: bool = True) -> GradeOutcome:
@@ -202,7 +211,8 @@ def attempt_grade(*, attempt_id: int, tries: int = 1, final_try: bool = True) ->
             if snapshot.unavailable and environment.settling:
                 snapshot = still_starting(snapshot)
     outcome = exercise_evaluate(exercise, snapshot)
-    graded = Graded(generation, outcome, snapshot, int((time.monotonic() - started) * 1000))
+    duration_ms = int((time.monotonic() - started) * 1000)
+    graded = Graded(generation, outcome, snapshot, duration_ms, points_earned(exercise, outcome))
     return _grading_store(attempt_id, graded, tries=tries, final_try=final_try)
 
 
@@ -227,7 +237,7 @@ def runs_prune(attempt: Attempt) -> None:
     keep = list(runs.order_by("-generation").values_list("pk", flat=True)[:RUNS_KEPT])
     first_pass = runs.filter(status="passed").order_by("generation").values_list("pk", flat=True)
     keep += list(first_pass[:1])
-    runs.exclude(pk__in=keep).delete()
+    runs.exclude(pk__in=keep).exclude(kept=True).delete()
 
 
 def _grading_store(attempt_id: int, graded: Graded, *, tries: int, final_try: bool) -> GradeOutcome:
@@ -248,6 +258,7 @@ def _grading_store(attempt_id: int, graded: Graded, *, tries: int, final_try: bo
                 "evidence": snapshot_evidence(graded.snapshot),
                 "requested_at": attempt.requested_at,
                 "duration_ms": graded.duration_ms,
+                "points": graded.points,
             },
         )
         if not created:
@@ -257,6 +268,7 @@ def _grading_store(attempt_id: int, graded: Graded, *, tries: int, final_try: bo
             run.namespace = graded.snapshot.namespace
             run.evidence = snapshot_evidence(graded.snapshot)
             run.duration_ms = graded.duration_ms
+            run.points = graded.points
             run.save(
                 update_fields=[
                     "status",
@@ -264,6 +276,7 @@ def _grading_store(attempt_id: int, graded: Graded, *, tries: int, final_try: bo
                     "namespace",
                     "evidence",
                     "duration_ms",
+                    "points",
                     "finished_at",
                 ]
             )
@@ -287,7 +300,8 @@ def _grading_store(attempt_id: int, graded: Graded, *, tries: int, final_try: bo
         attempt.status = outcome.status
         if conclusive:
             attempt.graded_generation = graded.generation
-            fields.append("graded_generation")
+            attempt.best_points = points_kept(attempt.best_points, graded.points)
+            fields += ["graded_generation", "best_points"]
         if outcome.status == "passed" and attempt.completed_at is None:
             attempt.completed_at = timezone.now()
             fields.append("completed_at")

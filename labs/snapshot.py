@@ -5,6 +5,7 @@ script checks (run with the learner's own credentials)."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,18 @@ from labs.scripts import learner_shell_run
 from labs.spec import Exercise, Lab
 
 logger = logging.getLogger(__name__)
+
+# What kubectl prints when it cannot reach the API server (refused, reset, a restart's 503):
+# a script that failed with one of these failed because of the cluster, not the learner.
+_KUBECTL_OUTAGE = re.compile(
+    r"The connection to the server \S+ was refused"
+    r"|Unable to connect to the server"
+    r"|the server is currently unable to handle the request"
+    r"|net/http: TLS handshake timeout"
+    r"|http2: client connection lost"
+    r"|connection reset by peer"
+    r"|couldn't get current server API group list",
+)
 
 
 def read_failure(exc: k8s.ClusterError, *, where: str) -> str:
@@ -72,9 +85,12 @@ def snapshot_scripts_run(
         elif credentials is None:
             scripts[check.id] = ScriptRun(exit_code=None, error=unavailable_scripts)
         else:
-            scripts[check.id] = learner_shell_run(
-                script=check.run, kubeconfig=credentials, timeout=check.timeout, files=lab.files
-            )
+            scripts[check.id] = _outage_sorted(
+                learner_shell_run(
+                    script=check.run, kubeconfig=credentials, timeout=check.timeout,
+                    files=lab.files,
+                )
+            )  # fmt: skip
     return Snapshot(
         namespace=namespace,
         objects=objects,
@@ -82,6 +98,27 @@ def snapshot_scripts_run(
         scripts=scripts,
         unavailable=unavailable,
     )
+
+
+def _outage_sorted(run: ScriptRun) -> ScriptRun:
+    """A script that failed while the API server was away (restarting, say) could not check:
+    inconclusive and graded again, never a fail that counts against the learner. Told by
+    kubectl's own words, or by the API server not answering right after."""
+    if run.exit_code in (0, None) or run.timed_out or run.error:
+        return run  # passed, or already inconclusive
+    if _KUBECTL_OUTAGE.search(run.output):
+        return ScriptRun(
+            exit_code=None, output=run.output,
+            error="the cluster could not be reached while the check ran",
+        )  # fmt: skip
+    try:
+        k8s.cluster_version()
+    except k8s.ClusterError as exc:
+        return ScriptRun(
+            exit_code=None, output=run.output,
+            error=f"the cluster could not be reached while the check ran: {exc}",
+        )  # fmt: skip
+    return run
 
 
 def _trim(obj: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +154,7 @@ def snapshot_evidence(snapshot: Snapshot) -> dict[str, Any]:
                 "output": run.output[-4000:],
                 "timed_out": run.timed_out,
                 "error": run.error,
+                "skipped": run.skipped,
             }
             for check_id, run in snapshot.scripts.items()
         }

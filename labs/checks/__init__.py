@@ -27,6 +27,7 @@ from labs.checks.engine import (
 from labs.checks.inputs import (
     ENVIRONMENT_STARTING,
     ENVIRONMENT_STARTING_DETAIL,
+    EVIDENCE_SHORT,
     ScriptRun,
     Snapshot,
 )
@@ -37,6 +38,7 @@ from labs.checks.outcomes import CheckOutcome, ExerciseOutcome
 __all__ = [
     "ENVIRONMENT_STARTING",
     "ENVIRONMENT_STARTING_DETAIL",
+    "EVIDENCE_SHORT",
     "CheckOutcome",
     "ExerciseOutcome",
     "Needs",

@@ -32,6 +32,13 @@ class ScriptRun:
 CLUSTER_DID_NOT_ANSWER = Msg.of(
     _("The cluster did not answer; this is checked again shortly and does not count against you.")
 )
+# A regrade from kept evidence (labs.evidence) that lacks what the fixed spec reads.
+EVIDENCE_SHORT = Msg.of(
+    _(
+        "This was regraded from your last check, which did not record what it checks now; "
+        "your next check grades it again."
+    )
+)
 # What a grading records as found while there is no namespace yet; pages show "starting", not
 # the amber "could not check", for a result that says only this.
 ENVIRONMENT_STARTING_DETAIL = "your environment is not ready yet"

@@ -33,6 +33,9 @@ class _CheckBase(_Model):
     # What the learner reads when this check fails; without it the engine writes a specific
     # message from the check itself ("Pod kuard has no label env").
     message: Text | None = None
+    # Partial credit: what passing this check is worth on its own. When any check of an
+    # exercise has points, the exercise is worth their sum (a check without them, nothing).
+    points: int | None = Field(default=None, ge=0, le=100)
 
 
 class _Targeted(_CheckBase):
@@ -285,6 +288,29 @@ class Exercise(_Model):
     auto_check: bool = True
     # What completing it is worth in a class's gradebook and exports (0: practice only).
     points: int = Field(default=1, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _points_from_checks(self) -> Exercise:
+        if not self.partial_credit:
+            return self
+        total = sum(check.points or 0 for check in self.checks)
+        if "points" in self.model_fields_set and self.points != total:
+            raise ValueError(
+                f"points is {self.points} but the checks' points add up to {total}. Fix: drop "
+                "the exercise's points (with points on its checks it is worth their sum) or "
+                "make the two agree"
+            )
+        if total > 100:
+            raise ValueError(
+                f"the checks' points add up to {total}, more than 100. Fix: lower them"
+            )
+        object.__setattr__(self, "points", total)  # frozen model: set once, while validating
+        return self
+
+    @property
+    def partial_credit(self) -> bool:
+        """Some checks carry points: a failed grading still earns those of its passing checks."""
+        return any(check.points is not None for check in self.checks)
 
     def check(self, check_id: str) -> Check:
         for check in self.checks:

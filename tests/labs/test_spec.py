@@ -264,3 +264,30 @@ def test_mutated_valid_specs_give_only_validation_errors(data: st.DataObject) ->
     )
     lines[index] = replacement
     _only_spec_errors("\n".join(lines))
+
+
+PARTIAL = VALID.replace(
+    "        name: kuard\n      - id: image",
+    "        name: kuard\n        points: 2\n      - id: image\n        points: 3",
+)
+
+
+def test_points_on_checks_give_partial_credit_and_the_exercise_their_sum() -> None:
+    exercise = parse(PARTIAL).exercises[0]
+    assert exercise.partial_credit and exercise.points == 5
+    assert [c.points for c in exercise.checks] == [2, 3]
+    plain = parse(VALID).exercises[0]
+    assert not plain.partial_credit and plain.points == 1
+
+
+def test_exercise_points_that_disagree_with_its_checks_points_are_refused() -> None:
+    agreeing = PARTIAL.replace("    hints: [Use kubectl apply.]", "    hints: [x]\n    points: 5")
+    assert parse(agreeing).exercises[0].points == 5
+    found = problems(agreeing.replace("points: 5", "points: 4"))
+    assert len(found) == 1
+    assert "lab.yaml:5" in found[0] and "exercises[0]" in found[0]
+    assert "points is 4 but the checks' points add up to 5" in found[0]
+    assert "drop the exercise's points" in found[0]
+    too_many = PARTIAL.replace("points: 3", "points: 99")
+    assert "more than 100" in problems(too_many)[0]
+    assert "greater than or equal to 0" in problems(PARTIAL.replace("points: 3", "points: -1"))[0]
