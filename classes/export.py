@@ -70,7 +70,7 @@ def gradebook_csv(book: Gradebook) -> str:
 
 
 def gradebook_json(book: Gradebook) -> dict[str, Any]:
-    keys = book.keys
+    keys, worth = book.keys, book.points
     return {
         "class": {"id": book.classroom_id, "name": book.name},
         "labs": [
@@ -103,13 +103,17 @@ def gradebook_json(book: Gradebook) -> dict[str, Any]:
                         "completed_at": _when(s.cell(key).completed_at) or None,
                         "hints_revealed": s.cell(key).hints_revealed,
                         "late": book.late(s, key),
+                        "best_points": s.cell(key).best_points,
+                        "points": s.cell(key).worth(worth[key]),
+                        "points_by_deadline": book.cell_on_time(s, key, worth[key]),
+                        "passed_at_deadline": book.passed_at_deadline(s, key),
                     }
                     for key in keys
                 },
                 "labs": {lab.slug: s.passed(lab.exercises) for lab in book.labs},
                 "passed": s.passed(keys),
                 "total": len(keys),
-                "points": s.earned(book.points, keys),
+                "points": s.earned(worth, keys),
                 "percent": book.percent(s),
                 "points_by_deadline": book.on_time(s),
                 "due": {

@@ -30,10 +30,25 @@ class LabColumn:
 
 
 @dataclass(frozen=True)
+class AtDeadline:
+    """The grading taken when a deadline passed (classes.deadline_grades)."""
+
+    due_at: datetime
+    status: str
+    points: int
+
+
+@dataclass(frozen=True)
 class Cell:
     status: str = "not_checked"  # the newest grading's
     completed_at: datetime | None = None
     hints_revealed: int = 0
+    best_points: int = 0  # partial credit kept (labs.scoring); all of it once completed
+    at_deadline: AtDeadline | None = None
+
+    def worth(self, points: int) -> int:
+        """What the cell earns of an exercise worth ``points``."""
+        return points if self.completed else min(self.best_points, points)
 
     @property
     def completed(self) -> bool:
@@ -54,6 +69,7 @@ class Deadlines:
 
     due: dict[str, datetime] = field(default_factory=dict)
     extended: dict[tuple[int, str], datetime] = field(default_factory=dict)
+    now: datetime | None = None  # when they were read: a due still ahead is not over
 
     def due_for(self, student_id: int, lab: str) -> datetime | None:
         return self.extended.get((student_id, lab)) or self.due.get(lab)
@@ -61,6 +77,19 @@ class Deadlines:
     def late(self, student_id: int, lab: str, completed_at: datetime | None) -> bool:
         due = self.due_for(student_id, lab)
         return completed_at is not None and due is not None and completed_at > due
+
+    def on_time(self, student_id: int, lab: str, cell: Cell, points: int) -> int:
+        """What the cell earned by the student's deadline: everything where there is none or
+        it is still ahead; else completed by then, or what the grading at the deadline found."""
+        due = self.due_for(student_id, lab)
+        if due is None or (self.now is not None and due > self.now):
+            return cell.worth(points)
+        if cell.completed and not self.late(student_id, lab, cell.completed_at):
+            return points
+        mark = cell.at_deadline
+        if mark is None or mark.due_at != due:
+            return 0  # the grading at the deadline is still to come (within a minute)
+        return points if mark.status == "passed" else min(mark.points, points)
 
 
 @dataclass
@@ -80,8 +109,9 @@ class StudentRow:
         return sum(1 for key in keys if self.cell(key).completed)
 
     def earned(self, points: dict[str, int], keys: tuple[str, ...] | list[str]) -> int:
-        """Points of the completed exercises among `keys` (points: key -> worth)."""
-        return sum(points.get(key, 1) for key in keys if self.cell(key).completed)
+        """Points earned among `keys` (points: key -> worth): all of a completed exercise's,
+        the kept partial credit of the others."""
+        return sum(self.cell(key).worth(points.get(key, 1)) for key in keys)
 
 
 @dataclass(frozen=True)
@@ -121,6 +151,9 @@ class GridRow:
     on_time: int = 0  # points earned by the deadline
     late: frozenset[str] = frozenset()  # exercise keys completed after the deadline
     due: dict[str, datetime | None] = field(default_factory=dict)  # lab -> this student's due
+    on_time_cells: dict[str, int] = field(default_factory=dict)  # key -> points by the deadline
+    # Keys whose grading at the deadline passed (completion stamped after it is not late).
+    passed_at_deadline: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -152,17 +185,28 @@ class Gradebook:
         return student.earned(self.points, self.keys) / possible if possible else None
 
     def late(self, student: StudentRow, key: str) -> bool:
-        """Completed, but after the student's deadline for the exercise's lab."""
+        """Completed after the student's deadline for the exercise's lab, and not already
+        passing in the grading taken at the deadline."""
+        if self.passed_at_deadline(student, key):
+            return False
         lab = key.split("/", 1)[0]
         return self.deadlines.late(student.id, lab, student.cell(key).completed_at)
 
+    def cell_on_time(self, student: StudentRow, key: str, worth: int) -> int:
+        return self.deadlines.on_time(student.id, key.split("/", 1)[0], student.cell(key), worth)
+
     def on_time(self, student: StudentRow) -> int:
-        """Points of the exercises completed by the deadline (all of them, where none is set)."""
+        """Points earned by the deadline (all of them, where none is set or it is ahead)."""
         worth = self.points
-        return sum(
-            worth[key]
-            for key in self.keys
-            if student.cell(key).completed and not self.late(student, key)
+        return sum(self.cell_on_time(student, key, worth[key]) for key in self.keys)
+
+    def passed_at_deadline(self, student: StudentRow, key: str) -> bool:
+        mark = student.cell(key).at_deadline
+        lab = key.split("/", 1)[0]
+        return (
+            mark is not None
+            and mark.status == "passed"
+            and mark.due_at == self.deadlines.due_for(student.id, lab)
         )
 
     def pass_rate(self, key: str) -> float | None:
@@ -185,6 +229,8 @@ class Gradebook:
                 on_time=self.on_time(s),
                 late=frozenset(key for key in keys if self.late(s, key)),
                 due={lab.slug: self.deadlines.due_for(s.id, lab.slug) for lab in self.labs},
+                on_time_cells={key: self.cell_on_time(s, key, worth[key]) for key in keys},
+                passed_at_deadline=frozenset(k for k in keys if self.passed_at_deadline(s, k)),
             )
             for s in self.students
         ]

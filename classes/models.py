@@ -57,6 +57,10 @@ class ClassGradingRun(models.Model):
     requested = models.PositiveIntegerField(default=0)
     # Students without a ready environment, not graded (user ids).
     skipped = models.JSONField(default=list)
+    # A regrade of what the last gradings kept (labs.evidence), not a read of the cluster;
+    # limited to one lab when ``lab`` is set.
+    from_evidence = models.BooleanField(default=False)
+    lab = models.SlugField(max_length=63, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -118,3 +122,42 @@ class Extension(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lab} for {self.student_id} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class DeadlineGrade(models.Model):
+    """A student's grade on one exercise as of their deadline: the grading asked for when the
+    deadline passed (labs.Trigger.DEADLINE), or for an environment asleep then, the last grading
+    before it. Its run is kept (never pruned), evidence and all, so the grade can be explained
+    and regraded later. Written by classes.deadline_grades."""
+
+    classroom = models.ForeignKey(
+        Classroom, on_delete=models.CASCADE, related_name="deadline_grades"
+    )
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    attempt = models.ForeignKey("labs.Attempt", on_delete=models.CASCADE, related_name="+")
+    lab = models.SlugField(max_length=63)
+    exercise = models.SlugField(max_length=63)
+    due_at = models.DateTimeField()
+    # The generation asked for at the deadline; None when the environment was asleep.
+    generation = models.PositiveIntegerField(null=True)
+    run = models.ForeignKey(
+        "labs.GradingRun", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, default="checking")
+    points = models.PositiveSmallIntegerField(default=0)
+    taken_at = models.DateTimeField(auto_now_add=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["classroom", "student", "lab", "exercise", "due_at"],
+                name="classes_deadline_grade_once",
+            )
+        ]
+        indexes = [models.Index(fields=["classroom", "lab", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.lab}/{self.exercise} of {self.student_id} at {self.due_at:%Y-%m-%d %H:%M}"

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count, F, Q
+from django.utils import timezone
 
 from accounts.roles import Role, user_has_role
 from classes.gradebook import (
+    AtDeadline,
     Cell,
     Deadlines,
     ExerciseColumn,
@@ -22,6 +24,7 @@ from classes.models import (
     ClassGradingRun,
     Classroom,
     Deadline,
+    DeadlineGrade,
     Enrollment,
     Extension,
 )
@@ -120,7 +123,7 @@ def deadlines_get(*, classroom: Classroom) -> Deadlines:
             "student_id", "lab", "due_at"
         )
     }
-    return Deadlines(due, extended)
+    return Deadlines(due, extended, now=timezone.now())
 
 
 def deadline_rows(*, classroom: Classroom, language: str) -> list[tuple[str, str, Any]]:
@@ -168,10 +171,21 @@ def _last_activity(state_at: Any, attempts: list[Attempt]) -> Any:
     return max(times, default=None)
 
 
+def _at_deadline(classroom: Classroom, deadlines: Deadlines) -> dict[tuple[int, str], AtDeadline]:
+    """(student, "lab/exercise") -> the grading taken at the student's current deadline."""
+    found = {}
+    for student_id, lab, exercise, due_at, status, points in DeadlineGrade.objects.filter(
+        classroom=classroom, settled_at__isnull=False
+    ).values_list("student_id", "lab", "exercise", "due_at", "status", "points"):
+        if due_at == deadlines.due_for(student_id, lab):
+            found[(student_id, f"{lab}/{exercise}")] = AtDeadline(due_at, status, points)
+    return found
+
+
 def gradebook_get(*, classroom: Classroom, language: str = "en") -> Gradebook:
-    """Every enrolled student by every exercise of the class's labs, in seven queries whatever
+    """Every enrolled student by every exercise of the class's labs, in eight queries whatever
     the class size: enrolments, attempts, environments, the latest run, its progress, the
-    deadlines and the extensions."""
+    deadlines, the extensions and the grades taken at the deadlines."""
     lab_columns, exercises, missing = _columns(list(classroom.labs), language)
     enrolments = list(
         Enrollment.objects.filter(classroom=classroom)
@@ -184,12 +198,14 @@ def gradebook_get(*, classroom: Classroom, language: str = "en") -> Gradebook:
         lab__in=[lab.slug for lab in lab_columns],
     ).only(
         "user_id", "lab", "exercise", "status", "completed_at", "hints_revealed",
-        "requested_at", "last_trigger",
+        "requested_at", "last_trigger", "best_points",
     )  # fmt: skip
     by_student: dict[int, list[Attempt]] = {}
     for attempt in attempts:
         by_student.setdefault(attempt.user_id, []).append(attempt)
     states = learner_states(user_ids=student_ids)
+    deadlines = deadlines_get(classroom=classroom)
+    marks = _at_deadline(classroom, deadlines) if deadlines.due else {}
     students = []
     for enrolment in enrolments:
         user = enrolment.student
@@ -204,7 +220,14 @@ def gradebook_get(*, classroom: Classroom, language: str = "en") -> Gradebook:
                 environment=state.status,
                 last_activity=_last_activity(state.last_active_at, mine),
                 cells={
-                    a.exercise_key: Cell(a.status, a.completed_at, a.hints_revealed) for a in mine
+                    a.exercise_key: Cell(
+                        a.status,
+                        a.completed_at,
+                        a.hints_revealed,
+                        a.best_points,
+                        marks.get((user.pk, a.exercise_key)),
+                    )
+                    for a in mine
                 },
             )
         )
@@ -217,13 +240,13 @@ def gradebook_get(*, classroom: Classroom, language: str = "en") -> Gradebook:
         students=students,
         missing_labs=missing,
         progress=run_progress(run=run) if run is not None else None,
-        deadlines=deadlines_get(classroom=classroom),
+        deadlines=deadlines,
     )
 
 
 def cell_event(*, attempt: Attempt) -> dict[str, Any]:
     """The live update of one gradebook cell."""
-    cell = Cell(attempt.status, attempt.completed_at, attempt.hints_revealed)
+    cell = Cell(attempt.status, attempt.completed_at, attempt.hints_revealed, attempt.best_points)
     return {
         "type": "classes.cell",
         "student": attempt.user_id,
@@ -232,4 +255,5 @@ def cell_event(*, attempt: Attempt) -> dict[str, Any]:
         "latest": cell.status,
         "completed_at": cell.completed_at.isoformat() if cell.completed_at else None,
         "hints_revealed": cell.hints_revealed,
+        "best_points": cell.best_points,
     }

@@ -25,7 +25,7 @@ from classes.selectors import (
 )
 from kubelab.events import Event, group_event_send_now
 from kubelab.socket_control import user_sockets_recheck
-from labs.batch import Stored, attempts_grade_batch, attempts_request
+from labs.batch import Stored, attempts_grade_batch, attempts_request, attempts_rerequest
 from labs.learners import learner_states
 from labs.models import Attempt, Trigger
 from labs.selectors import catalog_get
@@ -178,8 +178,14 @@ class GradingStarted:
 LEARNERS_PER_TASK = 250  # a batch task's learners: each task lists every kind once
 
 
-def class_grade_request(*, classroom: Classroom, requested_by: Any) -> GradingStarted:
+def class_grade_request(
+    *, classroom: Classroom, requested_by: Any, from_evidence: bool = False, lab: str = ""
+) -> GradingStarted:
     """Grade every enrolled student's every exercise of the class, as batches on the workers.
+
+    ``from_evidence`` regrades instead what each attempt's last grading kept (after a fixed
+    spec): no namespace is read, so asleep students are regraded too, and only attempts that
+    were graded before are asked for; ``lab`` limits either to one of the class's labs.
 
     The attempts are asked for at once (labs.batch.attempts_request, trigger `instructor`) and
     graded by batch tasks of LEARNERS_PER_TASK learners each: a task reads each kind once for
@@ -208,7 +214,7 @@ def class_grade_request(*, classroom: Classroom, requested_by: Any) -> GradingSt
         exercises = [
             (slug, exercise.id)
             for slug in classroom.labs
-            if slug in catalog.labs
+            if slug in catalog.labs and (not lab or slug == lab)
             for exercise in catalog.lab(slug).exercises
         ]
         students = list(
@@ -216,17 +222,25 @@ def class_grade_request(*, classroom: Classroom, requested_by: Any) -> GradingSt
             .objects.filter(enrollments__classroom=classroom, is_active=True)
             .order_by("pk")
         )
-        states = learner_states(user_ids=[s.pk for s in students])
-        graded = [s for s in students if states[s.pk].ready]
-        skipped = [s.pk for s in students if not states[s.pk].ready]
-        generations = attempts_request(
-            users=graded, exercises=exercises, trigger=Trigger.INSTRUCTOR
-        )
+        if from_evidence:
+            graded, skipped = students, []
+            generations = attempts_rerequest(
+                attempt_ids=_graded_before(students, exercises), trigger=Trigger.REGRADE
+            )
+        else:
+            states = learner_states(user_ids=[s.pk for s in students])
+            graded = [s for s in students if states[s.pk].ready]
+            skipped = [s.pk for s in students if not states[s.pk].ready]
+            generations = attempts_request(
+                users=graded, exercises=exercises, trigger=Trigger.INSTRUCTOR
+            )
         run = ClassGradingRun.objects.create(
             classroom=classroom,
             requested_by=requested_by,
             requested=len(generations),
             skipped=skipped,
+            from_evidence=from_evidence,
+            lab=lab,
         )
         ClassGradingRequest.objects.bulk_create(
             ClassGradingRequest(run=run, attempt_id=attempt_id, generation=generation)
@@ -249,11 +263,28 @@ def class_grade_request(*, classroom: Classroom, requested_by: Any) -> GradingSt
             from classes.tasks import class_grade_batch_task
 
             for attempt_ids in batches:
-                class_grade_batch_task.apply_async((run_id, attempt_ids), queue=grading_queue())
+                class_grade_batch_task.apply_async(
+                    (run_id, attempt_ids),
+                    kwargs={"from_evidence": from_evidence},
+                    queue=grading_queue(),
+                )
 
         transaction.on_commit(queue)
         transaction.on_commit(lambda: group_event_send_now(group=group, event=event), robust=True)
     return GradingStarted(run, created=True)
+
+
+def _graded_before(students: list[Any], exercises: list[tuple[str, str]]) -> list[int]:
+    """The students' attempts at these exercises that a grading has answered (a regrade has
+    evidence to start from)."""
+    wanted = set(exercises)
+    found = Attempt.objects.filter(
+        user__in=students,
+        lab__in={lab for lab, _ in exercises},
+        exercise__in={exercise for _, exercise in exercises},
+        last_run__isnull=False,
+    ).values_list("pk", "lab", "exercise")
+    return [pk for pk, lab, exercise in found if (lab, exercise) in wanted]
 
 
 def _batches(attempt_ids: list[int], owners: dict[int, int]) -> list[list[int]]:
@@ -269,11 +300,12 @@ def _batches(attempt_ids: list[int], owners: dict[int, int]) -> list[list[int]]:
 
 
 def class_batch_grade(
-    *, run_id: int, attempt_ids: list[int], tries: int, final_try: bool
+    *, run_id: int, attempt_ids: list[int], tries: int, final_try: bool, from_evidence: bool = False
 ) -> list[int]:
     """One batch task's work: grade the attempts, and after each stored chunk tell the class's
     gradebooks (its cells, and the run's progress) in one message each. Returns the attempts
-    that stayed inconclusive, for the task to retry."""
+    that stayed inconclusive, for the task to retry (never for a regrade from evidence: the
+    evidence will not change)."""
     run = ClassGradingRun.objects.filter(pk=run_id).select_related("requested_by").first()
     group = class_events_group(run.classroom_id) if run is not None else ""
 
@@ -288,9 +320,28 @@ def class_batch_grade(
         except Exception:  # a gradebook missing an update resyncs at the run's end
             logger.warning("could not send class %s its grading progress", run.classroom_id)
 
-    outcomes = attempts_grade_batch(
-        attempt_ids=attempt_ids, tries=tries, final_try=final_try, on_stored=stored
+    generations = (
+        dict(
+            ClassGradingRequest.objects.filter(
+                run_id=run_id, attempt_id__in=attempt_ids
+            ).values_list("attempt_id", "generation")
+        )
+        if from_evidence
+        else None
     )
+    outcomes = attempts_grade_batch(
+        attempt_ids=attempt_ids,
+        tries=tries,
+        final_try=final_try or from_evidence,
+        on_stored=stored,
+        from_evidence=from_evidence,
+        generations=generations,
+    )
+    if from_evidence:
+        withdrawn = [pk for pk, outcome in outcomes.items() if outcome == "not-regradable"]
+        if withdrawn and run is not None:
+            stored(Stored(tuple(withdrawn), {}))  # their cells show their last grading again
+        return []
     return [pk for pk, outcome in outcomes.items() if outcome == "inconclusive"]
 
 

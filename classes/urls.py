@@ -37,6 +37,7 @@ urlpatterns = [
         name="extension_revoke",
     ),
     path("<int:classroom_id>/grade/", views.grade, name="grade"),
+    path("<int:classroom_id>/regrade/", views.regrade, name="regrade"),
     path("<int:classroom_id>/gradebook.csv", views.export_csv, name="export_csv"),
     path("<int:classroom_id>/gradebook.json", views.export_json, name="export_json"),
 ]

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -391,6 +391,35 @@ def grade(request: HttpRequest, classroom_id: int) -> HttpResponse:
         )
     if note:
         messages.info(request, note)
+    return redirect("classes:detail", classroom.pk)
+
+
+@login_required
+@require_POST
+def regrade(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    """Regrade the class's last gradings from their kept evidence (after a fixed spec)."""
+    classroom = _classroom(request, classroom_id)
+    lab = request.POST.get("lab", "").strip()
+    if lab and lab not in (classroom.labs or []):
+        messages.error(request, _("%(lab)s is not one of this class's labs.") % {"lab": lab})
+        return redirect("classes:settings", classroom.pk)
+    started = class_grade_request(
+        classroom=classroom, requested_by=request.user, from_evidence=True, lab=lab
+    )
+    if not started.created:
+        messages.info(request, _("This class is already being graded; progress is shown below."))
+    elif started.run.requested == 0:
+        messages.info(request, _("Nothing to regrade: no student's work has been checked yet."))
+    else:
+        messages.info(
+            request,
+            ngettext(
+                "Regrading %(count)s exercise from kept evidence; progress is shown below.",
+                "Regrading %(count)s exercises from kept evidence; progress is shown below.",
+                started.run.requested,
+            )
+            % {"count": started.run.requested},
+        )
     return redirect("classes:detail", classroom.pk)
 
 

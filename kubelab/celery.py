@@ -76,6 +76,8 @@ app.conf.update(
         # Guests unused for KUBELAB_GUEST_DAYS (accounts/tasks.py); a run is capped, so the
         # schedule is frequent enough to keep up with many guests.
         "accounts-guests-prune": {"task": "accounts.guests_prune", "schedule": 900.0},
+        # Grades as of the deadline (classes/deadline_grades.py): taken within a minute of it.
+        "classes-deadlines-take": {"task": "classes.deadlines_take", "schedule": 60.0},
     },
 )
 # kubelab.tasks is not an app module, so name it; app tasks are found by autodiscovery.

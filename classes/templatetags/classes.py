@@ -35,6 +35,8 @@ TRIGGER_LABELS = {
     "watch": _("a change in the namespace"),
     "page": _("the student opened the lesson"),
     "instructor": _("an instructor graded the class"),
+    "deadline": _("the deadline passed"),
+    "regrade": _("an instructor regraded from the kept evidence"),
 }
 
 
@@ -66,3 +68,9 @@ def percent(rate: float | None) -> str:
 @register.filter
 def get_item(mapping: Any, key: str) -> Any:
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def cell_worth(cell: Any, points: int) -> int:
+    """What a gradebook cell earns of an exercise worth ``points`` (partial credit included)."""
+    return int(cell.worth(points))

@@ -32,15 +32,28 @@
     cell.dataset.status = state.status;
     cell.dataset.completed = state.completed_at ? "true" : "false";
     cell.dataset.hints = String(state.hints_revealed || 0);
+    if ("best_points" in state) cell.dataset.best = String(state.best_points || 0);
+    if ("points_by_deadline" in state) cell.dataset.onTime = String(state.points_by_deadline || 0);
+    if ("passed_at_deadline" in state) {
+      if (state.passed_at_deadline) cell.dataset.deadlinePassed = "true";
+      else delete cell.dataset.deadlinePassed;
+    }
+    const partial = cell.querySelector("[data-cell-partial]");
+    if (partial) {
+      const earned = cellEarned(cell);
+      partial.textContent = !state.completed_at && earned ? `${earned}/${cell.dataset.points}` : "";
+    }
     const label = cell.querySelector("[data-cell-label]");
     if (label) label.textContent = strings[state.status] || state.status;
     const when = cell.querySelector("[data-cell-when]");
     if (when) when.textContent = shortTime(state.completed_at);
     const hints = cell.querySelector("[data-cell-hints]");
     if (hints) hints.textContent = state.hints_revealed ? `💡${state.hints_revealed}` : "";
-    // Late: completed after this student's deadline for the lab (the server wrote it in data-due).
+    // Late: completed after this student's deadline for the lab (the server wrote it in data-due),
+    // unless the grading taken at the deadline already passed.
     const late = Boolean(state.completed_at && cell.dataset.due &&
-      new Date(state.completed_at) > new Date(cell.dataset.due));
+      new Date(state.completed_at) > new Date(cell.dataset.due) &&
+      cell.dataset.deadlinePassed !== "true");
     cell.dataset.late = late ? "true" : "false";
     const lateMark = cell.querySelector("[data-cell-late]");
     if (lateMark) lateMark.textContent = late ? strings.late || "late" : "";
@@ -59,6 +72,19 @@
     return title;
   }
 
+  // What a cell earns, and by its deadline: as classes.gradebook counts them (Cell.worth,
+  // Deadlines.on_time); what the grading at the deadline found is the server's data-on-time.
+  function cellEarned(cell) {
+    const points = Number(cell.dataset.points || 1);
+    return cell.dataset.completed === "true" ? points : Math.min(Number(cell.dataset.best || 0), points);
+  }
+  function cellOnTime(cell) {
+    const due = cell.dataset.due;
+    if (!due || new Date(due) > new Date()) return cellEarned(cell);
+    if (cell.dataset.completed === "true" && cell.dataset.late !== "true") return Number(cell.dataset.points || 1);
+    return Number(cell.dataset.onTime || 0);
+  }
+
   // Totals and pass rates are recounted from the cells, so they can never disagree with them.
   function recount() {
     if (!table) return;
@@ -69,12 +95,12 @@
       const done = row.querySelectorAll('[data-cell][data-completed="true"]');
       const cell = row.querySelector("[data-total]");
       if (cell) cell.textContent = `${done.length}/${total}`;
-      // Points: what the completed exercises are worth, and the share of the class's points.
-      const earned = Array.from(done).reduce((sum, c) => sum + Number(c.dataset.points || 1), 0);
+      // Points: what the exercises earned (partial credit too), and the class's points' share.
+      const cells = Array.from(row.querySelectorAll("[data-cell]"));
+      const earned = cells.reduce((sum, c) => sum + cellEarned(c), 0);
       const points = row.querySelector("[data-points-total]");
       if (points) {
-        const onTime = Array.from(done).filter((c) => c.dataset.late !== "true")
-          .reduce((sum, c) => sum + Number(c.dataset.points || 1), 0);
+        const onTime = cells.reduce((sum, c) => sum + cellOnTime(c), 0);
         const note = points.querySelector("[data-points-on-time]");
         points.textContent = `${earned} (${possible ? Math.round((100 * earned) / possible) + "%" : "-"})`;
         if (note) {

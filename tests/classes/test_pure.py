@@ -17,7 +17,15 @@ from classes.export import (
     gradebook_json,
     gradebook_rows,
 )
-from classes.gradebook import Cell, Deadlines, ExerciseColumn, Gradebook, LabColumn, StudentRow
+from classes.gradebook import (
+    AtDeadline,
+    Cell,
+    Deadlines,
+    ExerciseColumn,
+    Gradebook,
+    LabColumn,
+    StudentRow,
+)
 
 
 def test_new_codes_are_long_random_and_from_the_unambiguous_alphabet() -> None:
@@ -130,6 +138,10 @@ def test_a_completed_exercise_counts_as_passed_and_keeps_its_latest_status() -> 
         "completed_at": "2026-11-27T09:30:00+00:00",
         "hints_revealed": 2,
         "late": False,
+        "best_points": 0,
+        "points": 3,  # completed: the exercise's whole worth
+        "points_by_deadline": 3,
+        "passed_at_deadline": False,
     }
     assert ada["passed"] == 1 and ada["total"] == 2 and ada["labs"] == {"pods": 1}
     assert ada["points"] == 3 and ada["percent"] == 0.75 and data["points_possible"] == 4
@@ -184,3 +196,46 @@ def test_work_completed_after_the_students_deadline_is_late_and_counts_apart() -
     assert data["students"][0]["due"] == {"pods": "2026-11-27T10:00:00+00:00"}
     assert data["students"][1]["due"] == {"pods": "2026-11-27T09:00:00+00:00"}
     assert done > book.deadlines.due["pods"]  # the 9:30 completion, against both deadlines
+
+
+def test_partial_credit_counts_in_totals_and_never_beyond_the_exercise() -> None:
+    book = _book()
+    ada = book.students[0]
+    ada.cells["pods/readiness"] = Cell("failed", None, 0, best_points=0)
+    book.exercises[1] = ExerciseColumn("pods/readiness", "pods", "readiness", "Readiness", 4)
+    ada.cells["pods/readiness"] = Cell("failed", None, 0, best_points=3)
+    assert book.rows()[0].points == 3 + 3  # kuard done (3), readiness 3 of 4 so far
+    # A kept best above what the exercise is worth now (its spec was lowered) is capped.
+    ada.cells["pods/readiness"] = Cell("failed", None, 0, best_points=9)
+    assert book.rows()[0].points == 3 + 4
+    data = gradebook_json(book)["students"][0]
+    assert data["exercises"]["pods/readiness"]["points"] == 4 and data["points"] == 7
+
+
+def test_the_grading_taken_at_the_deadline_decides_the_points_by_the_deadline() -> None:
+    due = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    after = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    book = _book()
+    ada = book.students[0]
+    kuard = "pods/kuard-pod"
+    # Completed at 9:30 (after 9:00), but the grading taken at 9:00 already passed: on time.
+    ada.cells[kuard] = Cell("passed", datetime(2026, 11, 27, 9, 0, 2, tzinfo=UTC), 0, 3,
+                            AtDeadline(due, "passed", 3))  # fmt: skip
+    book.deadlines = Deadlines(due={"pods": due}, now=after)
+    assert not book.late(ada, kuard) and book.cell_on_time(ada, kuard, 3) == 3
+    assert book.rows()[0].passed_at_deadline == frozenset({kuard})
+    # A near miss at the deadline earns its checks' points by the deadline, the rest later.
+    ada.cells[kuard] = Cell("passed", datetime(2026, 11, 27, 9, 30, tzinfo=UTC), 0, 3,
+                            AtDeadline(due, "failed", 1))  # fmt: skip
+    assert book.late(ada, kuard) and book.cell_on_time(ada, kuard, 3) == 1
+    assert book.rows()[0].points == 3 and book.on_time(ada) == 1
+    # A grading taken at an earlier deadline (since moved later) does not count.
+    book.deadlines = Deadlines(due={"pods": due}, extended={(1, "pods"): after}, now=after)
+    assert book.cell_on_time(ada, kuard, 3) == 3  # completed 9:30, before the 12:00 extension
+    # Past the deadline with no grading taken yet: only work completed by then counts.
+    ada.cells[kuard] = Cell("failed", None, 0, 2)
+    book.deadlines = Deadlines(due={"pods": due}, now=after)
+    assert book.cell_on_time(ada, kuard, 3) == 0
+    # A deadline still ahead: everything earned so far.
+    book.deadlines = Deadlines(due={"pods": after}, now=due)
+    assert book.cell_on_time(ada, kuard, 3) == 2

@@ -180,7 +180,9 @@ def test_grading_the_class_requests_every_exercise_of_every_student_with_an_envi
     # One batch task for these three learners (not one per attempt), then "grading started".
     queued: list[tuple[Any, ...]] = []
     monkeypatch.setattr(
-        class_grade_batch_task, "apply_async", lambda args, queue=None: queued.append(args)
+        class_grade_batch_task,
+        "apply_async",
+        lambda args, kwargs=None, queue=None: queued.append(args),
     )
     monkeypatch.setattr(services, "group_event_send_now", lambda **kwargs: None)
     assert len(callbacks) == 2
@@ -270,7 +272,7 @@ def test_the_relay_updates_cells_and_finishes_the_run_on_the_last_answer(
     assert cell == {
         "type": "classes.cell", "student": student.pk, "exercise": last.exercise_key,
         "status": "inconclusive", "latest": "inconclusive", "completed_at": None,
-        "hints_revealed": 0,
+        "hints_revealed": 0, "best_points": 0,
     }  # fmt: skip
     progress = next(e for _, e in messages if e["type"] == "classes.grading")["progress"]
     assert (progress["done"], progress["requested"]) == (PODS_EXERCISES - 1, PODS_EXERCISES)
