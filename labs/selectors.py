@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
@@ -88,7 +88,21 @@ def solution_visible(*, lab: Lab, exercise: Exercise, attempt: Attempt | None) -
     return attempt.completed_at is not None or attempt.checks_requested >= policy.checks
 
 
-def environment_starting(*, status: str, results: Sequence[CheckResult]) -> bool:
+class ResultLike(Protocol):
+    """What an attempt's state reads of a check's result: a stored CheckResult, or the row a
+    class grading has just copied in without making a model of it (labs.batch)."""
+
+    @property
+    def check_id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def message(self) -> dict[str, str]: ...
+    @property
+    def detail(self) -> str: ...
+
+
+def environment_starting(*, status: str, results: Sequence[ResultLike]) -> bool:
     """Whether the newest grading only found that the learner's environment is not there yet
     (a new guest's first seconds): "starting", not "could not check"."""
     return (
@@ -119,7 +133,7 @@ def attempt_payload(
     *,
     attempt: Attempt,
     run: GradingRun | None,
-    results: Sequence[CheckResult] | None = None,
+    results: Sequence[ResultLike] | None = None,
     retrying: bool = False,
 ) -> dict[str, Any]:
     """The JSON shape of an attempt's state: the live event, and GET /labs/attempts/<id>/."""
