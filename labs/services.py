@@ -22,12 +22,14 @@ from labs.checks import (
     ExerciseOutcome,
     Snapshot,
     exercise_evaluate,
+    exercise_needs,
 )
 from labs.learners import learner_environment, learner_namespaces
 from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun, Trigger
 from labs.scoring import points_earned, points_kept
 from labs.selectors import ExerciseNotFound, attempt_payload, catalog_get, exercise_get
 from labs.snapshot import snapshot_evidence, snapshot_take
+from labs.spec import Exercise
 from labs.tasks import attempt_grade_task
 from labs.translation import check_message
 
@@ -137,8 +139,9 @@ def attempt_hint_reveal(*, attempt: Attempt) -> int:
     return attempt.hints_revealed
 
 
-def namespace_changed(*, namespace: str, user_id: int) -> int:
-    """Something changed in a learner's namespace: grade their open, unfinished exercises."""
+def namespace_changed(*, namespace: str, user_id: int, kinds: frozenset[str] | None = None) -> int:
+    """Something changed in a learner's namespace: grade their open, unfinished exercises, or
+    with ``kinds`` (what the watcher saw change) only those whose checks read one of them."""
     attempts = Attempt.objects.filter(
         user_id=user_id, auto_check_until__gt=timezone.now(), completed_at__isnull=True
     )
@@ -148,10 +151,21 @@ def namespace_changed(*, namespace: str, user_id: int) -> int:
             _, exercise = exercise_get(lab_slug=attempt.lab, exercise_id=attempt.exercise)
         except ExerciseNotFound:
             continue
-        if exercise.auto_check:
+        if exercise.auto_check and (kinds is None or _reads_changed(exercise, kinds)):
             attempt_check_request(attempt=attempt, trigger=Trigger.WATCH)
             requested += 1
     return requested
+
+
+def _reads_changed(exercise: Exercise, kinds: frozenset[str]) -> bool:
+    """Whether a change to ``kinds`` can change the exercise's grading: its checks read one of
+    them, or it has a script check (which may read anything), or it reads a kind no watch
+    follows (then any change is the only cue there is)."""
+    needs = exercise_needs(exercise)
+    return bool(needs.scripts) or not needs.kinds <= _WATCHED or bool(needs.kinds & kinds)
+
+
+_WATCHED = frozenset(k8s.kinds.WATCHED)
 
 
 def learner_namespaces_get() -> dict[str, int]:

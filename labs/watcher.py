@@ -128,6 +128,30 @@ class NamespaceOwners:
             return self._owners.get(namespace)
 
 
+class ChangedKinds:
+    """Which kinds changed in each namespace since its last grading request, so a change
+    regrades only the exercises that read what changed."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, set[str]] = {}
+        self._last: dict[str, frozenset[str]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, namespace: str, kind: str) -> None:
+        with self._lock:
+            self._pending.setdefault(namespace, set()).add(kind)
+
+    def take(self, namespace: str) -> frozenset[str]:
+        """The kinds changed since the last take. A trailing debounce can find none (the
+        leading request was dispatched after the whole burst): then the last request's kinds,
+        so the burst's final state is graded for what it changed."""
+        with self._lock:
+            kinds = frozenset(self._pending.pop(namespace, ()))
+            if kinds:
+                self._last[namespace] = kinds
+            return kinds or self._last.get(namespace, frozenset())
+
+
 class DenialNotices:
     """Which learner namespaces have a refusal to explain, and what their pages were last sent
     (a signature), so a notice is sent when it changes and not on every retry."""
@@ -185,6 +209,7 @@ class Watcher:
         self.requests: queue.Queue[str] = queue.Queue()
         self.debouncer = Debouncer(debounce=debounce, fire=self.requests.put)
         self.denials = DenialNotices(self.owners, self.stop)
+        self.kinds = ChangedKinds()
         self.fired = 0
 
     # Runs on its own thread so watch streams are never held up by the database or the broker.
@@ -199,7 +224,9 @@ class Watcher:
                 continue
             try:
                 close_old_connections()
-                count = namespace_changed(namespace=namespace, user_id=user_id)
+                count = namespace_changed(
+                    namespace=namespace, user_id=user_id, kinds=self.kinds.take(namespace) or None
+                )
             except Exception:
                 logger.exception("could not request checks for %s", namespace)
                 continue
@@ -207,8 +234,10 @@ class Watcher:
             if count:
                 logger.debug("%s changed: %d exercise(s) queued for grading", namespace, count)
 
-    def event(self, namespace: str) -> None:
+    def event(self, namespace: str, kind: str | None = None) -> None:
         if namespace and self.owners.owner(namespace) is not None:
+            if kind is not None:
+                self.kinds.add(namespace, kind)
             self.debouncer.changed(namespace)
             self.denials.changed(namespace)
 
@@ -222,7 +251,12 @@ class Watcher:
         field_selector: str | None = None,
         on_change: Callable[[str], None] | None = None,
     ) -> None:
-        seen = on_change or self.event
+        def seen(namespace: str) -> None:
+            if on_change is not None:
+                on_change(namespace)
+            else:
+                self.event(namespace, kind)
+
         backoff = 0.5
         resource_version = ""
         relist = True

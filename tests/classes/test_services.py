@@ -192,9 +192,9 @@ def test_grading_the_class_requests_every_exercise_of_every_student_with_an_envi
 
 
 def test_a_large_class_is_graded_in_batches_that_never_split_a_learner() -> None:
-    owners = {attempt: attempt // 10 for attempt in range(6000)}  # 600 learners x 10
+    owners = {attempt: attempt // 10 for attempt in range(12000)}  # 1,200 learners x 10
     batches = services._batches(sorted(owners), owners)
-    assert [len({owners[a] for a in batch}) for batch in batches] == [250, 250, 100]
+    assert [len({owners[a] for a in batch}) for batch in batches] == [500, 500, 200]
     assert sorted(a for batch in batches for a in batch) == sorted(owners)
 
 
