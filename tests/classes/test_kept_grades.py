@@ -97,6 +97,7 @@ def test_points_on_checks_give_a_near_miss_partial_credit_that_is_kept(
     attempts_request(users=[near.user], exercises=[("pods", "kuard-pod")], trigger=Trigger.BUTTON)
     attempts_grade_batch(attempt_ids=list(asked))
     attempt.refresh_from_db()
+    assert attempt.last_run is not None
     assert attempt.last_run.points == 0 and attempt.best_points == earned
     assert gradebook_get(classroom=classroom).rows()[0].points == earned
 
@@ -152,7 +153,7 @@ def test_a_regrade_from_kept_evidence_applies_a_fixed_spec_without_the_namespace
 
     for attempt in Attempt.objects.filter(pk__in=asked).select_related("last_run"):
         assert attempt.status == "passed" and attempt.completed_at is not None, attempt
-        assert attempt.last_run_id != before[attempt.pk]
+        assert attempt.last_run_id != before[attempt.pk] and attempt.last_run is not None
         assert attempt.last_run.trigger == Trigger.REGRADE
         names = [o["metadata"]["name"] for o in attempt.last_run.evidence["objects"]["Pod"]]
         assert names == ["kuard"]  # the pod as it was when first graded, not as it is now
@@ -162,6 +163,7 @@ def test_a_regrade_from_kept_evidence_applies_a_fixed_spec_without_the_namespace
     solved.kubectl("wait", "--for=delete", "pod/kuard", "--timeout=30s")
     attempts_grade_batch(attempt_ids=[a for a in asked if a in attempt_ids][:1])
     live = Attempt.objects.get(user=solved.user, lab="pods", exercise="kuard-pod").last_run
+    assert live is not None
     assert live.status == "failed" and live.evidence["objects"]["Pod"] == []
 
 
@@ -239,6 +241,7 @@ def test_the_deadline_grades_each_student_then_and_keeps_that_grading(
     assert by_student[ada.user.pk].status == "passed" and by_student[ada.user.pk].points == 1
     assert by_student[bob.user.pk].status == "failed"
     for grade in grades:
+        assert grade.run is not None
         assert grade.settled_at is not None and grade.run.kept and grade.due_at == due
         assert grade.run.trigger == Trigger.DEADLINE and grade.run.evidence["objects"]["Pod"]
     assert DeadlineGrade.objects.filter(classroom=classroom, settled_at__isnull=True).count() == 0
@@ -262,6 +265,7 @@ def test_the_deadline_grades_each_student_then_and_keeps_that_grading(
     # The kept run outlives pruning, however many gradings follow.
     bob_attempt = Attempt.objects.get(user=bob.user, lab="pods", exercise="kuard-pod")
     kept = by_student[bob.user.pk].run_id
+    assert kept is not None
     GradingRun.objects.filter(attempt=bob_attempt).exclude(pk=kept).update(kept=False)
     for _ in range(25):
         attempts_request(users=[bob.user], exercises=[("pods", "kuard-pod")], trigger="watch")
