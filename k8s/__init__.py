@@ -4,6 +4,7 @@ this package, and only `k8s.client` imports the `kubernetes` library (an import 
     errors       ClusterUnavailable (retry later) and ClusterRejected (report it); pure
     kinds        the one table of kinds kubelab knows; pure
     client       the shared client, raw requests, error translation
+    cache        objects kept from shared lists and watches (the watcher's informer store); pure
     objects      objects as plain dicts: lists, watches, create/apply/get/patch/delete
     tokens       ServiceAccount tokens and the API server's endpoint, for learners' kubeconfigs
     portforward  a pod's port, as a learner, through the API server
@@ -11,6 +12,7 @@ this package, and only `k8s.client` imports the `kubernetes` library (an import 
 Callers use the names below (`k8s.object_get(...)`, `k8s.ClusterError`).
 """
 
+from k8s.cache import ObjectCache, object_stripped
 from k8s.client import cluster_version, connection_key
 from k8s.errors import ClusterError, ClusterRejected, ClusterUnavailable, WatchExpired
 from k8s.kinds import GRADED, KINDS, KindInfo, kind_get, resource_path
@@ -45,6 +47,7 @@ __all__ = [
     "Endpoint",
     "KindInfo",
     "Obj",
+    "ObjectCache",
     "Token",
     "WatchExpired",
     "cluster_endpoint",
@@ -58,6 +61,7 @@ __all__ = [
     "object_delete",
     "object_get",
     "object_patch",
+    "object_stripped",
     "objects_delete_collection",
     "objects_list",
     "objects_list_all_namespaces",

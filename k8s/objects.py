@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from k8s import client
+from k8s.cache import object_stripped
 from k8s.client import translate_error
 from k8s.errors import ClusterError, ClusterRejected, ClusterUnavailable, WatchExpired
 from k8s.kinds import GRADED, KindInfo, kind_get, resource_path
@@ -41,10 +42,12 @@ def _list_page(
     except Exception as exc:
         raise translate_error(exc, what) from exc
     items = document.get("items") or []
-    for item in items:
-        # List responses leave kind/apiVersion off the items; kubectl puts them back, so do we.
+    for index, item in enumerate(items):
+        # List responses leave kind/apiVersion off the items; kubectl puts them back, so do we,
+        # and like kubectl we leave managedFields out (the cache and the evidence do too).
         item.setdefault("kind", kind)
         item.setdefault("apiVersion", api_version)
+        items[index] = object_stripped(item)
     metadata = document.get("metadata") or {}
     return items, str(metadata.get("resourceVersion") or ""), str(metadata.get("continue") or "")
 
@@ -134,10 +137,13 @@ def objects_watch(
     resource_version: str,
     timeout_seconds: int = 240,
     field_selector: str | None = None,
-) -> Iterator[dict[str, str]]:
+    with_objects: bool = False,
+) -> Iterator[dict[str, Any]]:
     """Changes to a kind in every namespace, from resource_version on, as small dicts
     ``{"type", "namespace", "name", "resourceVersion"}`` (bookmarks included, so callers can
-    resume). Ends after timeout_seconds; raises WatchExpired when the version is too old."""
+    resume); ``with_objects`` adds the object itself and its size in bytes on the wire (what
+    k8s.cache.ObjectCache.apply takes). Ends after timeout_seconds; raises WatchExpired when
+    the version is too old."""
     info = kind_get(kind)
     prefix, plural = info.prefix, info.plural
     query = [
@@ -171,12 +177,18 @@ def objects_watch(
                         raise WatchExpired(f"{what}: resourceVersion {resource_version} expired")
                     raise ClusterUnavailable(f"{what}: {obj.get('message', 'watch error')}")
                 meta = obj.get("metadata") or {}
-                yield {
+                change: dict[str, Any] = {
                     "type": kind_of_event,
                     "namespace": str(meta.get("namespace") or ""),
                     "name": str(meta.get("name") or ""),
                     "resourceVersion": str(meta.get("resourceVersion") or ""),
                 }
+                if with_objects:
+                    obj.setdefault("kind", kind)
+                    obj.setdefault("apiVersion", info.api_version)
+                    change["object"] = obj
+                    change["size"] = len(line)
+                yield change
     except ClusterError:
         raise
     except Exception as exc:

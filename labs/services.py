@@ -28,7 +28,7 @@ from labs.learners import learner_environment, learner_namespaces
 from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun, Trigger
 from labs.scoring import points_earned, points_kept
 from labs.selectors import ExerciseNotFound, attempt_payload, catalog_get, exercise_get
-from labs.snapshot import snapshot_evidence, snapshot_take
+from labs.snapshot import snapshot_cached, snapshot_evidence, snapshot_take
 from labs.spec import Exercise
 from labs.tasks import attempt_grade_task
 from labs.translation import check_message
@@ -62,11 +62,12 @@ def attempt_get_or_create(*, user: Any, lab_slug: str, exercise_id: str) -> Atte
     return attempt
 
 
-def attempt_check_request(*, attempt: Attempt, trigger: str) -> int:
+def attempt_check_request(*, attempt: Attempt, trigger: str, queued: bool = True) -> int:
     """Ask for a grading of the namespace as it is now; returns the generation to expect.
 
     The task is queued after commit and takes only the attempt id: if several requests pile up,
     the first task grades the newest generation and the rest find nothing left to do.
+    ``queued=False`` leaves the grading to the caller (the watcher grades from its cache).
     """
     now = timezone.now()
     updates: dict[str, Any] = {
@@ -95,11 +96,16 @@ def attempt_check_request(*, attempt: Attempt, trigger: str) -> int:
                     "generation": generation,
                 },
             )
-        attempt_id = attempt.pk
-        transaction.on_commit(
-            lambda: attempt_grade_task.apply_async((attempt_id,), queue=grading_queue())
-        )
+        if queued:
+            attempt_grade_queue(attempt.pk)
     return generation
+
+
+def attempt_grade_queue(attempt_id: int) -> None:
+    """Queue the grading task once the current transaction commits (at once outside one)."""
+    transaction.on_commit(
+        lambda: attempt_grade_task.apply_async((attempt_id,), queue=grading_queue())
+    )
 
 
 def lab_auto_check_enable(*, user: Any, lab_slug: str) -> list[Attempt]:
@@ -139,9 +145,19 @@ def attempt_hint_reveal(*, attempt: Attempt) -> int:
     return attempt.hints_revealed
 
 
-def namespace_changed(*, namespace: str, user_id: int, kinds: frozenset[str] | None = None) -> int:
+def namespace_changed(
+    *,
+    namespace: str,
+    user_id: int,
+    kinds: frozenset[str] | None = None,
+    cache: k8s.ObjectCache | None = None,
+) -> int:
     """Something changed in a learner's namespace: grade their open, unfinished exercises, or
-    with ``kinds`` (what the watcher saw change) only those whose checks read one of them."""
+    with ``kinds`` (what the watcher saw change) only those whose checks read one of them.
+
+    With the watcher's ``cache``, an exercise the cache can answer (no script check, every kind
+    it reads cached) is graded here and now from it: no task, no queue, no LIST. The rest, and
+    any grading that comes out inconclusive (it is retried), go to the grading workers."""
     attempts = Attempt.objects.filter(
         user_id=user_id, auto_check_until__gt=timezone.now(), completed_at__isnull=True
     )
@@ -151,10 +167,24 @@ def namespace_changed(*, namespace: str, user_id: int, kinds: frozenset[str] | N
             _, exercise = exercise_get(lab_slug=attempt.lab, exercise_id=attempt.exercise)
         except ExerciseNotFound:
             continue
-        if exercise.auto_check and (kinds is None or _reads_changed(exercise, kinds)):
+        if not exercise.auto_check or (kinds is not None and not _reads_changed(exercise, kinds)):
+            continue
+        requested += 1
+        if cache is None or not cache_answers(cache, exercise):
             attempt_check_request(attempt=attempt, trigger=Trigger.WATCH)
-            requested += 1
+            continue
+        attempt_check_request(attempt=attempt, trigger=Trigger.WATCH, queued=False)
+        if attempt_grade(attempt_id=attempt.pk, final_try=False, cache=cache) == "inconclusive":
+            attempt_grade_queue(attempt.pk)
     return requested
+
+
+def cache_answers(cache: k8s.ObjectCache, exercise: Exercise) -> bool:
+    """Whether the watcher's cache holds everything the exercise reads (it may still be
+    unsynced at grading time; then the grading reads the cluster itself)."""
+    needs = exercise_needs(exercise)
+    wanted = needs.kinds | ({"Node"} if needs.nodes else set())
+    return not needs.scripts and wanted <= cache.kinds
 
 
 def _reads_changed(exercise: Exercise, kinds: frozenset[str]) -> bool:
@@ -183,8 +213,15 @@ class Graded:
     points: int = 0  # labs.scoring.points_earned
 
 
-def attempt_grade(*, attempt_id: int, tries: int = 1, final_try: bool = True) -> GradeOutcome:
-    """Grade the attempt's newest requested generation, once.
+def attempt_grade(
+    *,
+    attempt_id: int,
+    tries: int = 1,
+    final_try: bool = True,
+    cache: k8s.ObjectCache | None = None,
+) -> GradeOutcome:
+    """Grade the attempt's newest requested generation, once (read from ``cache`` where it can
+    answer, else from the cluster).
 
     Safe to run twice and concurrently: results are written under a row lock only if no run
     has already recorded this (or a newer) generation, and the unique (attempt, generation)
@@ -216,7 +253,13 @@ def attempt_grade(*, attempt_id: int, tries: int = 1, final_try: bool = True) ->
                 unavailable_reason=ENVIRONMENT_STARTING,
             )
         else:
-            snapshot = snapshot_take(
+            namespace = environment.namespace
+            cached = (
+                None
+                if cache is None
+                else snapshot_cached(cache=cache, exercise=exercise, namespace=namespace)
+            )
+            snapshot = cached or snapshot_take(
                 lab=lab,
                 exercise=exercise,
                 namespace=environment.namespace,

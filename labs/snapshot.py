@@ -56,6 +56,27 @@ def snapshot_take(
     return snapshot_scripts_run(lab=lab, exercise=exercise, snapshot=base, kubeconfig=kubeconfig)
 
 
+def snapshot_cached(
+    *, cache: k8s.ObjectCache, exercise: Exercise, namespace: str
+) -> Snapshot | None:
+    """The snapshot snapshot_take would read, from the watcher's cache, or None when the cache
+    cannot answer it (a kind not cached or not synced, an object too big to keep) or the
+    exercise has script checks (they run in the learner's jail, on a grading worker)."""
+    needs = exercise_needs(exercise)
+    if needs.scripts:
+        return None
+    objects = cache.read(namespace, needs.kinds)
+    if objects is None:
+        return None
+    nodes = None
+    if needs.nodes:
+        cluster_wide = cache.read("", ["Node"])
+        if cluster_wide is None:
+            return None
+        nodes = cluster_wide["Node"]
+    return Snapshot(namespace=namespace, objects=objects, nodes=nodes)
+
+
 def snapshot_scripts_run(
     *, lab: Lab, exercise: Exercise, snapshot: Snapshot, kubeconfig: Callable[[], str | None]
 ) -> Snapshot:

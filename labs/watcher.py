@@ -1,11 +1,14 @@
 """The namespace watcher behind auto-checking (`manage.py labs watch`, one process per site).
 
-One thread per kind lists and then watches that kind in every namespace through the gateway.
-Events in a learner's namespace are debounced per namespace, leading and trailing edge: the first
-change is graded at once (fast feedback), and one more grading follows ``debounce`` seconds after
-the last change of a burst, so the final state of a multi-object `kubectl apply` is always
-graded. Grading itself is the Celery task; the watcher only calls ``namespace_changed``, which
-bumps the open attempts' generations and queues one task each.
+One thread per kind lists and then watches that kind in every namespace through the gateway,
+and keeps what it saw in one shared cache (``k8s.ObjectCache``; the nodes are watched for it
+too). Events in a learner's namespace are debounced per namespace, leading and trailing edge: the
+first change is graded at once (fast feedback), and one more grading follows ``debounce`` seconds
+after the last change of a burst, so the final state of a multi-object `kubectl apply` is always
+graded. ``namespace_changed`` bumps the open attempts' generations; an exercise the cache can
+answer (no script check) is graded right here from the cache, on one of the grader threads (a
+namespace always on the same one, so its gradings stay in order); the rest go to the Celery
+task as before.
 
 A last thread watches FailedCreate warnings (a Deployment scaled past the pod quota) and tells
 the learner's pages why, live (``sandbox.services.denials_announce``); while such a notice is up,
@@ -24,6 +27,7 @@ import queue
 import signal
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +41,14 @@ from sandbox.services import denials_announce
 logger = logging.getLogger(__name__)
 
 WATCHED_KINDS = k8s.kinds.WATCHED
+# Kept in the cache beside the watched kinds, never a cue to grade: pods_on_nodes reads them.
+CACHED_ONLY_KINDS = ("Node",)
+GRADERS = 2
+# The quiet that ends a burst. A grading from the cache costs a few milliseconds, so a burst's
+# final state (kwok marking a new Pod Running a moment after it was made) is graded soon after;
+# a grading queued to a worker costs a LIST and a hop, so there it waited longer.
+CACHED_DEBOUNCE = 0.02
+QUEUED_DEBOUNCE = 0.15
 WATCH_SECONDS = 240
 DENIAL_EVENTS = "type=Warning,reason=FailedCreate"
 # A burst of refusals (a ReplicaSet's retries) is read once; a notice shows within about this.
@@ -202,22 +214,52 @@ class DenialNotices:
 
 
 class Watcher:
-    def __init__(self, *, debounce: float, log: Callable[[str], Any] = logger.info) -> None:
+    def __init__(
+        self,
+        *,
+        debounce: float,
+        log: Callable[[str], Any] = logger.info,
+        cache: bool = True,
+        graders: int = GRADERS,
+    ) -> None:
         self.stop = threading.Event()
         self.owners = NamespaceOwners()
         self.log = log
-        self.requests: queue.Queue[str] = queue.Queue()
-        self.debouncer = Debouncer(debounce=debounce, fire=self.requests.put)
+        self.graders = graders
+        self.requests: list[queue.Queue[str]] = [queue.Queue() for _ in range(graders)]
+        self._pending: set[str] = set()
+        self._pending_lock = threading.Lock()
+        self.debouncer = Debouncer(debounce=debounce, fire=self.request)
         self.denials = DenialNotices(self.owners, self.stop)
         self.kinds = ChangedKinds()
+        self.cache = k8s.ObjectCache((*WATCHED_KINDS, *CACHED_ONLY_KINDS)) if cache else None
         self.fired = 0
 
-    # Runs on its own thread so watch streams are never held up by the database or the broker.
-    def dispatch(self) -> None:
+    def request(self, namespace: str) -> None:
+        # One namespace, one grader thread: its gradings run in the order of its changes. A
+        # namespace already waiting for its grader is not queued twice: that grading will read
+        # the cache as it is then, this change included.
+        with self._pending_lock:
+            if namespace in self._pending:
+                return
+            self._pending.add(namespace)
+        self.requests[zlib.crc32(namespace.encode()) % self.graders].put(namespace)
+
+    def next_request(self, requests: queue.Queue[str], *, timeout: float) -> str | None:
+        try:
+            namespace = requests.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        # From here on a change queues the namespace again: this grading may miss it.
+        with self._pending_lock:
+            self._pending.discard(namespace)
+        return namespace
+
+    # Runs on threads of their own so watch streams are never held up by the database.
+    def dispatch(self, requests: queue.Queue[str]) -> None:
         while not self.stop.is_set():
-            try:
-                namespace = self.requests.get(timeout=1.0)
-            except queue.Empty:
+            namespace = self.next_request(requests, timeout=1.0)
+            if namespace is None:
                 continue
             user_id = self.owners.owner(namespace)
             if user_id is None:
@@ -225,14 +267,17 @@ class Watcher:
             try:
                 close_old_connections()
                 count = namespace_changed(
-                    namespace=namespace, user_id=user_id, kinds=self.kinds.take(namespace) or None
+                    namespace=namespace,
+                    user_id=user_id,
+                    kinds=self.kinds.take(namespace) or None,
+                    cache=self.cache,
                 )
             except Exception:
-                logger.exception("could not request checks for %s", namespace)
+                logger.exception("could not grade the changes in %s", namespace)
                 continue
             self.fired += 1
             if count:
-                logger.debug("%s changed: %d exercise(s) queued for grading", namespace, count)
+                logger.debug("%s changed: %d exercise(s) graded or queued", namespace, count)
 
     def event(self, namespace: str, kind: str | None = None) -> None:
         if namespace and self.owners.owner(namespace) is not None:
@@ -257,6 +302,7 @@ class Watcher:
             else:
                 self.event(namespace, kind)
 
+        cache = self.cache if self.cache is not None and kind in self.cache.kinds else None
         backoff = 0.5
         resource_version = ""
         relist = True
@@ -266,6 +312,8 @@ class Watcher:
                     items, resource_version = k8s.objects_list_all_namespaces(
                         kind=kind, field_selector=field_selector
                     )
+                    if cache is not None:
+                        cache.replace(kind, items, resource_version)
                     # Whatever changed while we were not watching gets graded once.
                     for namespace in {
                         str((item.get("metadata") or {}).get("namespace") or "") for item in items
@@ -277,11 +325,15 @@ class Watcher:
                     resource_version=resource_version,
                     timeout_seconds=WATCH_SECONDS,
                     field_selector=field_selector,
+                    with_objects=cache is not None,
                 ):
                     if self.stop.is_set():
                         return
                     if change["resourceVersion"]:
                         resource_version = change["resourceVersion"]
+                    # The cache first: the grading this change cues must find it there.
+                    if cache is not None:
+                        cache.apply(kind, change)
                     # A deleted object is a change to grade; a deleted Event is no refusal.
                     if change["type"] == "BOOKMARK" or (
                         change["type"] == "DELETED" and on_change is not None
@@ -291,26 +343,45 @@ class Watcher:
                 backoff = 0.5
             except k8s.WatchExpired:
                 relist = True
+                if cache is not None:
+                    cache.unsync(kind)
             except k8s.ClusterError as exc:
                 logger.warning("watching %s: %s; retrying in %.1fs", kind, exc, backoff)
                 relist = True
+                if cache is not None:
+                    cache.unsync(kind)
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
 
     def start(self) -> None:
         """Start every watch and the dispatcher (daemon threads); watch_forever waits."""
         threads = [
-            threading.Thread(target=self.dispatch, name="labs-dispatch", daemon=True),
+            threading.Thread(
+                target=self.dispatch, args=(requests,), name=f"labs-grader-{n}", daemon=True
+            )
+            for n, requests in enumerate(self.requests)
+        ]
+        threads.append(
             threading.Thread(
                 target=self.debouncer.loop, args=(self.stop,), name="labs-debounce", daemon=True
-            ),
-        ]
+            )
+        )
         threads += [
             threading.Thread(
                 target=self.watch_kind, args=(kind,), name=f"watch-{kind}", daemon=True
             )
             for kind in WATCHED_KINDS
         ]
+        if self.cache is not None:
+            threads += [
+                threading.Thread(
+                    target=self.watch_kind,
+                    args=(kind, None, lambda namespace: None),
+                    name=f"watch-{kind}",
+                    daemon=True,
+                )
+                for kind in CACHED_ONLY_KINDS
+            ]
         threads += [
             threading.Thread(target=self.denials.loop, name="labs-denials", daemon=True),
             threading.Thread(
@@ -324,12 +395,16 @@ class Watcher:
             thread.start()
         self.log(
             f"labs watch: watching {len(WATCHED_KINDS)} kinds in learner namespaces "
-            f"(debounce {self.debouncer.debounce:.2f}s)"
+            f"(debounce {self.debouncer.debounce:.2f}s, "
+            f"{'grading from a shared cache' if self.cache is not None else 'no cache'}, "
+            f"{self.graders} grader threads)"
         )
 
 
-def watch_forever(*, debounce: float, log: Callable[[str], Any] = logger.info) -> None:
-    watcher = Watcher(debounce=debounce, log=log)
+def watch_forever(
+    *, debounce: float, log: Callable[[str], Any] = logger.info, cache: bool = True
+) -> None:
+    watcher = Watcher(debounce=debounce, log=log, cache=cache)
     signalled: list[int] = []
 
     # The handler only records the signal. It once called watcher.stop.set(), which takes the

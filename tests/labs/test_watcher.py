@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from labs.watcher import Debouncer
+from labs.watcher import Debouncer, Watcher
 
 
 def make() -> tuple[Debouncer, list[tuple[str, float]], list[float]]:
@@ -33,6 +33,20 @@ def test_first_change_fires_at_once_and_a_burst_gets_one_trailing_grading() -> N
     clock[0] = 1.0
     debouncer.run_due(now=1.0)
     assert fired == [("a", 0.0), ("a", 0.25)]
+
+
+def test_a_namespace_waiting_for_its_grader_is_queued_once_and_again_once_taken() -> None:
+    watcher = Watcher(debounce=0.02, graders=2)
+    for _ in range(3):
+        watcher.request("kl-a")
+    watcher.request("kl-b")
+    queued = [list(q.queue) for q in watcher.requests]
+    assert sorted(ns for q in queued for ns in q) == ["kl-a", "kl-b"]
+    # A namespace always goes to the same grader thread, so its gradings keep their order.
+    (shard,) = [q for q in watcher.requests if "kl-a" in q.queue]
+    assert watcher.next_request(shard, timeout=0) == "kl-a"  # its grader takes it
+    watcher.request("kl-a")  # a change during that grading: graded again afterwards
+    assert list(shard.queue).count("kl-a") == 1
 
 
 def test_namespaces_are_independent() -> None:
