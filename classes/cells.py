@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from classes.gradebook import Cell
+from classes.labs import class_lab_version
 from classes.models import Classroom, Enrollment
 from labs.models import Attempt, CheckResult
 from labs.selectors import ExerciseNotFound, exercise_get, text_for
@@ -81,16 +82,22 @@ def cell_shown(
     )
     if enrolment is None or lab not in (classroom.labs or []):
         raise CellNotFound(student_id)
-    try:
-        found_lab, found = exercise_get(lab_slug=lab, exercise_id=exercise)
-    except ExerciseNotFound:
-        raise CellNotFound(exercise) from None
-    student = enrolment.student
     attempt = (
         Attempt.objects.filter(user_id=student_id, lab=lab, exercise=exercise)
         .select_related("last_run")
         .first()
     )
+    # The checks as the newest grading read them: a written lab's version may have moved since.
+    version = (
+        attempt.last_run.lab_version
+        if attempt is not None and attempt.last_run is not None
+        else class_lab_version(classroom, lab)
+    )
+    try:
+        found_lab, found = exercise_get(lab_slug=lab, exercise_id=exercise, version=version)
+    except ExerciseNotFound:
+        raise CellNotFound(exercise) from None
+    student = enrolment.student
     run = attempt.last_run if attempt is not None else None
     cell = Cell(
         attempt.status if attempt else "not_checked",

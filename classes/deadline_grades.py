@@ -22,11 +22,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from classes.models import Deadline, DeadlineGrade, Enrollment, Extension
+from classes.labs import class_exercises, class_versions
+from classes.models import Classroom, Deadline, DeadlineGrade, Enrollment, Extension
 from labs.batch import attempts_request
 from labs.learners import learner_states
 from labs.models import Attempt, GradingRun, Trigger
-from labs.selectors import catalog_get
 
 logger = logging.getLogger(__name__)
 
@@ -79,10 +79,13 @@ def deadline_grades_take(*, moment: DueMoment) -> list[int]:
     """Record the moment's pending grades and ask for their gradings; returns the grades to
     grade (the caller queues them after commit). Safe to call twice: a grade already recorded
     for the moment is left as it is."""
-    catalog = catalog_get()
-    if moment.lab not in catalog.labs:
+    classroom = Classroom.objects.filter(pk=moment.classroom_id).first()
+    if classroom is None:
         return []
-    exercises = [(moment.lab, e.id) for e in catalog.lab(moment.lab).exercises]
+    exercises = class_exercises(classroom, lab=moment.lab)
+    if not exercises:
+        return []
+    versions = class_versions(classroom)
     users = list(get_user_model().objects.filter(pk__in=moment.student_ids).order_by("pk"))
     states = learner_states(user_ids=[u.pk for u in users])
     awake = [u for u in users if states[u.pk].ready]
@@ -96,7 +99,9 @@ def deadline_grades_take(*, moment: DueMoment) -> list[int]:
         )  # fmt: skip
         awake = [u for u in awake if u.pk not in already]
         asleep = [u for u in asleep if u.pk not in already]
-        generations = attempts_request(users=awake, exercises=exercises, trigger=Trigger.DEADLINE)
+        generations = attempts_request(
+            users=awake, exercises=exercises, trigger=Trigger.DEADLINE, versions=versions
+        )
         Attempt.objects.bulk_create(
             [Attempt(user=u, lab=lab, exercise=ex) for u in asleep for lab, ex in exercises],
             ignore_conflicts=True,

@@ -14,8 +14,10 @@ class Classroom(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="classrooms_owned"
     )
     instructors = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="classrooms_taught")
-    # Ordered lab slugs of the catalog (labs.selectors.catalog_get), validated on every write.
+    # Ordered lab slugs (the catalog's, and labs written in the studio), validated on every write.
     labs = models.JSONField(default=list)
+    # slug -> published version, for each lab written in the studio (classes.labs).
+    lab_versions = models.JSONField(default=dict)
     # Normalised (see classes.codes); unique, so a code names at most one class.
     join_code = models.CharField(max_length=16, unique=True)
     join_open = models.BooleanField(default=True)

@@ -19,6 +19,7 @@ from classes.gradebook import (
     LabColumn,
     StudentRow,
 )
+from classes.labs import class_lab
 from classes.models import (
     ClassGradingRequest,
     ClassGradingRun,
@@ -30,7 +31,7 @@ from classes.models import (
 )
 from labs.learners import learner_states
 from labs.models import Attempt, AttemptStatus, Trigger
-from labs.selectors import catalog_get, text_for
+from labs.selectors import text_for
 from labs.tasks import MAX_RETRIES
 
 
@@ -73,21 +74,15 @@ def classroom_by_code(*, code: str) -> Classroom | None:
     return Classroom.objects.filter(join_code=code).first()
 
 
-def lab_choices(*, language: str) -> list[tuple[str, str]]:
-    """(slug, title) of every lab in the catalog, in catalog order."""
-    return [(slug, text_for(lab.title, language)) for slug, lab in catalog_get().labs.items()]
-
-
 def _columns(
-    labs: list[str], language: str
+    classroom: Classroom, language: str
 ) -> tuple[list[LabColumn], list[ExerciseColumn], list[str]]:
-    catalog = catalog_get()
     lab_columns, exercises, missing = [], [], []
-    for slug in labs:
-        if slug not in catalog.labs:
+    for slug in classroom.labs or []:
+        lab = class_lab(classroom, slug)
+        if lab is None:
             missing.append(slug)
             continue
-        lab = catalog.lab(slug)
         keys = []
         for exercise in lab.exercises:
             key = f"{slug}/{exercise.id}"
@@ -128,13 +123,13 @@ def deadlines_get(*, classroom: Classroom) -> Deadlines:
 
 def deadline_rows(*, classroom: Classroom, language: str) -> list[tuple[str, str, Any]]:
     """(lab slug, title, due or None) for each lab of the class, for its settings page."""
-    catalog = catalog_get()
     due = deadlines_get(classroom=classroom).due
-    return [
-        (slug, text_for(catalog.lab(slug).title, language) if slug in catalog.labs else slug,
-         due.get(slug))
-        for slug in classroom.labs or []
-    ]  # fmt: skip
+    rows = []
+    for slug in classroom.labs or []:
+        lab = class_lab(classroom, slug)
+        title = text_for(lab.title, language) if lab is not None else slug
+        rows.append((slug, title, due.get(slug)))
+    return rows
 
 
 def run_progress(*, run: ClassGradingRun) -> GradingProgress:
@@ -186,7 +181,7 @@ def gradebook_get(*, classroom: Classroom, language: str = "en") -> Gradebook:
     """Every enrolled student by every exercise of the class's labs, in eight queries whatever
     the class size: enrolments, attempts, environments, the latest run, its progress, the
     deadlines, the extensions and the grades taken at the deadlines."""
-    lab_columns, exercises, missing = _columns(list(classroom.labs), language)
+    lab_columns, exercises, missing = _columns(classroom, language)
     enrolments = list(
         Enrollment.objects.filter(classroom=classroom)
         .select_related("student")

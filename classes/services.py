@@ -16,6 +16,13 @@ from django.utils.translation import gettext as _
 
 from accounts.selectors import user_is_guest
 from classes.codes import code_new
+from classes.labs import (
+    ClassLabError,
+    class_exercises,
+    class_lab_values,
+    class_versions,
+    labs_parsed,
+)
 from classes.models import ClassGradingRequest, ClassGradingRun, Classroom, Enrollment
 from classes.selectors import (
     cell_event,
@@ -28,7 +35,6 @@ from kubelab.socket_control import user_sockets_recheck
 from labs.batch import Stored, attempts_grade_batch, attempts_request, attempts_rerequest
 from labs.learners import learner_states
 from labs.models import Attempt, Trigger
-from labs.selectors import catalog_get
 from labs.services import grading_queue
 
 logger = logging.getLogger(__name__)
@@ -57,15 +63,13 @@ def class_events_group(classroom_id: int) -> str:
     return f"events.class.{classroom_id}"
 
 
-def _labs_valid(labs: Iterable[str]) -> list[str]:
-    catalog = catalog_get().labs
-    chosen: list[str] = []
-    for slug in labs:
-        if slug not in catalog:
-            raise ClassError(_("There is no lab “%(slug)s” in the catalog.") % {"slug": slug})
-        if slug not in chosen:
-            chosen.append(slug)
-    return chosen
+def _labs_valid(
+    values: Iterable[str], *, user: Any, classroom: Classroom | None = None
+) -> tuple[list[str], dict[str, int]]:
+    try:
+        return labs_parsed(values, user=user, classroom=classroom)
+    except ClassLabError as exc:
+        raise ClassError(str(exc)) from None
 
 
 def _name_valid(name: str) -> str:
@@ -87,21 +91,44 @@ def _unique_code() -> str:
 
 
 def classroom_create(*, owner: Any, name: str, labs: Iterable[str]) -> Classroom:
+    """``labs``: catalog slugs, and ``slug@version`` for published versions of labs written
+    in the studio (classes.labs)."""
     if not user_is_instructor(user=owner):
         raise ClassError(_("Only instructors can create classes."))
+    chosen, versions = _labs_valid(labs, user=owner)
     with transaction.atomic():
         classroom = Classroom.objects.create(
-            name=_name_valid(name), owner=owner, labs=_labs_valid(labs), join_code=_unique_code()
+            name=_name_valid(name),
+            owner=owner,
+            labs=chosen,
+            lab_versions=versions,
+            join_code=_unique_code(),
         )
         classroom.instructors.add(owner)
     return classroom
 
 
-def classroom_update(*, classroom: Classroom, name: str, labs: Iterable[str]) -> Classroom:
+def classroom_update(
+    *, classroom: Classroom, name: str, labs: Iterable[str], by: Any = None
+) -> Classroom:
+    """A written lab may be added only by one of its authors (``by``); one the class already
+    has may stay, or change version, whoever saves the settings."""
     classroom.name = _name_valid(name)
-    classroom.labs = _labs_valid(labs)
-    classroom.save(update_fields=["name", "labs", "updated_at"])
+    classroom.labs, classroom.lab_versions = _labs_valid(
+        labs, user=by or classroom.owner, classroom=classroom
+    )
+    classroom.save(update_fields=["name", "labs", "lab_versions", "updated_at"])
     return classroom
+
+
+def class_lab_publish(*, classroom: Classroom, slug: str, version: int, by: Any) -> Classroom:
+    """Give the class version ``version`` of a written lab (added at the end, or moved from
+    the version it had): the studio's "use in a class". Learners' next gradings use it; what
+    earlier versions graded stays as it was."""
+    values = [v for v in class_lab_values(classroom) if v.partition("@")[0] != slug]
+    return classroom_update(
+        classroom=classroom, name=classroom.name, labs=[*values, f"{slug}@{version}"], by=by
+    )
 
 
 def join_code_regenerate(*, classroom: Classroom) -> str:
@@ -213,13 +240,8 @@ def class_grade_request(
         )
         if running is not None:
             return GradingStarted(running, created=False)
-        catalog = catalog_get()
-        exercises = [
-            (slug, exercise.id)
-            for slug in classroom.labs
-            if slug in catalog.labs and (not lab or slug == lab)
-            for exercise in catalog.lab(slug).exercises
-        ]
+        exercises = class_exercises(classroom, lab=lab)
+        versions = class_versions(classroom)
         students = list(
             get_user_model()
             .objects.filter(enrollments__classroom=classroom, is_active=True)
@@ -227,15 +249,17 @@ def class_grade_request(
         )
         if from_evidence:
             graded, skipped = students, []
-            generations = attempts_rerequest(
-                attempt_ids=_graded_before(students, exercises), trigger=Trigger.REGRADE
-            )
+            before = _graded_before(students, exercises)
+            # A fixed lab is a newer version the class moved to: regrade with that one.
+            for slug, version in versions.items():
+                Attempt.objects.filter(pk__in=before, lab=slug).update(lab_version=version)
+            generations = attempts_rerequest(attempt_ids=before, trigger=Trigger.REGRADE)
         else:
             states = learner_states(user_ids=[s.pk for s in students])
             graded = [s for s in students if states[s.pk].ready]
             skipped = [s.pk for s in students if not states[s.pk].ready]
             generations = attempts_request(
-                users=graded, exercises=exercises, trigger=Trigger.INSTRUCTOR
+                users=graded, exercises=exercises, trigger=Trigger.INSTRUCTOR, versions=versions
             )
         run = ClassGradingRun.objects.create(
             classroom=classroom,

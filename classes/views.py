@@ -25,6 +25,7 @@ from classes.deadlines import DeadlineError, deadline_set, extension_grant, exte
 from classes.export import export_filename, gradebook_csv, gradebook_json
 from classes.forms import ClassroomForm, InstructorForm, JoinForm, join_code_problem
 from classes.gradebook import Gradebook
+from classes.labs import class_lab_values, lab_choices
 from classes.models import Classroom
 from classes.selectors import (
     ClassroomNotFound,
@@ -34,7 +35,6 @@ from classes.selectors import (
     classrooms_taught,
     deadline_rows,
     gradebook_get,
-    lab_choices,
     run_progress,
     user_is_instructor,
 )
@@ -86,7 +86,9 @@ def index(request: HttpRequest) -> HttpResponse:
 def create(request: HttpRequest) -> HttpResponse:
     if not user_is_instructor(user=request.user):
         raise Http404("only instructors create classes")
-    form = ClassroomForm(request.POST or None, lab_choices=lab_choices(language=get_language()))
+    form = ClassroomForm(
+        request.POST or None, lab_choices=lab_choices(user=request.user, language=get_language())
+    )
     if request.method == "POST" and form.is_valid():
         try:
             classroom = classroom_create(
@@ -204,15 +206,19 @@ def cell(
 @require_http_methods(["GET", "POST"])
 def settings_page(request: HttpRequest, classroom_id: int) -> HttpResponse:
     classroom = _classroom(request, classroom_id)
+    values = class_lab_values(classroom)
     form = ClassroomForm(
         request.POST or None,
-        initial={"name": classroom.name, "labs": classroom.labs},
-        lab_choices=lab_choices(language=get_language()),
+        initial={"name": classroom.name, "labs": values},
+        lab_choices=lab_choices(user=request.user, language=get_language(), keep=values),
     )
     if request.method == "POST" and form.is_valid():
         try:
             classroom_update(
-                classroom=classroom, name=form.cleaned_data["name"], labs=form.cleaned_data["labs"]
+                classroom=classroom,
+                name=form.cleaned_data["name"],
+                labs=form.cleaned_data["labs"],
+                by=request.user,
             )
         except ClassError as exc:
             form.add_error(None, str(exc))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,7 +90,9 @@ def _items(
             outcomes[attempt.pk] = "up-to-date"
             continue
         try:
-            lab, exercise = exercise_get(lab_slug=attempt.lab, exercise_id=attempt.exercise)
+            lab, exercise = exercise_get(
+                lab_slug=attempt.lab, exercise_id=attempt.exercise, version=attempt.lab_version
+            )
         except ExerciseNotFound:
             logger.warning("attempt %s names an exercise no longer in the catalog", attempt.pk)
             outcomes[attempt.pk] = "unknown-exercise"
@@ -204,7 +206,14 @@ def _graded_all(items: list[_Item], *, from_evidence: bool) -> list[tuple[_Item,
         # Each grading's share of the one read, plus its own evaluation.
         duration = int(read_ms / max(1, len(items)) + (time.monotonic() - began) * 1000)
         points = points_earned(item.exercise, outcome)
-        graded.append((item, Graded(item.generation, outcome, snapshot, duration, points)))
+        graded.append(
+            (
+                item,
+                Graded(
+                    item.generation, outcome, snapshot, duration, points, item.attempt.lab_version
+                ),
+            )
+        )
     return graded
 
 
@@ -321,6 +330,7 @@ def _chunk_store(
                     requested_at=attempt.requested_at,
                     duration_ms=graded.duration_ms,
                     points=graded.points,
+                    lab_version=graded.lab_version,
                 )
                 for attempt, graded in fresh
             ],
@@ -380,16 +390,22 @@ def _requests_withdraw(attempts: Sequence[Attempt]) -> None:
 
 
 def attempts_request(
-    *, users: Sequence[Any], exercises: Sequence[tuple[str, str]], trigger: str
+    *,
+    users: Sequence[Any],
+    exercises: Sequence[tuple[str, str]],
+    trigger: str,
+    versions: Mapping[str, int] | None = None,
 ) -> dict[int, int]:
     """Ask for a grading of every (user, lab, exercise) at once: the attempts are made where
     missing and their generations bumped in two statements, not one request per cell as
-    attempt_check_request does. Returns {attempt id: the generation that answers it}; the
-    caller queues the grading after commit."""
+    attempt_check_request does. ``versions`` names the version of each authored lab to grade
+    against (a class's choice; labs.library), set on the attempts first. Returns {attempt id:
+    the generation that answers it}; the caller queues the grading after commit."""
     if not users or not exercises:
         return {}
+    versions = versions or {}
     Attempt.objects.bulk_create(
-        [Attempt(user=user, lab=lab, exercise=exercise)
+        [Attempt(user=user, lab=lab, exercise=exercise, lab_version=versions.get(lab, 0))
          for user in users for lab, exercise in exercises],
         ignore_conflicts=True,
     )  # fmt: skip
@@ -399,6 +415,8 @@ def attempts_request(
         lab__in={lab for lab, _ in exercises},
         exercise__in={exercise for _, exercise in exercises},
     )
+    for lab, version in versions.items():
+        mine.filter(lab=lab).exclude(lab_version=version).update(lab_version=version)
     ids = [pk for pk, lab, ex in mine.values_list("pk", "lab", "exercise") if (lab, ex) in wanted]
     return attempts_rerequest(attempt_ids=ids, trigger=trigger)
 

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import k8s
 from labs.checks import ExerciseOutcome, exercise_evaluate
 from labs.scripts import learner_shell_run
-from labs.snapshot import snapshot_take
+from labs.snapshot import KUBECTL_OUTAGE, snapshot_take
 from labs.spec import Exercise, Lab, Steps
 
 COMMAND_TIMEOUT = 60.0
@@ -69,6 +70,8 @@ class StepResult:
     ok: bool
     detail: str = ""
     seconds: float = 0.0
+    # A failure the cluster caused (it did not answer), not the lab: run it again, never publish.
+    inconclusive: bool = False
 
 
 @dataclass
@@ -81,21 +84,35 @@ class ExerciseReport:
     def ok(self) -> bool:
         return all(step.ok for step in self.steps) and bool(self.steps)
 
+    @property
+    def inconclusive(self) -> bool:
+        """Failed only where the cluster did not answer: the lab itself is not to blame."""
+        failed = [step for step in self.steps if not step.ok]
+        return bool(failed) and all(step.inconclusive for step in failed)
+
     def verdicts(self) -> tuple[tuple[str, bool], ...]:
         return tuple((s.name, s.ok) for s in self.steps)
 
 
-def _run_steps(steps: Steps | None, environment: Environment, lab: Lab) -> tuple[bool, str]:
+@dataclass(frozen=True)
+class Ran:
+    ok: bool
+    detail: str = ""
+    inconclusive: bool = False  # the jail could not start, or kubectl could not reach the API
+
+
+def _run_steps(steps: Steps | None, environment: Environment, lab: Lab) -> Ran:
     if steps is None:
-        return True, ""
+        return Ran(True)
     script = "set -e\n" + "\n".join(steps.commands)
     run = learner_shell_run(
         script=script, kubeconfig=environment.kubeconfig, timeout=COMMAND_TIMEOUT, files=lab.files
     )
     if run.exit_code == 0:
-        return True, ""
+        return Ran(True)
     reason = "timed out" if run.timed_out else run.error or f"exit {run.exit_code}"
-    return False, f"{reason}: {run.output.strip()[-800:]}"
+    cluster_away = bool(run.error) or bool(KUBECTL_OUTAGE.search(run.output))
+    return Ran(False, f"{reason}: {run.output.strip()[-800:]}", cluster_away)
 
 
 def _grade(lab: Lab, exercise: Exercise, environment: Environment) -> ExerciseOutcome:
@@ -131,20 +148,23 @@ def exercise_test(
     solution_seconds = [0.0]
 
     def solution(environment: Environment) -> StepResult:
-        ok, detail = _run_steps(exercise.setup, environment, lab)
-        if not ok:
-            return StepResult("setup", False, detail)
+        ran = _run_steps(exercise.setup, environment, lab)
+        if not ran.ok:
+            return StepResult("setup", False, ran.detail, inconclusive=ran.inconclusive)
         time.sleep(0.3)
         before = _grade(lab, exercise, environment)
         if before.status != "failed":
             return StepResult(
-                "fails first", False, f"before the solution: {before.status}; {_summary(before)}"
+                "fails first",
+                False,
+                f"before the solution: {before.status}; {_summary(before)}",
+                inconclusive=before.status == "inconclusive",
             )
         report.steps.append(StepResult("fails first", True, _summary(before)))
         started = time.monotonic()
-        ok, detail = _run_steps(exercise.solution, environment, lab)
-        if not ok:
-            return StepResult("solution runs", False, detail)
+        ran = _run_steps(exercise.solution, environment, lab)
+        if not ran.ok:
+            return StepResult("solution runs", False, ran.detail, inconclusive=ran.inconclusive)
         deadline = started + PASS_TIMEOUT
         while True:
             after = _grade(lab, exercise, environment)
@@ -152,7 +172,10 @@ def exercise_test(
                 break
             if time.monotonic() > deadline:
                 return StepResult(
-                    "solution passes", False, f"after {PASS_TIMEOUT:.0f}s: {_summary(after)}"
+                    "solution passes",
+                    False,
+                    f"after {PASS_TIMEOUT:.0f}s: {_summary(after)}",
+                    inconclusive=after.status == "inconclusive",
                 )
             time.sleep(POLL_INTERVAL)
         seconds = time.monotonic() - started
@@ -175,13 +198,17 @@ def exercise_test(
         name = f"near miss {miss.id}"
 
         def body(environment: Environment) -> StepResult:
-            ok, detail = _run_steps(exercise.setup, environment, lab)
-            if not ok:
-                return StepResult(name, False, f"setup: {detail}")
+            ran = _run_steps(exercise.setup, environment, lab)
+            if not ran.ok:
+                return StepResult(
+                    name, False, f"setup: {ran.detail}", inconclusive=ran.inconclusive
+                )
             started = time.monotonic()
-            ok, detail = _run_steps(miss, environment, lab)
-            if not ok:
-                return StepResult(name, False, f"its commands failed: {detail}")
+            ran = _run_steps(miss, environment, lab)
+            if not ran.ok:
+                return StepResult(
+                    name, False, f"its commands failed: {ran.detail}", inconclusive=ran.inconclusive
+                )
             last = None
             while True:
                 last = _grade(lab, exercise, environment)
@@ -191,7 +218,12 @@ def exercise_test(
                     break
                 time.sleep(NEAR_MISS_POLL_INTERVAL)
             if last.status != "failed":
-                return StepResult(name, False, f"ended {last.status}: {_summary(last)}")
+                return StepResult(
+                    name,
+                    False,
+                    f"ended {last.status}: {_summary(last)}",
+                    inconclusive=last.status == "inconclusive",
+                )
             not_failing = [c for c in miss.fails if last.check(c).status != "fail"]
             if not_failing:
                 return StepResult(
@@ -260,7 +292,15 @@ def catalog_test(
             report = exercise_test(lab, exercise, environments, index)
         except Exception as exc:  # report it as this exercise's failure, keep testing the rest
             report = ExerciseReport(f"{lab.slug}/{exercise.id}", index)
-            report.steps.append(StepResult("error", False, f"{exc.__class__.__name__}: {exc}"))
+            report.steps.append(
+                StepResult(
+                    "error",
+                    False,
+                    f"{exc.__class__.__name__}: {exc}",
+                    # A namespace the cluster could not make is the cluster's failure.
+                    inconclusive=isinstance(exc, k8s.ClusterUnavailable),
+                )
+            )
         with lock:
             reports.append(report)
             if progress:

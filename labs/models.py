@@ -1,5 +1,7 @@
 """Grading records: one Attempt per learner and exercise, a GradingRun per graded generation, and
-the CheckResults (with evidence) of each run."""
+the CheckResults (with evidence) of each run; and the labs instructors write in the browser
+(AuthoredLab, a draft, and its immutable published LabVersions), which grading reads like the
+catalog's files (labs.library)."""
 
 from __future__ import annotations
 
@@ -35,6 +37,10 @@ class Attempt(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     lab = models.SlugField(max_length=63)
     exercise = models.SlugField(max_length=63)
+    # Which version of an authored lab the learner works on (labs.library: 0 is the catalog's
+    # file, or an author's own draft); set by every request a learner makes, so a class moved
+    # to a newer version moves its learners' next gradings, never their past ones.
+    lab_version = models.PositiveIntegerField(default=0)
     status = models.CharField(
         max_length=16, choices=AttemptStatus.choices, default=AttemptStatus.NOT_CHECKED
     )
@@ -89,6 +95,7 @@ class GradingRun(models.Model):
     finished_at = models.DateTimeField(auto_now=True)
     duration_ms = models.PositiveIntegerField(default=0)
     points = models.PositiveSmallIntegerField(default=0)  # what this grading earned
+    lab_version = models.PositiveIntegerField(default=0)  # the version it graded against
     # A record someone relies on (a deadline's grade): never pruned with the old runs.
     kept = models.BooleanField(default=False)
 
@@ -120,3 +127,57 @@ class CheckResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.check_id}: {self.status}"
+
+
+class AuthoredLab(models.Model):
+    """A lab an instructor writes in the studio: the draft as typed (valid or not), the last
+    draft content that validated (what "try it as a learner" grades), and its authors."""
+
+    slug = models.SlugField(max_length=63, unique=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="labs_owned"
+    )
+    # Always includes the owner: one query answers "may this user edit it".
+    authors = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="labs_authored")
+    draft_spec = models.TextField(blank=True)
+    draft_files = models.JSONField(default=dict)  # file name -> text, the lab's files/ folder
+    draft_digest = models.CharField(max_length=64, blank=True)
+    valid_spec = models.TextField(blank=True)
+    valid_files = models.JSONField(default=dict)
+    valid_digest = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class LabVersion(models.Model):
+    """A published version of an authored lab: never changed once written. Classes choose one;
+    every grading names the one it graded against."""
+
+    lab = models.ForeignKey(AuthoredLab, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    spec = models.TextField()
+    files = models.JSONField(default=dict)
+    digest = models.CharField(max_length=64)
+    chapter = models.SlugField(max_length=63)  # the chapter its checklist appears in
+    title = models.JSONField(default=dict)  # language -> title, for lists and class settings
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_at = models.DateTimeField(auto_now_add=True)
+    # The content test that made it publishable (studio's LabTest id), for the record.
+    tested_by = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["lab", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["lab", "number"], name="labs_version_number_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lab_id} v{self.number}"

@@ -5,45 +5,39 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Protocol
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 
-from kubelab.env import env_str
 from labs.checks import ENVIRONMENT_STARTING_DETAIL
+from labs.library import (
+    DRAFT,
+    LabNotFound,
+    catalog_dir,
+    catalog_get,
+    is_catalog_lab,
+    lab_resolve,
+    lab_version_for,
+)
 from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun
-from labs.spec import CATALOG_DIR, Catalog, Exercise, Lab, catalog_load
+from labs.spec import Exercise, Lab
+
+__all__ = ["catalog_dir", "catalog_get"]  # re-exported: callers read the catalog from here
 
 User = AbstractBaseUser | AnonymousUser
-
-
-def catalog_dir() -> Path:
-    # Read at call time so a test worker can grade a test catalog (KUBELAB_LABS_CATALOG).
-    return Path(env_str("KUBELAB_LABS_CATALOG", str(CATALOG_DIR)))
-
-
-@lru_cache(maxsize=4)
-def _catalog(directory: str) -> Catalog:
-    return catalog_load(Path(directory))
-
-
-def catalog_get() -> Catalog:
-    """The validated catalog, loaded once per process (SpecError if a lab is broken)."""
-    return _catalog(str(catalog_dir()))
 
 
 class ExerciseNotFound(LookupError):
     pass
 
 
-def exercise_get(*, lab_slug: str, exercise_id: str) -> tuple[Lab, Exercise]:
+def exercise_get(*, lab_slug: str, exercise_id: str, version: int = DRAFT) -> tuple[Lab, Exercise]:
+    """An exercise of the catalog or of an authored lab's draft (0) or version (labs.library)."""
     try:
-        lab = catalog_get().lab(lab_slug)
+        lab = lab_resolve(slug=lab_slug, version=version)
         return lab, lab.exercise(exercise_id)
-    except KeyError:
+    except (KeyError, LabNotFound):
         raise ExerciseNotFound(f"{lab_slug}/{exercise_id}") from None
 
 
@@ -143,6 +137,7 @@ def attempt_payload(
         "attempt": attempt.pk,
         "exercise": attempt.exercise_key,
         "lab": attempt.lab,
+        "lab_version": run.lab_version if run is not None else attempt.lab_version,
         "status": attempt.status,
         "completed": attempt.completed_at is not None,
         "generation": run.generation if run is not None else 0,
@@ -185,6 +180,11 @@ class ExerciseRow:
     solution_commands: list[str] = field(default_factory=list)
     checks_requested: int = 0
     starting: bool = False
+    # For an authored lab: the version the newest grading graded against (None: catalog, or
+    # never graded), so a learner sees that an earlier result was for an earlier version; and
+    # the version they work on now.
+    graded_version: int | None = None
+    version: int | None = None
 
 
 @dataclass
@@ -192,6 +192,8 @@ class LabChecklist:
     slug: str
     title: str
     exercises: list[ExerciseRow]
+    # An authored lab's version (0: the author's draft); None for the catalog's labs.
+    version: int | None = None
 
     @property
     def completed(self) -> int:
@@ -204,24 +206,59 @@ def _render_markdown(text: str, language: str) -> str:
     return markdown_render(text, language=language).html
 
 
-def lab_checklists(*, user: User, exercise_ids: Iterable[str], language: str) -> list[LabChecklist]:
-    """Checklists for the labs these exercise ids belong to (every exercise of each lab)."""
-    catalog = catalog_get()
-    slugs: list[str] = []
+def lab_checklists(
+    *,
+    user: User,
+    exercise_ids: Iterable[str],
+    language: str,
+    authored: Iterable[tuple[str, int]] = (),
+) -> list[LabChecklist]:
+    """Checklists for the labs these exercise ids belong to (every exercise of each lab), and
+    for ``authored`` labs at the version given, (slug, version), after them. A lab of an id that
+    this user may not see (labs.library.lab_version_for) is left out."""
+    wanted: list[tuple[str, int]] = []
     for exercise_id in exercise_ids:
         slug = str(exercise_id).split("/", 1)[0]
-        if slug in catalog.labs and slug not in slugs:
-            slugs.append(slug)
-    attempts = attempts_for_labs(user=user, lab_slugs=slugs)
+        if any(slug == known for known, _ in wanted):
+            continue
+        version = lab_version_for(user=user, slug=slug)
+        if version is not None:
+            wanted.append((slug, version))
+    wanted += [(slug, v) for slug, v in authored if all(slug != known for known, _ in wanted)]
+    attempts = attempts_for_labs(user=user, lab_slugs=[slug for slug, _ in wanted])
     checklists = []
-    for slug in slugs:
-        lab = catalog.lab(slug)
+    for slug, version in wanted:
+        try:
+            lab = lab_resolve(slug=slug, version=version)
+        except LabNotFound:
+            continue
         rows = []
+        written = not is_catalog_lab(slug)
         for exercise in lab.exercises:
             attempt = attempts.get(f"{slug}/{exercise.id}")
-            rows.append(_exercise_row(lab, exercise, attempt, language))
-        checklists.append(LabChecklist(slug, text_for(lab.title, language), rows))
+            row = _exercise_row(lab, exercise, attempt, language)
+            row.version = version if written else None
+            rows.append(row)
+        checklists.append(
+            LabChecklist(
+                slug,
+                text_for(lab.title, language),
+                rows,
+                version=version if written else None,
+            )
+        )
     return checklists
+
+
+def exercise_preview(*, lab: Lab, exercise: Exercise, language: str) -> ExerciseRow:
+    """The exercise as a learner meets it (before a first Check), with every hint shown and the
+    solution open: what the studio's preview shows an author."""
+    row = _exercise_row(lab, exercise, None, language)
+    row.hints = [_render_markdown(text_for(h, language), language) for h in exercise.hints]
+    row.solution_visible = True
+    row.solution_files = [(n, lab.files.get(n, "")) for n in exercise.solution.files]
+    row.solution_commands = list(exercise.solution.commands)
+    return row
 
 
 def _exercise_row(
@@ -260,4 +297,9 @@ def _exercise_row(
         else [],
         solution_commands=list(exercise.solution.commands) if visible else [],
         checks_requested=attempt.checks_requested if attempt else 0,
+        graded_version=(
+            attempt.last_run.lab_version
+            if attempt is not None and attempt.last_run is not None and not is_catalog_lab(lab.slug)
+            else None
+        ),
     )

@@ -25,9 +25,10 @@ from labs.checks import (
     exercise_needs,
 )
 from labs.learners import learner_environment, learner_namespaces
+from labs.library import DRAFT, lab_resolve
 from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun, Trigger
 from labs.scoring import points_earned, points_kept
-from labs.selectors import ExerciseNotFound, attempt_payload, catalog_get, exercise_get
+from labs.selectors import ExerciseNotFound, attempt_payload, exercise_get
 from labs.snapshot import snapshot_cached, snapshot_evidence, snapshot_take
 from labs.spec import Exercise
 from labs.tasks import attempt_grade_task
@@ -55,10 +56,18 @@ def grading_queue() -> str:
     return env_str("KUBELAB_LABS_QUEUE", "celery")
 
 
-def attempt_get_or_create(*, user: Any, lab_slug: str, exercise_id: str) -> Attempt:
-    """The learner's attempt at an exercise of the catalog (ExerciseNotFound otherwise)."""
-    exercise_get(lab_slug=lab_slug, exercise_id=exercise_id)
-    attempt, _ = Attempt.objects.get_or_create(user=user, lab=lab_slug, exercise=exercise_id)
+def attempt_get_or_create(
+    *, user: Any, lab_slug: str, exercise_id: str, version: int = DRAFT
+) -> Attempt:
+    """The learner's attempt at an exercise (ExerciseNotFound otherwise), following ``version``
+    of the lab from now on (labs.library.lab_version_for says which is the learner's)."""
+    exercise_get(lab_slug=lab_slug, exercise_id=exercise_id, version=version)
+    attempt, created = Attempt.objects.get_or_create(
+        user=user, lab=lab_slug, exercise=exercise_id, defaults={"lab_version": version}
+    )
+    if not created and attempt.lab_version != version:
+        Attempt.objects.filter(pk=attempt.pk).update(lab_version=version)
+        attempt.lab_version = version
     return attempt
 
 
@@ -108,14 +117,16 @@ def attempt_grade_queue(attempt_id: int) -> None:
     )
 
 
-def lab_auto_check_enable(*, user: Any, lab_slug: str) -> list[Attempt]:
+def lab_auto_check_enable(*, user: Any, lab_slug: str, version: int = DRAFT) -> list[Attempt]:
     """The learner opened a lab: keep its unfinished exercises graded on every namespace change
     for the next two hours, and grade them once now so the page shows the current state."""
-    lab = catalog_get().lab(lab_slug)
+    lab = lab_resolve(slug=lab_slug, version=version)
     until = timezone.now() + timedelta(minutes=AUTO_CHECK_MINUTES)
     attempts = []
     for exercise in lab.exercises:
-        attempt, _ = Attempt.objects.get_or_create(user=user, lab=lab.slug, exercise=exercise.id)
+        attempt = attempt_get_or_create(
+            user=user, lab_slug=lab.slug, exercise_id=exercise.id, version=version
+        )
         if exercise.auto_check and attempt.completed_at is None:
             Attempt.objects.filter(pk=attempt.pk).update(auto_check_until=until)
             attempt_check_request(attempt=attempt, trigger=Trigger.PAGE)
@@ -125,7 +136,9 @@ def lab_auto_check_enable(*, user: Any, lab_slug: str) -> list[Attempt]:
 
 def attempt_hint_reveal(*, attempt: Attempt) -> int:
     """Reveal the next hint (one at a time); returns how many are revealed now."""
-    _, exercise = exercise_get(lab_slug=attempt.lab, exercise_id=attempt.exercise)
+    _, exercise = exercise_get(
+        lab_slug=attempt.lab, exercise_id=attempt.exercise, version=attempt.lab_version
+    )
     with transaction.atomic():
         revealed = Attempt.objects.filter(
             pk=attempt.pk, hints_revealed__lt=len(exercise.hints)
@@ -164,7 +177,9 @@ def namespace_changed(
     requested = 0
     for attempt in attempts:
         try:
-            _, exercise = exercise_get(lab_slug=attempt.lab, exercise_id=attempt.exercise)
+            _, exercise = exercise_get(
+                lab_slug=attempt.lab, exercise_id=attempt.exercise, version=attempt.lab_version
+            )
         except ExerciseNotFound:
             continue
         if not exercise.auto_check or (kinds is not None and not _reads_changed(exercise, kinds)):
@@ -211,6 +226,7 @@ class Graded:
     snapshot: Snapshot
     duration_ms: int
     points: int = 0  # labs.scoring.points_earned
+    lab_version: int = 0  # the lab version it graded against (labs.library)
 
 
 def attempt_grade(
@@ -235,7 +251,9 @@ def attempt_grade(
     if attempt.graded_generation >= generation:
         return "up-to-date"
     try:
-        lab, exercise = exercise_get(lab_slug=attempt.lab, exercise_id=attempt.exercise)
+        lab, exercise = exercise_get(
+            lab_slug=attempt.lab, exercise_id=attempt.exercise, version=attempt.lab_version
+        )
     except ExerciseNotFound:
         logger.warning("attempt %s names an exercise no longer in the catalog", attempt_id)
         return "unknown-exercise"
@@ -269,7 +287,14 @@ def attempt_grade(
                 snapshot = still_starting(snapshot)
     outcome = exercise_evaluate(exercise, snapshot)
     duration_ms = int((time.monotonic() - started) * 1000)
-    graded = Graded(generation, outcome, snapshot, duration_ms, points_earned(exercise, outcome))
+    graded = Graded(
+        generation,
+        outcome,
+        snapshot,
+        duration_ms,
+        points_earned(exercise, outcome),
+        attempt.lab_version,
+    )
     return _grading_store(attempt_id, graded, tries=tries, final_try=final_try)
 
 
@@ -316,6 +341,7 @@ def _grading_store(attempt_id: int, graded: Graded, *, tries: int, final_try: bo
                 "requested_at": attempt.requested_at,
                 "duration_ms": graded.duration_ms,
                 "points": graded.points,
+                "lab_version": graded.lab_version,
             },
         )
         if not created:
@@ -326,8 +352,10 @@ def _grading_store(attempt_id: int, graded: Graded, *, tries: int, final_try: bo
             run.evidence = snapshot_evidence(graded.snapshot)
             run.duration_ms = graded.duration_ms
             run.points = graded.points
+            run.lab_version = graded.lab_version
             run.save(
                 update_fields=[
+                    "lab_version",
                     "status",
                     "tries",
                     "namespace",

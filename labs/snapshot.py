@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 # What kubectl prints when it cannot reach the API server (refused, reset, a restart's 503):
 # a script that failed with one of these failed because of the cluster, not the learner.
-_KUBECTL_OUTAGE = re.compile(
+KUBECTL_OUTAGE = re.compile(
     r"The connection to the server \S+ was refused"
     r"|Unable to connect to the server"
     r"|the server is currently unable to handle the request"
@@ -127,7 +127,7 @@ def _outage_sorted(run: ScriptRun) -> ScriptRun:
     kubectl's own words, or by the API server not answering right after."""
     if run.exit_code in (0, None) or run.timed_out or run.error:
         return run  # passed, or already inconclusive
-    if _KUBECTL_OUTAGE.search(run.output):
+    if KUBECTL_OUTAGE.search(run.output):
         return ScriptRun(
             exit_code=None, output=run.output,
             error="the cluster could not be reached while the check ran",

@@ -14,12 +14,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kubelab.limited import limited_response
 from kubelab.ratelimit import RateLimited, rate_limit_take
+from labs.library import LabNotFound, lab_resolve, lab_version_for
 from labs.models import Attempt, Trigger
 from labs.selectors import (
     ExerciseNotFound,
     attempt_get_for_user,
     attempt_payload,
-    catalog_get,
     exercise_get,
     lab_checklists,
     text_for,
@@ -32,30 +32,43 @@ from labs.services import (
 )
 
 
-def _exercise_or_404(lab: str, exercise: str) -> None:
+def _version_or_404(request: HttpRequest, lab: str) -> int:
+    """The version of the lab this user works on; an authored lab that is not theirs (no class
+    of theirs uses it, and they are not its author) is a 404 like a lab that does not exist."""
+    version = lab_version_for(user=request.user, slug=lab)
+    if version is None:
+        raise Http404(f"no lab {lab}")
+    return version
+
+
+def _exercise_or_404(request: HttpRequest, lab: str, exercise: str) -> int:
+    version = _version_or_404(request, lab)
     try:
-        exercise_get(lab_slug=lab, exercise_id=exercise)
+        exercise_get(lab_slug=lab, exercise_id=exercise, version=version)
     except ExerciseNotFound:
         raise Http404(f"no exercise {lab}/{exercise}") from None
+    return version
 
 
 @require_GET
 def exercise_redirect(request: HttpRequest, lab: str, exercise: str) -> HttpResponse:
     """Where lessons' exercise: links land: the chapter page, scrolled to the exercise."""
-    _exercise_or_404(lab, exercise)
-    chapter = catalog_get().lab(lab).chapter
+    version = _exercise_or_404(request, lab, exercise)
+    chapter = lab_resolve(slug=lab, version=version).chapter
     return redirect(f"{reverse('tutorials:chapter', args=[chapter])}#exercise-{lab}-{exercise}")
 
 
 @login_required
 @require_POST
 def check(request: HttpRequest, lab: str, exercise: str) -> HttpResponse:
-    _exercise_or_404(lab, exercise)
+    version = _exercise_or_404(request, lab, exercise)
     try:
         rate_limit_take(scope="check", key=f"user:{request.user.pk}")
     except RateLimited as exc:
         return limited_response(request, exc)
-    attempt = attempt_get_or_create(user=request.user, lab_slug=lab, exercise_id=exercise)
+    attempt = attempt_get_or_create(
+        user=request.user, lab_slug=lab, exercise_id=exercise, version=version
+    )
     generation = attempt_check_request(attempt=attempt, trigger=Trigger.BUTTON)
     return JsonResponse(
         {"attempt": attempt.pk, "exercise": attempt.exercise_key, "generation": generation},
@@ -66,14 +79,16 @@ def check(request: HttpRequest, lab: str, exercise: str) -> HttpResponse:
 @login_required
 @require_POST
 def hint(request: HttpRequest, lab: str, exercise: str) -> HttpResponse:
-    _exercise_or_404(lab, exercise)
+    version = _exercise_or_404(request, lab, exercise)
     try:
         rate_limit_take(scope="hint", key=f"user:{request.user.pk}")
     except RateLimited as exc:
         return limited_response(request, exc)
-    attempt = attempt_get_or_create(user=request.user, lab_slug=lab, exercise_id=exercise)
+    attempt = attempt_get_or_create(
+        user=request.user, lab_slug=lab, exercise_id=exercise, version=version
+    )
     revealed = attempt_hint_reveal(attempt=attempt)
-    _, spec = exercise_get(lab_slug=lab, exercise_id=exercise)
+    _, spec = exercise_get(lab_slug=lab, exercise_id=exercise, version=version)
     from tutorials.rendering import markdown_render
 
     language = get_language()
@@ -87,13 +102,15 @@ def hint(request: HttpRequest, lab: str, exercise: str) -> HttpResponse:
 @login_required
 @require_POST
 def auto_check(request: HttpRequest, lab: str) -> HttpResponse:
-    if lab not in catalog_get().labs:
-        raise Http404(f"no lab {lab}")
+    version = _version_or_404(request, lab)
     try:
         rate_limit_take(scope="auto-check", key=f"user:{request.user.pk}")
     except RateLimited as exc:
         return limited_response(request, exc)
-    attempts = lab_auto_check_enable(user=request.user, lab_slug=lab)
+    try:
+        attempts = lab_auto_check_enable(user=request.user, lab_slug=lab, version=version)
+    except LabNotFound:
+        raise Http404(f"no lab {lab}") from None
     return JsonResponse({"lab": lab, "attempts": {a.exercise_key: a.pk for a in attempts}})
 
 
@@ -101,7 +118,7 @@ def auto_check(request: HttpRequest, lab: str) -> HttpResponse:
 @require_GET
 def panel(request: HttpRequest, lab: str, exercise: str) -> HttpResponse:
     """One exercise of the checklist, re-rendered (after a result changes what it shows)."""
-    _exercise_or_404(lab, exercise)
+    _exercise_or_404(request, lab, exercise)
     checklist = lab_checklists(
         user=request.user, exercise_ids=[f"{lab}/{exercise}"], language=get_language()
     )[0]

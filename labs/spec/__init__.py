@@ -25,7 +25,15 @@ The package, one job per module (names with a leading underscore are private to 
     loading.py       lab_parse, lab_load, catalog_load and the Catalog they build
 """
 
-from labs.spec.loading import CATALOG_DIR, Catalog, catalog_load, lab_load, lab_parse
+from labs.spec.loading import (
+    CATALOG_DIR,
+    MAX_SPEC_BYTES,
+    Catalog,
+    catalog_load,
+    lab_load,
+    lab_parse,
+    lab_parse_with_files,
+)
 from labs.spec.problems import Problem, SpecError
 from labs.spec.schema import (
     AbsentCheck,
@@ -51,6 +59,7 @@ from labs.spec.schema import (
 # __all__ listed (NearMiss, Problem), so `from labs.spec import X` works as it did.
 __all__ = [
     "CATALOG_DIR",
+    "MAX_SPEC_BYTES",
     "AbsentCheck",
     "AnnotationCheck",
     "Catalog",
@@ -74,4 +83,5 @@ __all__ = [
     "catalog_load",
     "lab_load",
     "lab_parse",
+    "lab_parse_with_files",
 ]

@@ -128,6 +128,23 @@ def lab_parse(text: str, *, slug: str, file: str, files: Mapping[str, str] | Non
     return lab
 
 
+def lab_parse_with_files(
+    text: str, *, slug: str, file: str, files: Mapping[str, str], files_dir: str
+) -> Lab:
+    """A lab's spec and its files' texts, each file checked too (what lab_load does for a
+    folder; the studio validates a draft with it): every problem of both in one SpecError."""
+    problems: list[Problem] = []
+    for name in sorted(files):
+        problems += _manifest_problems(name, files[name], f"{files_dir}/{name}")
+    try:
+        lab = lab_parse(text, slug=slug, file=file, files=files)
+    except SpecError as exc:
+        raise SpecError([*exc.problems, *problems]) from None
+    if problems:
+        raise SpecError(problems)
+    return lab
+
+
 def lab_load(directory: Path, *, root: Path | None = None) -> Lab:
     """Load and validate `directory/lab.yaml` and its files/ folder."""
     base = root.parent.parent if root is not None else directory.parent.parent.parent
@@ -161,14 +178,14 @@ def lab_load(directory: Path, *, root: Path | None = None) -> Lab:
                 problems.append(
                     Problem(_relative(path, base), None, "", "not UTF-8 text", "save it as UTF-8")
                 )
-                continue
-            problems += _manifest_problems(path.name, files[path.name], _relative(path, base))
     try:
         text = spec_file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise SpecError([Problem(rel, None, "", "not UTF-8 text", "save it as UTF-8")]) from None
     try:
-        lab = lab_parse(text, slug=slug, file=rel, files=files)
+        lab = lab_parse_with_files(
+            text, slug=slug, file=rel, files=files, files_dir=_relative(files_dir, base)
+        )
     except SpecError as exc:
         raise SpecError([*exc.problems, *problems]) from None
     if problems:

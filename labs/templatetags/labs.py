@@ -12,17 +12,24 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
+from labs.library import authored_labs_for_chapter
 from labs.selectors import LabChecklist, lab_checklists
 
 register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
-def labs_checklists(context: dict[str, Any], exercise_ids: Iterable[str]) -> list[LabChecklist]:
-    """The checklists of the labs these exercise ids (a lesson's front matter) belong to."""
+def labs_checklists(
+    context: dict[str, Any], exercise_ids: Iterable[str], chapter: str = ""
+) -> list[LabChecklist]:
+    """The checklists of the labs these exercise ids (a lesson's front matter) belong to, then
+    those of the labs instructors wrote for this chapter that the learner's classes use."""
     request = context.get("request")
     user = getattr(request, "user", None) or context.get("user") or AnonymousUser()
-    return lab_checklists(user=user, exercise_ids=exercise_ids or (), language=get_language())
+    authored = authored_labs_for_chapter(user=user, chapter=chapter) if chapter else []
+    return lab_checklists(
+        user=user, exercise_ids=exercise_ids or (), language=get_language(), authored=authored
+    )
 
 
 _CODE = re.compile(r"`([^`]+)`")
