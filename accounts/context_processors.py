@@ -31,3 +31,21 @@ class GuestContext:
 
 def guest(request: HttpRequest) -> dict[str, GuestContext]:
     return {"guest": GuestContext(request)}
+
+
+class RolesContext:
+    """`roles.instructor` in templates (the navigation's Studio link); lazy like GuestContext."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
+
+    @cached_property
+    def instructor(self) -> bool:
+        from accounts.roles import Role, user_has_role
+
+        user = self._request.user
+        return bool(user.is_authenticated) and user_has_role(user=user, role=Role.INSTRUCTOR)
+
+
+def roles(request: HttpRequest) -> dict[str, RolesContext]:
+    return {"roles": RolesContext(request)}

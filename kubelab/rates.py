@@ -29,6 +29,8 @@ DEFAULT_LIMITS: dict[str, str] = {
     "pod-token": "10/m",  # fresh tokens the pod-port view may mint per learner
     "reset": "10/10m",  # environment resets per learner (each empties a namespace)
     "denials": "60/m",  # reads of the learner's refusal notices
+    "studio": "120/m",  # studio drafts saved and checked per author (the editor saves as they type)
+    "studio-test": "20/h",  # content tests per author (each makes namespaces on the cluster)
 }
 
 

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "labs",
     "sandbox",
     "classes",
+    "studio",
 ]
 
 MIDDLEWARE = [
@@ -71,6 +72,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.guest",
+                "accounts.context_processors.roles",
             ],
         },
     },

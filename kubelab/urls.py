@@ -14,6 +14,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("sandbox/", include("sandbox.urls")),
+    path("labs/studio/", include("studio.urls")),
     path("labs/", include("labs.urls")),
     path("classes/", include("classes.urls")),
     path("", include("tutorials.urls")),
