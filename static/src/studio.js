@@ -348,12 +348,10 @@ function renderTest(test, publishable) {
   progress.value = test.done;
   const key = { queued: "queued", running: "running", passed: "passed", failed: "failed",
     inconclusive: "inconclusive", "gave-up": "gaveUp" }[test.status] || "none";
-  if (test.current === false && ["passed", "failed", "gave-up"].includes(test.status)) {
-    say(testStatus, "stale");
-  } else {
-    say(testStatus, key, { done: test.done, total: test.total });
-  }
-  testStatus.dataset.state = test.status;
+  const stale = test.current === false && ["passed", "failed", "gave-up"].includes(test.status);
+  if (stale) say(testStatus, "stale");
+  else say(testStatus, key, { done: test.done, total: test.total });
+  testStatus.dataset.state = stale ? "stale" : test.status;
   if (test.report) renderReport(test.report);
 }
 
