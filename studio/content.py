@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from labs.messages import Msg
+from labs.messages import gettext_noop as _
 from labs.spec import Lab, Problem, ScriptCheck
 from labs.spec.problems import _dotted
 from tutorials.yamlpos import path_line
@@ -57,8 +59,12 @@ def content_problems(spec: str, files: Mapping[str, str], *, slug: str) -> list[
                 spec_file,
                 None,
                 "",
-                f"the spec is {size // 1024} KiB; at most {MAX_SPEC_BYTES // 1024} KiB",
-                "move long manifests into files and split the lab",
+                Msg.of(
+                    _("the spec is {size} KiB; at most {limit} KiB"),
+                    size=size // 1024,
+                    limit=MAX_SPEC_BYTES // 1024,
+                ),
+                Msg.of(_("move long manifests into files and split the lab")),
             )
         )
     if len(files) > MAX_FILES:
@@ -67,8 +73,8 @@ def content_problems(spec: str, files: Mapping[str, str], *, slug: str) -> list[
                 f"{slug}/files",
                 None,
                 "",
-                f"{len(files)} files; at most {MAX_FILES}",
-                "remove the files no step uses",
+                Msg.of(_("{count} files; at most {limit}"), count=len(files), limit=MAX_FILES),
+                Msg.of(_("remove the files no step uses")),
             )
         )
     total = size
@@ -80,13 +86,17 @@ def content_problems(spec: str, files: Mapping[str, str], *, slug: str) -> list[
                     where,
                     None,
                     "",
-                    f"{name!r} is not a file name kubelab keeps",
-                    "use letters, digits, '.', '_' and '-', like kuard-pod.yaml (no folders)",
+                    Msg.of(_("{name} is not a file name kubelab keeps"), name=repr(name)),
+                    Msg.of(
+                        _("use letters, digits, '.', '_' and '-', like kuard-pod.yaml (no folders)")
+                    ),
                 )
             )
             continue
         if "\x00" in text:
-            problems.append(Problem(where, None, "", "not text", "save it as UTF-8 text"))
+            problems.append(
+                Problem(where, None, "", Msg.of(_("not text")), Msg.of(_("save it as UTF-8 text")))
+            )
             continue
         length = len(text.encode("utf-8", "replace"))
         total += length
@@ -96,8 +106,12 @@ def content_problems(spec: str, files: Mapping[str, str], *, slug: str) -> list[
                     where,
                     None,
                     "",
-                    f"{length // 1024} KiB; a file has at most {MAX_FILE_BYTES // 1024} KiB",
-                    "split it",
+                    Msg.of(
+                        _("{size} KiB; a file has at most {limit} KiB"),
+                        size=length // 1024,
+                        limit=MAX_FILE_BYTES // 1024,
+                    ),
+                    Msg.of(_("split it")),
                 )
             )
     if total > MAX_TOTAL_BYTES:
@@ -106,21 +120,25 @@ def content_problems(spec: str, files: Mapping[str, str], *, slug: str) -> list[
                 f"{slug}/",
                 None,
                 "",
-                f"the lab is {total // 1024} KiB in all; at most {MAX_TOTAL_BYTES // 1024} KiB",
-                "split the lab",
+                Msg.of(
+                    _("the lab is {size} KiB in all; at most {limit} KiB"),
+                    size=total // 1024,
+                    limit=MAX_TOTAL_BYTES // 1024,
+                ),
+                Msg.of(_("split the lab")),
             )
         )
     return problems
 
 
-def slug_problem(slug: str) -> str | None:
+def slug_problem(slug: str) -> Msg | None:
     """Why a slug cannot name a new lab (None when it can, as far as its form goes)."""
     if not slug:
-        return "give the lab a short name (its slug), like probes-practice"
+        return Msg.of(_("give the lab a short name (its slug), like probes-practice"))
     if len(slug) > SLUG_MAX:
-        return f"a slug has at most {SLUG_MAX} characters"
+        return Msg.of(_("a slug has at most {n} characters"), n=SLUG_MAX)
     if not SLUG.match(slug):
-        return "use lowercase letters, digits and single dashes, starting with a letter"
+        return Msg.of(_("use lowercase letters, digits and single dashes, starting with a letter"))
     return None
 
 
@@ -187,9 +205,13 @@ def reaching_problems(lab: Lab, spec: str, *, slug: str) -> list[Problem]:
                 f"{slug}/lab.yaml",
                 path_line(root, path, default=1),
                 _dotted(path),
-                f"{what} reaches outside the learner's namespace",
-                "leave it out: every step and check runs as the learner, in their own "
-                "namespace, with their own token and no network but this machine",
+                Msg.of(_("{what} reaches outside the learner's namespace"), what=what),
+                Msg.of(
+                    _(
+                        "leave it out: every step and check runs as the learner, in their own "
+                        "namespace, with their own token and no network but this machine"
+                    )
+                ),
             )
         )
 

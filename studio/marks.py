@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from labs.messages import Msg, Translate
 from labs.spec import Problem
 
 
@@ -47,9 +48,21 @@ def _columns(text: str, line: int, field: str) -> tuple[int, int]:
     return start, max(start + 1, len(content.rstrip()) + 1)
 
 
+def _said(text: str | Msg, translate: Translate | None) -> str:
+    if isinstance(text, str):
+        return text
+    return text.render(translate) if translate is not None else text.render()
+
+
 def problem_marks(
-    problems: Sequence[Problem], *, slug: str, spec: str, files: Mapping[str, str]
+    problems: Sequence[Problem],
+    *,
+    slug: str,
+    spec: str,
+    files: Mapping[str, str],
+    translate: Translate | None = None,
 ) -> list[Mark]:
+    """``translate`` (gettext of the author's language) says the words in that language."""
     marks = []
     for problem in problems:
         target = _target(problem, slug)
@@ -58,8 +71,8 @@ def problem_marks(
         column, end = _columns(text, line, problem.field)
         marks.append(
             Mark(
-                target, line, column, end, problem.field, problem.message, problem.fix,
-                str(problem),
+                target, line, column, end, problem.field, _said(problem.message, translate),
+                _said(problem.fix, translate), problem.render(translate),
             )
         )  # fmt: skip
     return marks

@@ -17,11 +17,13 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from accounts.roles import Role, user_has_role
 from kubelab.events import user_event_send
 from labs.library import RESERVED_SLUGS, catalog_dir, catalog_get, lab_digest, spec_file
+from labs.messages import Translate
 from labs.models import AuthoredLab, LabVersion
 from labs.spec import Lab, Problem, SpecError, lab_parse_with_files
 from studio.archive import ArchiveError, lab_unzip, lab_zip
@@ -56,15 +58,19 @@ class Checked:
         return self.lab is not None and not self.marks
 
 
-def draft_check(*, slug: str, spec: str, files: Mapping[str, str]) -> Checked:
+def draft_check(
+    *, slug: str, spec: str, files: Mapping[str, str], translate: Translate | None = None
+) -> Checked:
     """Everything `labs validate` says about this content, plus the studio's own limits (size,
-    names, commands that reach outside the learner's namespace), as editor marks."""
+    names, commands that reach outside the learner's namespace), as editor marks, in the
+    language of ``translate`` (the author's gettext; English without one)."""
     files = dict(files)
     digest = lab_digest(spec, files)
     problems: list[Problem] = content_problems(spec, files, slug=slug)
     lab = None
     if problems:
-        return Checked(digest, problem_marks(problems, slug=slug, spec="", files={}), kept=False)
+        marks = problem_marks(problems, slug=slug, spec="", files={}, translate=translate)
+        return Checked(digest, marks, kept=False)
     try:
         lab = lab_parse_with_files(
             spec, slug=slug, file=spec_file(slug), files=files, files_dir=f"{slug}/files"
@@ -73,14 +79,16 @@ def draft_check(*, slug: str, spec: str, files: Mapping[str, str]) -> Checked:
         problems = exc.problems
     else:
         problems = reaching_problems(lab, spec, slug=slug)
-    marks = problem_marks(problems, slug=slug, spec=spec, files=files)
+    marks = problem_marks(problems, slug=slug, spec=spec, files=files, translate=translate)
     return Checked(digest, marks, lab if not marks else None)
 
 
 def _slug_free(slug: str) -> None:
     problem = slug_problem(slug)
     if problem is not None:
-        raise StudioError(_("That name cannot be used: %(why)s.") % {"why": _(problem)})
+        raise StudioError(
+            _("That name cannot be used: %(why)s.") % {"why": problem.render(gettext)}
+        )
     if slug in RESERVED_SLUGS or slug in catalog_get().labs:
         raise StudioError(
             _("“%(slug)s” is a lab of the course already; choose another name.") % {"slug": slug}
@@ -131,7 +139,7 @@ def authored_lab_create(
         spec, files = chosen.spec, dict(chosen.files)
     problems = content_problems(spec, files, slug=slug)
     if problems:
-        raise StudioError("; ".join(str(p) for p in problems))
+        raise StudioError("; ".join(p.render(gettext) for p in problems))
     try:
         with transaction.atomic():
             lab = AuthoredLab.objects.create(slug=slug, owner=owner)
@@ -149,13 +157,14 @@ def draft_save(
     spec: str,
     files: Mapping[str, str],
     base_digest: str | None,
+    translate: Translate | None = None,
 ) -> Checked:
     """Keep what the author typed (valid or not) and check it. ``base_digest`` is the draft the
     editor started from: if a co-author saved another one since, nothing is overwritten
     (DraftConflict). The valid content, which "try it as a learner" grades, moves only when the
     new content validates."""
     files = dict(files)
-    checked = draft_check(slug=lab.slug, spec=spec, files=files)
+    checked = draft_check(slug=lab.slug, spec=spec, files=files, translate=translate)
     if not checked.kept:
         return checked  # over the limits: shown, never stored
     with transaction.atomic():

@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import translation
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -239,7 +239,7 @@ def draft(request: HttpRequest, slug: str) -> JsonResponse:
     try:
         checked = draft_save(
             lab=lab, by=request.user, spec=spec, files=files,
-            base_digest=str(base) if base else None,
+            base_digest=str(base) if base else None, translate=gettext,
         )  # fmt: skip
     except DraftConflict as exc:
         return JsonResponse({"error": str(exc), "conflict": True}, status=409)

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 import yaml
 
+from labs.messages import Msg
+from labs.messages import gettext_noop as _
 from labs.spec.problems import Path_, Problem
 from labs.spec.schema import Exercise, Steps
 from tutorials.yamlpos import error_line
@@ -31,8 +33,8 @@ def _manifest_problems(name: str, text: str, rel: str) -> list[Problem]:
                 rel,
                 error_line(exc),
                 "",
-                f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                "fix the indentation",
+                Msg.of(_("not valid YAML: {problem}"), problem=str(getattr(exc, "problem", exc))),
+                Msg.of(_("fix the indentation")),
             )
         ]
     problems = []
@@ -40,7 +42,9 @@ def _manifest_problems(name: str, text: str, rel: str) -> list[Problem]:
         if document is None:
             continue
         if not isinstance(document, dict):
-            problems.append(Problem(rel, None, f"document {index + 1}", "not a mapping", ""))
+            problems.append(
+                Problem(rel, None, f"document {index + 1}", Msg.of(_("not a mapping")), "")
+            )
             continue
         if "apiVersion" not in document and "kind" not in document:
             continue  # not a manifest: a patch (kubectl patch --patch-file) or other input
@@ -51,8 +55,8 @@ def _manifest_problems(name: str, text: str, rel: str) -> list[Problem]:
                     rel,
                     None,
                     f"document {index + 1}",
-                    f"missing {', '.join(missing)}",
-                    "every manifest needs apiVersion, kind and metadata.name",
+                    Msg.of(_("missing {fields}"), fields=", ".join(missing)),
+                    Msg.of(_("every manifest needs apiVersion, kind and metadata.name")),
                 )
             )
             continue
@@ -63,8 +67,10 @@ def _manifest_problems(name: str, text: str, rel: str) -> list[Problem]:
                     rel,
                     None,
                     f"document {index + 1}.metadata.namespace",
-                    "a solution manifest must not pin a namespace",
-                    "remove metadata.namespace so it lands in the learner's own namespace",
+                    Msg.of(_("a solution manifest must not pin a namespace")),
+                    Msg.of(
+                        _("remove metadata.namespace so it lands in the learner's own namespace")
+                    ),
                 )
             )
     return problems
@@ -89,8 +95,8 @@ def _steps_problems(
                     rel,
                     lines.get((*path, "files")) or line,
                     f"{where}.files",
-                    f"{name!r} is not in the lab's files/ folder",
-                    f"add files/{name} or fix the name",
+                    Msg.of(_("{name} is not in the lab's files/ folder"), name=repr(name)),
+                    Msg.of(_("add files/{name} or fix the name"), name=name),
                 )
             )
     for index, command in enumerate(steps.commands):
@@ -102,8 +108,8 @@ def _steps_problems(
                     rel,
                     lines.get((*path, "commands", index)) or line,
                     f"{where}.commands[{index}]",
-                    f"not a valid shell command ({exc})",
-                    "close the quote",
+                    Msg.of(_("not a valid shell command ({error})"), error=str(exc)),
+                    Msg.of(_("close the quote")),
                 )
             )
             continue
@@ -113,10 +119,19 @@ def _steps_problems(
                     rel,
                     lines.get((*path, "commands", index)) or line,
                     f"{where}.commands[{index}]",
-                    f"{command!r} only sets shell variables; it looks like the rest of a command "
-                    "that a comma split in two",
-                    "a comma inside [a, b] separates YAML list items: write the commands as a "
-                    "block list, one `- command` per line",
+                    Msg.of(
+                        _(
+                            "{command} only sets shell variables; it looks like the rest of a "
+                            "command that a comma split in two"
+                        ),
+                        command=repr(command),
+                    ),
+                    Msg.of(
+                        _(
+                            "a comma inside [a, b] separates YAML list items: write the commands as "
+                            "a block list, one `- command` per line"
+                        )
+                    ),
                 )
             )
         for token in tokens:
@@ -127,8 +142,10 @@ def _steps_problems(
                         rel,
                         lines.get((*path, "commands", index)) or line,
                         f"{where}.commands[{index}]",
-                        f"uses {token!r}, which is not listed in `files`",
-                        f"add {token} to `files:` (and to the lab's files/ folder)",
+                        Msg.of(_("uses {file}, which is not listed in `files`"), file=repr(token)),
+                        Msg.of(
+                            _("add {file} to `files:` (and to the lab's files/ folder)"), file=token
+                        ),
                     )
                 )
     return problems
@@ -148,8 +165,8 @@ def _reference_problems(
                     file,
                     lines.get((*base, "checks", index, "id")),
                     f"{where}.checks[{index}].id",
-                    f"check id {check_id!r} is used twice",
-                    "give every check its own id",
+                    Msg.of(_("check id {id} is used twice"), id=repr(check_id)),
+                    Msg.of(_("give every check its own id")),
                 )
             )
         seen.add(check_id)
@@ -161,8 +178,8 @@ def _reference_problems(
                     file,
                     lines.get((*base, "near_misses", m_index, "id")),
                     f"{where}.near_misses[{m_index}].id",
-                    f"near miss id {miss.id!r} is used twice",
-                    "give each near miss its own id",
+                    Msg.of(_("near miss id {id} is used twice"), id=repr(miss.id)),
+                    Msg.of(_("give each near miss its own id")),
                 )
             )
         miss_ids.add(miss.id)
@@ -175,10 +192,21 @@ def _reference_problems(
                         lines.get((*base, "near_misses", m_index, "fails", f_index))
                         or lines.get((*base, "near_misses", m_index, "fails")),
                         f"{where}.near_misses[{m_index}].fails[{f_index}]",
-                        f"near miss {miss.id!r} expects check {check_id!r} to fail, but there is "
-                        "no such check",
-                        (f"did you mean {guess[0]!r}? " if guess else "")
-                        + f"use one of {', '.join(ids)}",
+                        Msg.of(
+                            _(
+                                "near miss {miss} expects check {check} to fail, but there is no "
+                                "such check"
+                            ),
+                            miss=repr(miss.id),
+                            check=repr(check_id),
+                        ),
+                        Msg.of(
+                            _("did you mean {guess}? use one of {ids}"),
+                            guess=repr(guess[0]),
+                            ids=", ".join(ids),
+                        )
+                        if guess
+                        else Msg.of(_("use one of {ids}"), ids=", ".join(ids)),
                     )
                 )
     return problems

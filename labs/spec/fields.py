@@ -13,6 +13,19 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 from labs.jsonpath import JsonPathError, jsonpath_compile
 from labs.kubevalues import SelectorError, selector_parse
+from labs.messages import Msg, verbatim
+from labs.messages import gettext_noop as _
+
+
+class SpecValueError(ValueError):
+    """A validator's refusal as messages (what is wrong, how to fix it), so it can be said in
+    the author's language; pydantic keeps it in the error's context (labs.spec.problems)."""
+
+    def __init__(self, message: Msg, fix: Msg | None = None) -> None:
+        self.message = message
+        self.fix: Msg | str = fix or ""
+        super().__init__(f"{message}. Fix: {fix}" if fix else str(message))
+
 
 LANGUAGES = ("en", "zh-hant")
 
@@ -53,18 +66,24 @@ def _text(value: Any) -> dict[str, str]:
     if isinstance(value, str):
         value = {"en": value}
     if not isinstance(value, dict):
-        raise ValueError(
-            "expected text or a mapping of languages to text. Fix: write the English text, or "
-            "`en: ...` and `zh-hant: ...`"
+        raise SpecValueError(
+            Msg.of(_("expected text or a mapping of languages to text")),
+            Msg.of(_("write the English text, or `en: ...` and `zh-hant: ...`")),
         )
     unknown = [key for key in value if key not in LANGUAGES]
     if unknown:
-        raise ValueError(f"unknown language {unknown[0]!r}. Fix: use only {', '.join(LANGUAGES)}")
+        raise SpecValueError(
+            Msg.of(_("unknown language {language}"), language=repr(unknown[0])),
+            Msg.of(_("use only {languages}"), languages=", ".join(LANGUAGES)),
+        )
     if "en" not in value:
-        raise ValueError("English text is missing. Fix: add `en: ...`")
+        raise SpecValueError(Msg.of(_("English text is missing")), Msg.of(_("add `en: ...`")))
     for language, text in value.items():
         if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"the {language} text is empty. Fix: write the text or drop it")
+            raise SpecValueError(
+                Msg.of(_("the {language} text is empty"), language=language),
+                Msg.of(_("write the text or drop it")),
+            )
     return {str(k): str(v) for k, v in value.items()}
 
 
@@ -72,18 +91,18 @@ Text = Annotated[dict[str, str], BeforeValidator(_text)]
 
 
 def _parsed_text(
-    what: str, parse: Callable[[str], object], error: type[ValueError], fix: str
+    what: Msg, parse: Callable[[str], object], error: type[ValueError], fix: Msg
 ) -> Callable[[Any], str]:
     """A validator for text in a small language (selectors, paths): parsed at load, kept as text;
     a parse error becomes the parser's own message plus how to fix it."""
 
     def validate(value: Any) -> str:
         if not isinstance(value, str):
-            raise ValueError(f"{what}. Fix: quote it")
+            raise SpecValueError(what, Msg.of(_("quote it")))
         try:
             parse(value)
         except error as exc:
-            raise ValueError(f"{exc}. Fix: {fix}") from None
+            raise SpecValueError(verbatim(str(exc)), fix) from None
         return value
 
     return validate
@@ -93,10 +112,10 @@ Selector = Annotated[
     str,
     BeforeValidator(
         _parsed_text(
-            "a selector is text like `app=alpaca,env=prod`",
+            Msg.of(_("a selector is text like `app=alpaca,env=prod`")),
             selector_parse,
             SelectorError,
-            "write it like app=alpaca,ver in (1,2),!canary",
+            Msg.of(_("write it like app=alpaca,ver in (1,2),!canary")),
         )
     ),
 ]
@@ -104,10 +123,10 @@ JsonPathText = Annotated[
     str,
     BeforeValidator(
         _parsed_text(
-            "a path is text like `.spec.containers[0].image`",
+            Msg.of(_("a path is text like `.spec.containers[0].image`")),
             jsonpath_compile,
             JsonPathError,
-            "use .field, ['key'], [0], [*] and [?(@.name==\"x\")] only",
+            Msg.of(_("use .field, ['key'], [0], [*] and [?(@.name==\"x\")] only")),
         )
     ),
 ]

@@ -13,6 +13,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from labs.messages import Msg
+from labs.messages import gettext_noop as _
 from labs.spec.crosschecks import _manifest_problems, _reference_problems, _steps_problems
 from labs.spec.fields import SLUG_PATTERN
 from labs.spec.positions import _node_positions
@@ -23,6 +25,12 @@ from tutorials.yamlpos import error_line
 # labs/catalog, next to this package (labs/spec/loading.py -> labs/catalog).
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
 MAX_SPEC_BYTES = 512 * 1024
+_NOT_UTF8 = Msg.of(_("not UTF-8 text"))
+_SAVE_UTF8 = Msg.of(_("save it as UTF-8"))
+
+
+def _too_deep(file: str) -> Problem:
+    return Problem(file, None, "", Msg.of(_("nested too deeply")), Msg.of(_("flatten it")))
 
 
 def lab_parse(text: str, *, slug: str, file: str, files: Mapping[str, str] | None = None) -> Lab:
@@ -30,7 +38,15 @@ def lab_parse(text: str, *, slug: str, file: str, files: Mapping[str, str] | Non
     files = dict(files or {})
     if len(text.encode("utf-8", "replace")) > MAX_SPEC_BYTES:
         raise SpecError(
-            [Problem(file, None, "", f"larger than {MAX_SPEC_BYTES} bytes", "split the lab")]
+            [
+                Problem(
+                    file,
+                    None,
+                    "",
+                    Msg.of(_("larger than {n} bytes"), n=MAX_SPEC_BYTES),
+                    Msg.of(_("split the lab")),
+                )
+            ]
         )
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -41,16 +57,25 @@ def lab_parse(text: str, *, slug: str, file: str, files: Mapping[str, str] | Non
                     file,
                     error_line(exc),
                     "",
-                    f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
-                    "check the indentation and quote values that contain ': ' or start with "
-                    "a special character",
+                    Msg.of(
+                        _("not valid YAML: {problem}"),
+                        problem=str(getattr(exc, "problem", None) or exc),
+                    ),
+                    Msg.of(
+                        _(
+                            "check the indentation and quote values that contain ': ' or start "
+                            "with a special character"
+                        )
+                    ),
                 )
             ]
         ) from None
     except RecursionError:
-        raise SpecError([Problem(file, None, "", "nested too deeply", "flatten it")]) from None
+        raise SpecError([_too_deep(file)]) from None
     if root is None:
-        raise SpecError([Problem(file, 1, "", "the file is empty", "start with `title:`")])
+        raise SpecError(
+            [Problem(file, 1, "", Msg.of(_("the file is empty")), Msg.of(_("start with `title:`")))]
+        )
     lines = _node_positions(root, file)
     try:
         data = yaml.SafeLoader(text).get_single_data()
@@ -61,14 +86,25 @@ def lab_parse(text: str, *, slug: str, file: str, files: Mapping[str, str] | Non
                     file,
                     error_line(exc),
                     "",
-                    f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
-                    "use plain mappings, lists, text and numbers",
+                    Msg.of(
+                        _("not valid YAML: {problem}"),
+                        problem=str(getattr(exc, "problem", None) or exc),
+                    ),
+                    Msg.of(_("use plain mappings, lists, text and numbers")),
                 )
             ]
         ) from None
     except (RecursionError, TypeError, ValueError, OverflowError) as exc:
         raise SpecError(
-            [Problem(file, None, "", f"unreadable value ({exc.__class__.__name__})", "simplify")]
+            [
+                Problem(
+                    file,
+                    None,
+                    "",
+                    Msg.of(_("unreadable value ({error})"), error=exc.__class__.__name__),
+                    Msg.of(_("simplify")),
+                )
+            ]
         ) from None
     if not isinstance(data, dict):
         raise SpecError(
@@ -77,8 +113,8 @@ def lab_parse(text: str, *, slug: str, file: str, files: Mapping[str, str] | Non
                     file,
                     lines.get(()),
                     "",
-                    f"the top level is a {type(data).__name__}, not a mapping",
-                    "start with `title:`, `chapter:`, `order:` and `exercises:`",
+                    Msg.of(_("the top level is a {type}, not a mapping"), type=type(data).__name__),
+                    Msg.of(_("start with `title:`, `chapter:`, `order:` and `exercises:`")),
                 )
             ]
         )
@@ -90,8 +126,10 @@ def lab_parse(text: str, *, slug: str, file: str, files: Mapping[str, str] | Non
                         file,
                         lines.get((reserved,)),
                         reserved,
-                        f"`{reserved}` is not set in lab.yaml",
-                        "remove it: the folder name is the slug and files/ holds the files",
+                        Msg.of(_("`{field}` is not set in lab.yaml"), field=reserved),
+                        Msg.of(
+                            _("remove it: the folder name is the slug and files/ holds the files")
+                        ),
                     )
                 ]
             )
@@ -102,7 +140,7 @@ def lab_parse(text: str, *, slug: str, file: str, files: Mapping[str, str] | Non
             [_problem_from_error(error, data, file, lines) for error in exc.errors()]
         ) from None
     except RecursionError:
-        raise SpecError([Problem(file, None, "", "nested too deeply", "flatten it")]) from None
+        raise SpecError([_too_deep(file)]) from None
     problems: list[Problem] = []
     for e_index, exercise in enumerate(lab.exercises):
         base: Path_ = ("exercises", e_index)
@@ -158,13 +196,15 @@ def lab_load(directory: Path, *, root: Path | None = None) -> Lab:
                     _relative(directory, base),
                     None,
                     "",
-                    f"{slug!r} is not a valid lab slug",
-                    "rename the folder with lowercase letters, digits and dashes",
+                    Msg.of(_("{slug} is not a valid lab slug"), slug=repr(slug)),
+                    Msg.of(_("rename the folder with lowercase letters, digits and dashes")),
                 )
             ]
         )
     if not spec_file.is_file():
-        raise SpecError([Problem(rel, None, "", "lab.yaml is missing", "create it")])
+        raise SpecError(
+            [Problem(rel, None, "", Msg.of(_("lab.yaml is missing")), Msg.of(_("create it")))]
+        )
     files: dict[str, str] = {}
     problems: list[Problem] = []
     files_dir = directory / "files"
@@ -175,13 +215,11 @@ def lab_load(directory: Path, *, root: Path | None = None) -> Lab:
             try:
                 files[path.name] = path.read_text(encoding="utf-8")
             except UnicodeDecodeError:
-                problems.append(
-                    Problem(_relative(path, base), None, "", "not UTF-8 text", "save it as UTF-8")
-                )
+                problems.append(Problem(_relative(path, base), None, "", _NOT_UTF8, _SAVE_UTF8))
     try:
         text = spec_file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise SpecError([Problem(rel, None, "", "not UTF-8 text", "save it as UTF-8")]) from None
+        raise SpecError([Problem(rel, None, "", _NOT_UTF8, _SAVE_UTF8)]) from None
     try:
         lab = lab_parse_with_files(
             text, slug=slug, file=rel, files=files, files_dir=_relative(files_dir, base)
@@ -220,7 +258,9 @@ def catalog_load(root: Path | None = None) -> Catalog:
     labs: dict[str, Lab] = {}
     problems: list[Problem] = []
     if not root.is_dir():
-        raise SpecError([Problem(str(root), None, "", "the catalog folder is missing", "")])
+        raise SpecError(
+            [Problem(str(root), None, "", Msg.of(_("the catalog folder is missing")), "")]
+        )
     for directory in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if directory.name.startswith("_") or directory.name == "__pycache__":
             continue
@@ -236,8 +276,12 @@ def catalog_load(root: Path | None = None) -> Catalog:
                     f"{root.name}/{lab.slug}/lab.yaml",
                     None,
                     "order",
-                    f"order {lab.order} is also used by {orders[lab.order]}",
-                    "give each lab its own order",
+                    Msg.of(
+                        _("order {order} is also used by {other}"),
+                        order=lab.order,
+                        other=orders[lab.order],
+                    ),
+                    Msg.of(_("give each lab its own order")),
                 )
             )
         orders[lab.order] = lab.slug

@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from labs.messages import Msg
+from labs.messages import gettext_noop as _
 from labs.spec.problems import Path_, Problem, SpecError, _dotted
 from tutorials.yamlpos import node_line
 
@@ -30,8 +32,8 @@ def _node_positions(root: yaml.Node, file: str) -> dict[Path_, int]:
                         file,
                         None,
                         "",
-                        f"the spec expands to more than {MAX_NODES} values",
-                        "split the lab, or stop reusing large anchors (&name / *name)",
+                        Msg.of(_("the spec expands to more than {n} values"), n=MAX_NODES),
+                        Msg.of(_("split the lab, or stop reusing large anchors (&name / *name)")),
                     )
                 ]
             )
@@ -48,8 +50,14 @@ def _node_positions(root: yaml.Node, file: str) -> dict[Path_, int]:
                                     file,
                                     line,
                                     _dotted((*path, key)),
-                                    f"duplicate key {key!r} (first on line {seen[key]})",
-                                    "keep one of them; YAML would silently drop the first",
+                                    Msg.of(
+                                        _("duplicate key {key} (first on line {line})"),
+                                        key=repr(key),
+                                        line=seen[key],
+                                    ),
+                                    Msg.of(
+                                        _("keep one of them; YAML would silently drop the first")
+                                    ),
                                 )
                             ]
                         )

@@ -14,7 +14,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel
 
-from labs.spec.fields import SLUG_PATTERN
+from labs.messages import Msg, Translate, verbatim
+from labs.messages import gettext_noop as _
+from labs.spec.fields import SLUG_PATTERN, SpecValueError
 from labs.spec.schema import CHECK_TYPES, Lab
 
 # A field's place in the data: keys and list indexes from the top, ("exercises", 0, "checks").
@@ -23,16 +25,36 @@ Path_ = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class Problem:
+    """One problem: ``message`` and ``fix`` are messages (labs.messages) so the studio can say
+    them in the author's language; ``str()`` is the English sentence `labs validate` prints."""
+
     file: str
     line: int | None
     field: str
-    message: str
-    fix: str = ""
+    message: str | Msg
+    fix: str | Msg = ""
 
     def __str__(self) -> str:
+        return self.render()
+
+    def render(self, translate: Translate | None = None) -> str:
+        """The sentence, its words in ``translate``'s language (English without one)."""
         where = f"{self.file}:{self.line}" if self.line else self.file
-        what = f"{self.field}: {self.message}" if self.field else self.message
-        return f"{where}: {what}" + (f" Fix: {self.fix}" if self.fix else "")
+        what = _said(self.message, translate)
+        if self.field:
+            what = f"{self.field}: {what}"
+        if not self.fix:
+            return f"{where}: {what}"
+        fix = _said(self.fix, translate)
+        return _said(
+            Msg.of(_("{where}: {what} Fix: {fix}"), where=where, what=what, fix=fix), translate
+        )
+
+
+def _said(text: str | Msg, translate: Translate | None) -> str:
+    if isinstance(text, str):
+        return text
+    return text.render(translate) if translate is not None else text.render()
 
 
 class SpecError(ValueError):
@@ -108,6 +130,17 @@ def _unwrap(annotation: Any, part: Any) -> Any:
     return None
 
 
+_EXPECTED: dict[str, Msg] = {
+    "string": Msg.of(_("text")),
+    "int": Msg.of(_("a whole number")),
+    "float": Msg.of(_("a number")),
+    "bool": Msg.of(_("true or false")),
+    "list": Msg.of(_("a list")),
+    "dict": Msg.of(_("a mapping")),
+    "model": Msg.of(_("a mapping")),
+}
+
+
 def _problem_from_error(
     error: Mapping[str, Any], data: Any, file: str, lines: dict[Path_, int]
 ) -> Problem:
@@ -121,61 +154,97 @@ def _problem_from_error(
             line = lines[path[:cut]]
             break
     kind = error.get("type", "")
-    message = str(error.get("msg", "invalid value"))
-    fix = ""
+    message: str | Msg = str(error.get("msg", "invalid value"))
+    fix: str | Msg = ""
     name = str(path[-1]) if path else ""
-    if kind == "missing":
-        message = f"`{name}` is required"
-        fix = f"add `{name}:` here"
+    raised = (error.get("ctx") or {}).get("error")
+    if isinstance(raised, SpecValueError):
+        message, fix = raised.message, raised.fix
+    elif kind == "missing":
+        message = Msg.of(_("`{name}` is required"), name=name)
+        fix = Msg.of(_("add `{name}:` here"), name=name)
     elif kind == "extra_forbidden":
         model = _model_at(loc[:-1])
         allowed = sorted(model.model_fields) if model else []
         allowed = [a for a in allowed if a != "files" or model is not Lab]
         guess = difflib.get_close_matches(name, allowed, n=1)
-        message = f"unknown field `{name}`"
-        fix = (f"did you mean `{guess[0]}`? " if guess else "") + (
-            f"allowed here: {', '.join(allowed)}" if allowed else "remove it"
-        )
+        message = Msg.of(_("unknown field `{name}`"), name=name)
+        if allowed and guess:
+            fix = Msg.of(
+                _("did you mean `{guess}`? allowed here: {allowed}"),
+                guess=guess[0], allowed=", ".join(allowed),
+            )  # fmt: skip
+        elif allowed:
+            fix = Msg.of(_("allowed here: {allowed}"), allowed=", ".join(allowed))
+        else:
+            fix = Msg.of(_("remove it"))
     elif kind == "union_tag_invalid":
         tag = error.get("ctx", {}).get("tag", "")
-        message = f"unknown check type {tag!r}"
+        message = Msg.of(_("unknown check type {tag}"), tag=repr(tag))
         guess = difflib.get_close_matches(str(tag), CHECK_TYPES, n=1)
+        types = ", ".join(CHECK_TYPES)
         fix = (
-            (f"did you mean {guess[0]!r}? " if guess else "")
-            + "use one of "
-            + ", ".join(CHECK_TYPES)
+            Msg.of(_("did you mean {guess}? use one of {types}"), guess=repr(guess[0]), types=types)
+            if guess
+            else Msg.of(_("use one of {types}"), types=types)
         )
     elif kind == "union_tag_not_found":
-        message = "the check has no `type`"
-        fix = "add `type:` with one of " + ", ".join(CHECK_TYPES)
+        message = Msg.of(_("the check has no `type`"))
+        fix = Msg.of(_("add `type:` with one of {types}"), types=", ".join(CHECK_TYPES))
     elif kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
-        message = f"{error.get('input')!r} is not allowed"
-        fix = f"use {expected}"
+        message = Msg.of(_("{value} is not allowed"), value=repr(error.get("input")))
+        fix = Msg.of(_("use {expected}"), expected=str(expected))
     elif kind == "string_pattern_mismatch":
-        message = f"{error.get('input')!r} is not a valid {name or 'value'}"
+        message = Msg.of(
+            _("{value} is not a valid {what}"), value=repr(error.get("input")), what=name or "value"
+        )
         pattern = str(error.get("ctx", {}).get("pattern", ""))
         if pattern == SLUG_PATTERN:
-            fix = "use lowercase letters, digits and single dashes, like kuard-pod"
+            fix = Msg.of(_("use lowercase letters, digits and single dashes, like kuard-pod"))
         elif "A-Za-z0-9_.-" in pattern:
-            fix = "name a file in the lab's files/ folder, like kuard-pod.yaml (no folders)"
+            fix = Msg.of(
+                _("name a file in the lab's files/ folder, like kuard-pod.yaml (no folders)")
+            )
         else:
-            fix = "use a valid Kubernetes name: lowercase letters, digits, '-' and '.'"
+            fix = Msg.of(_("use a valid Kubernetes name: lowercase letters, digits, '-' and '.'"))
     elif kind in ("value_error", "assertion_error"):
-        message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        if ". Fix: " in message:
-            message, fix = message.split(". Fix: ", 1)
+        text = str(message).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        message = text
+        if ". Fix: " in text:
+            message, fix = text.split(". Fix: ", 1)
     elif kind.endswith("_type") or kind.endswith("_parsing"):
         value = error.get("input")
-        message = f"{message} (got {type(value).__name__})"
+        message = Msg.of(
+            _("expected {what} (got {type})"),
+            what=_EXPECTED.get(kind.rsplit("_", 1)[0], verbatim(str(message))),
+            type=type(value).__name__,
+        )
         if isinstance(value, bool):
-            fix = "quote it: YAML reads yes/no/on/off/true/false as booleans"
+            fix = Msg.of(_("quote it: YAML reads yes/no/on/off/true/false as booleans"))
         elif isinstance(value, dict) and kind == "string_type":
-            fix = "quote it or use a block (>- or |): YAML reads a ': ' inside as a mapping"
+            fix = Msg.of(
+                _("quote it or use a block (>- or |): YAML reads a ': ' inside as a mapping")
+            )
         else:
-            fix = "check the indentation and the value's type"
+            fix = Msg.of(_("check the indentation and the value's type"))
     elif kind == "too_short":
-        fix = "add at least one item"
+        context = error.get("ctx") or {}
+        message = Msg.of(_("needs at least {n} item(s)"), n=int(context.get("min_length", 1)))
+        fix = Msg.of(_("add at least one item"))
+    elif kind == "string_too_long":
+        context = error.get("ctx") or {}
+        message = Msg.of(_("longer than {n} characters"), n=int(context.get("max_length", 0)))
+        fix = Msg.of(_("shorten it"))
     elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        fix = "pick a value in range"
+        context = error.get("ctx") or {}
+        bound = next(iter(context.values()), "")
+        message = Msg.of(
+            {"greater_than": _("must be more than {bound}"),
+             "greater_than_equal": _("must be at least {bound}"),
+             "less_than": _("must be less than {bound}"),
+             "less_than_equal": _("must be at most {bound}")}[kind],
+            bound=str(bound),
+        )  # fmt: skip
+        fix = Msg.of(_("pick a value in range"))
     return Problem(file, line, _dotted(path), message, fix)

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from labs.kubevalues import QuantityError, quantity_parse
+from labs.messages import Msg, verbatim
+from labs.messages import gettext_noop as _
 from labs.spec.fields import (
     FileName,
     JsonPathText,
@@ -19,6 +21,7 @@ from labs.spec.fields import (
     ObjectName,
     Selector,
     Slug,
+    SpecValueError,
     Text,
     WorkloadKind,
     _Model,
@@ -46,10 +49,13 @@ class _Targeted(_CheckBase):
     @model_validator(mode="after")
     def _one_target(self) -> _Targeted:
         if (self.name is None) == (self.selector is None):
-            raise ValueError(
-                "give exactly one of `name` and `selector`. Fix: `name: kuard` for one object, "
-                "`selector: app=kuard` for every object with those labels"
-            )
+            raise SpecValueError(
+                Msg.of(_("give exactly one of `name` and `selector`")),
+                Msg.of(
+                    _("`name: kuard` for one object, `selector: app=kuard` for every object with "
+                      "those labels")
+                ),
+            )  # fmt: skip
         return self
 
 
@@ -81,19 +87,25 @@ class FieldCheck(_Targeted):
     def _operators(self) -> FieldCheck:
         given = [name for name in _FIELD_OPERATORS if name in self.model_fields_set]
         if not given:
-            raise ValueError(
-                "say what the field must be. Fix: add one of "
-                + ", ".join(f"`{name}:`" for name in _FIELD_OPERATORS)
+            raise SpecValueError(
+                Msg.of(_("say what the field must be")),
+                Msg.of(
+                    _("add one of {operators}"),
+                    operators=", ".join(f"`{name}:`" for name in _FIELD_OPERATORS),
+                ),
             )
         if len(given) > 1 and set(given) != {"at_least", "at_most"}:
-            raise ValueError(
-                f"use one test per check, not {' and '.join(given)}. Fix: split it into two checks"
+            raise SpecValueError(
+                Msg.of(_("use one test per check, not {given}"), given=" + ".join(given)),
+                Msg.of(_("split it into two checks")),
             )
         if "quantity" in self.model_fields_set:
             try:
                 quantity_parse(self.quantity)
             except QuantityError as exc:
-                raise ValueError(f"{exc}. Fix: write it like 500m, 1, 128Mi") from None
+                raise SpecValueError(
+                    verbatim(str(exc)), Msg.of(_("write it like 500m, 1, 128Mi"))
+                ) from None
         return self
 
     @field_validator("matches")
@@ -103,9 +115,9 @@ class FieldCheck(_Targeted):
             try:
                 re.compile(value)
             except re.error as exc:
-                raise ValueError(
-                    f"not a valid regular expression ({exc}). Fix: escape special characters "
-                    "like . and ( with a backslash"
+                raise SpecValueError(
+                    Msg.of(_("not a valid regular expression ({error})"), error=str(exc)),
+                    Msg.of(_("escape special characters like . and ( with a backslash")),
                 ) from None
         return value
 
@@ -120,10 +132,13 @@ class _MetadataCheck(_Targeted):
     def _one_test(self) -> _MetadataCheck:
         given = [n for n in ("equals", "present", "contains") if n in self.model_fields_set]
         if len(given) != 1:
-            raise ValueError(
-                "give exactly one of `equals`, `present` and `contains`. Fix: `equals: prod` to "
-                "require a value, `present: false` to require the key to be gone"
-            )
+            raise SpecValueError(
+                Msg.of(_("give exactly one of `equals`, `present` and `contains`")),
+                Msg.of(
+                    _("`equals: prod` to require a value, `present: false` to require the key "
+                      "to be gone")
+                ),
+            )  # fmt: skip
         return self
 
 
@@ -134,8 +149,9 @@ class LabelCheck(_MetadataCheck):
     @classmethod
     def _label_value_is_text(cls, value: Any) -> Any:
         if value is not None and not isinstance(value, str):
-            raise ValueError(
-                f'label values are text, so {value!r} never matches. Fix: quote it: "{value}"'
+            raise SpecValueError(
+                Msg.of(_("label values are text, so {value} never matches"), value=repr(value)),
+                Msg.of(_('quote it: "{value}"'), value=str(value)),
             )
         return value
 
@@ -155,9 +171,13 @@ class CountCheck(_CheckBase):
     @model_validator(mode="after")
     def _bounds(self) -> CountCheck:
         if self.equals is None and self.at_least is None and self.at_most is None:
-            raise ValueError("say how many. Fix: add `equals: 3` (or `at_least`/`at_most`)")
+            raise SpecValueError(
+                Msg.of(_("say how many")), Msg.of(_("add `equals: 3` (or `at_least`/`at_most`)"))
+            )
         if self.equals is not None and (self.at_least is not None or self.at_most is not None):
-            raise ValueError("`equals` cannot be combined with bounds. Fix: keep one of them")
+            raise SpecValueError(
+                Msg.of(_("`equals` cannot be combined with bounds")), Msg.of(_("keep one of them"))
+            )
         return self
 
 
@@ -295,14 +315,20 @@ class Exercise(_Model):
             return self
         total = sum(check.points or 0 for check in self.checks)
         if "points" in self.model_fields_set and self.points != total:
-            raise ValueError(
-                f"points is {self.points} but the checks' points add up to {total}. Fix: drop "
-                "the exercise's points (with points on its checks it is worth their sum) or "
-                "make the two agree"
-            )
+            raise SpecValueError(
+                Msg.of(
+                    _("points is {points} but the checks' points add up to {total}"),
+                    points=self.points, total=total,
+                ),
+                Msg.of(
+                    _("drop the exercise's points (with points on its checks it is worth their "
+                      "sum) or make the two agree")
+                ),
+            )  # fmt: skip
         if total > 100:
-            raise ValueError(
-                f"the checks' points add up to {total}, more than 100. Fix: lower them"
+            raise SpecValueError(
+                Msg.of(_("the checks' points add up to {total}, more than 100"), total=total),
+                Msg.of(_("lower them")),
             )
         object.__setattr__(self, "points", total)  # frozen model: set once, while validating
         return self
@@ -339,8 +365,9 @@ class Lab(_Model):
         ids = [exercise.id for exercise in self.exercises]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
-            raise ValueError(
-                f"exercise id {duplicates[0]!r} is used twice. Fix: give every exercise its own id"
+            raise SpecValueError(
+                Msg.of(_("exercise id {id} is used twice"), id=repr(duplicates[0])),
+                Msg.of(_("give every exercise its own id")),
             )
         return self
 

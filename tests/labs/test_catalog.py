@@ -66,5 +66,5 @@ def test_validate_command_reports_a_broken_catalog(tmp_path: pytest.TempPathFact
     (broken / "lab.yaml").write_text("title: x\nchapter: pods\norder: 1\nexercises: []\n")
     with pytest.raises(CommandError) as caught:
         call_command("labs", "validate", "--catalog", str(broken.parent), "--no-lessons")
-    assert "lab.yaml:4: exercises: List should have at least 1 item" in str(caught.value)
+    assert "lab.yaml:4: exercises: needs at least 1 item" in str(caught.value)
     assert "Fix: add at least one item" in str(caught.value)

@@ -79,7 +79,7 @@ MISTAKES = [
      ["unknown check type 'exist'", "did you mean 'exists'?"]),
     (("        name: kuard\n      - id: image", "        nme: kuard\n      - id: image"), 13,
      "exercises[0].checks[0].nme", ["unknown field `nme`", "did you mean `name`?", "allowed here: id, kind"]),
-    (("order: 3", "order: three"), 3, "order", ["valid integer"]),
+    (("order: 3", "order: three"), 3, "order", ["expected a whole number (got str)"]),
     (("order: 3\n", ""), None, "order", ["`order` is required", "add `order:`"]),
     (("  - id: kuard-pod", "  - id: Kuard_Pod"), 5, "exercises[0].id",
      ["'Kuard_Pod' is not a valid id", "lowercase letters, digits and single dashes"]),
@@ -113,9 +113,9 @@ MISTAKES = [
     (("kind: Pod\n        name: kuard\n      - id: image", "kind: Secret\n        name: kuard\n      - id: image"),
      12, "exercises[0].checks[0].kind", ["'Secret' is not allowed", "use 'Pod'"]),
     (("          - kubectl run", "          - {kubectl: run}\n          - kubectl run"), 28,
-     "exercises[0].near_misses[0].commands[0]", ["valid string", "got dict"]),
+     "exercises[0].near_misses[0].commands[0]", ["expected text", "got dict"]),
     (("    hints: [Use kubectl apply.]", "    hints: [Use kubectl apply.]\n    points: -2"), 9,
-     "exercises[0].points", ["greater than or equal to 0"]),
+     "exercises[0].points", ["must be at least 0"]),
 ]  # fmt: skip
 
 
@@ -290,4 +290,4 @@ def test_exercise_points_that_disagree_with_its_checks_points_are_refused() -> N
     assert "drop the exercise's points" in found[0]
     too_many = PARTIAL.replace("points: 3", "points: 99")
     assert "more than 100" in problems(too_many)[0]
-    assert "greater than or equal to 0" in problems(PARTIAL.replace("points: 3", "points: -1"))[0]
+    assert "must be at least 0" in problems(PARTIAL.replace("points: 3", "points: -1"))[0]

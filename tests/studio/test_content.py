@@ -90,7 +90,7 @@ def test_a_script_reaching_another_namespace_is_marked_on_its_line() -> None:
     lab = lab_parse_with_files(spec, slug="s", file="s/lab.yaml", files=starter.files,
                                files_dir="s/files")  # fmt: skip
     (problem,) = reaching_problems(lab, spec, slug="s")
-    assert "`kubectl -n`" in problem.message
+    assert "`kubectl -n`" in str(problem.message)
     assert problem.field == "exercises[0].checks[0].run"
     assert problem.line is not None
     assert spec.splitlines()[problem.line - 1].strip().startswith("run:")
@@ -98,14 +98,14 @@ def test_a_script_reaching_another_namespace_is_marked_on_its_line() -> None:
 
 def test_sizes_counts_and_names_are_bounded() -> None:
     huge = "x" * (MAX_SPEC_BYTES + 1)
-    assert any("KiB" in p.message for p in content_problems(huge, {}, slug="s"))
+    assert any("KiB" in str(p.message) for p in content_problems(huge, {}, slug="s"))
     many = {f"f{i}.yaml": "a: 1\n" for i in range(MAX_FILES + 1)}
-    assert any("files; at most" in p.message for p in content_problems("a: 1", many, slug="s"))
+    assert any("files; at most" in str(p.message) for p in content_problems("a: 1", many, slug="s"))
     big = {"big.yaml": "x" * (MAX_FILE_BYTES + 1)}
     assert any("big.yaml" in p.file for p in content_problems("a: 1", big, slug="s"))
     for name in ("../escape.yaml", "dir/x.yaml", ".hidden", "a b.yaml"):
         problems = content_problems("a: 1", {name: "a: 1\n"}, slug="s")
-        assert any("not a file name" in p.message for p in problems), name
+        assert any("not a file name" in str(p.message) for p in problems), name
     assert slug_problem("Probes") and slug_problem("a--b") and slug_problem("x" * 60)
     assert slug_problem("probes-practice") is None
 

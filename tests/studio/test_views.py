@@ -290,3 +290,23 @@ def test_export_of_a_version_is_that_versions_content(lab: AuthoredLab) -> None:
     assert name == f"{lab.slug}-v1.zip"
     assert not lab_unzip(data).spec.endswith("# later\n")
     assert lab_unzip(lab_export(lab=lab)[1]).spec.endswith("# later\n")
+
+
+def test_problems_are_said_in_the_authors_language(lab: AuthoredLab) -> None:
+    client = client_for(lab.owner)
+    spec = lab.draft_spec.replace("type: ready", "type: redy").replace("order: 50", "order: many")
+    answer = client.post(
+        f"/labs/studio/{lab.slug}/draft/",
+        data=json.dumps({"spec": spec, "files": lab.draft_files}),
+        content_type="application/json", HTTP_ACCEPT_LANGUAGE="zh-hant",
+    ).json()  # fmt: skip
+    sentences = sorted(m["sentence"] for m in answer["marks"])
+    unknown_type = "不認得的檢查類型 'redy' 修正：是不是要寫 'ready'"  # noqa: RUF001
+    not_a_number = "order: 應該是整數（拿到的是 str）"  # noqa: RUF001
+    assert any(unknown_type in s for s in sentences), sentences
+    assert any(not_a_number in s for s in sentences), sentences
+    # The same content in English says what `labs validate` prints.
+    english = draft_post(client, lab.slug, spec=spec, files=lab.draft_files).json()["marks"]
+    assert any(
+        "unknown check type 'redy' Fix: did you mean 'ready'?" in m["sentence"] for m in english
+    )
