@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from labs.messages import gettext_noop as _
+
 
 @dataclass(frozen=True)
 class Starter:
     key: str
-    title: str  # what the "new lab" form lists (English; the page translates its own words)
+    title: str  # what the "new lab" form lists: a message id the page translates
     spec: str
     files: dict[str, str]
 
@@ -50,7 +52,7 @@ exercises:
 
 POD_FIELDS = Starter(
     "pod",
-    "A Pod and its fields (exists, field, ready)",
+    _("A Pod and its fields (exists, field, ready)"),
     _HEADER.format(title="My Pod lab", title_zh="我的 Pod 練習", chapter="pods")
     + """\
   - id: web-pod
@@ -104,7 +106,7 @@ POD_FIELDS = Starter(
 
 LABELS = Starter(
     "labels",
-    "Labels and a Service's selector (label, service_selects)",
+    _("Labels and a Service's selector (label, service_selects)"),
     _HEADER.format(title="My labels lab", title_zh="我的 label 練習", chapter="labels-annotations")
     + """\
   - id: select-web
@@ -151,7 +153,7 @@ LABELS = Starter(
 
 REPLICAS = Starter(
     "replicas",
-    "A Deployment and its ReplicaSet (ready, count, owner)",
+    _("A Deployment and its ReplicaSet (ready, count, owner)"),
     _HEADER.format(title="My replicas lab", title_zh="我的副本練習", chapter="replicasets")
     + """\
   - id: three-replicas
@@ -196,7 +198,7 @@ REPLICAS = Starter(
 
 JOB = Starter(
     "job",
-    "A Job that runs to completion (job)",
+    _("A Job that runs to completion (job)"),
     _HEADER.format(title="My Job lab", title_zh="我的 Job 練習", chapter="jobs")
     + """\
   - id: oneshot
@@ -250,7 +252,7 @@ spec:
 
 PLACEMENT = Starter(
     "placement",
-    "Pods placed on labelled nodes (pods_on_nodes)",
+    _("Pods placed on labelled nodes (pods_on_nodes)"),
     _HEADER.format(title="My placement lab", title_zh="我的排程練習", chapter="daemonsets")
     + """\
   - id: on-ssd-nodes
@@ -322,7 +324,7 @@ spec:
 
 SCRIPT = Starter(
     "script",
-    "Anything else, as a script with the learner's kubectl (script)",
+    _("Anything else, as a script with the learner's kubectl (script)"),
     _HEADER.format(title="My script lab", title_zh="我的腳本練習", chapter="everyday-kubectl")
     + """\
   - id: note-the-image

@@ -128,8 +128,8 @@ def _steps_problems(
                     ),
                     Msg.of(
                         _(
-                            "a comma inside [a, b] separates YAML list items: write the commands as "
-                            "a block list, one `- command` per line"
+                            "a comma inside [a, b] separates YAML list items: write the commands "
+                            "as a block list, one `- command` per line"
                         )
                     ),
                 )

@@ -172,17 +172,17 @@ def _problem_from_error(
         if allowed and guess:
             fix = Msg.of(
                 _("did you mean `{guess}`? allowed here: {allowed}"),
-                guess=guess[0], allowed=", ".join(allowed),
+                guess=guess[0], allowed=", ".join(f"`{a}`" for a in allowed),
             )  # fmt: skip
         elif allowed:
-            fix = Msg.of(_("allowed here: {allowed}"), allowed=", ".join(allowed))
+            fix = Msg.of(_("allowed here: {allowed}"), allowed=", ".join(f"`{a}`" for a in allowed))
         else:
             fix = Msg.of(_("remove it"))
     elif kind == "union_tag_invalid":
         tag = error.get("ctx", {}).get("tag", "")
         message = Msg.of(_("unknown check type {tag}"), tag=repr(tag))
         guess = difflib.get_close_matches(str(tag), CHECK_TYPES, n=1)
-        types = ", ".join(CHECK_TYPES)
+        types = ", ".join(f"`{t}`" for t in CHECK_TYPES)
         fix = (
             Msg.of(_("did you mean {guess}? use one of {types}"), guess=repr(guess[0]), types=types)
             if guess
@@ -190,7 +190,9 @@ def _problem_from_error(
         )
     elif kind == "union_tag_not_found":
         message = Msg.of(_("the check has no `type`"))
-        fix = Msg.of(_("add `type:` with one of {types}"), types=", ".join(CHECK_TYPES))
+        fix = Msg.of(
+            _("add `type:` with one of {types}"), types=", ".join(f"`{t}`" for t in CHECK_TYPES)
+        )
     elif kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         message = Msg.of(_("{value} is not allowed"), value=repr(error.get("input")))

@@ -69,7 +69,7 @@ function stateFor(name) {
       syntaxHighlighting(defaultHighlightStyle, { fallback: true }), indentUnit.of("  "),
       keymap.of([...defaultKeymap, ...historyKeymap, ...searchKeymap, indentWithTab]),
       lintGutter(), ...languageOf(name), EditorState.tabSize.of(2),
-      EditorView.contentAttributes.of({ "aria-label": name }),
+      EditorView.contentAttributes.of({ "aria-label": name, tabindex: "0" }),
       EditorView.updateListener.of((update) => {
         if (update.docChanged) {
           texts[current] = update.state.doc.toString();
@@ -171,7 +171,7 @@ const markdownView = new EditorView({
       history(), drawSelection(), markdown(), EditorView.lineWrapping,
       syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
       keymap.of([...defaultKeymap, ...historyKeymap]),
-      EditorView.contentAttributes.of({ "aria-label": "Markdown" }),
+      EditorView.contentAttributes.of({ "aria-label": "Markdown", tabindex: "0" }),
       EditorView.updateListener.of((update) => {
         if (update.docChanged && !markdownEditing) scheduleSave(true);
       }),
@@ -289,6 +289,19 @@ function applyState(answer) {
   renderTest(answer.test, answer.publishable);
 }
 
+function appendWithCode(parent, text) {
+  String(text).split("`").forEach((part, index) => {
+    if (!part) return;
+    if (index % 2) {
+      const code = document.createElement("code");
+      code.textContent = part;
+      parent.appendChild(code);
+    } else {
+      parent.append(part);
+    }
+  });
+}
+
 function renderProblems() {
   const list = $("[data-studio-problems]");
   list.replaceChildren();
@@ -305,7 +318,15 @@ function renderProblems() {
     link.type = "button";
     link.className = "studio-problem";
     link.dataset.line = String(mark.line);
-    link.textContent = mark.sentence;
+    // Where and which field as code; the words in the page's language, `quoted` parts as code.
+    const where = document.createElement("code");
+    where.textContent = `${mark.target}:${mark.line}${mark.field ? ` ${mark.field}` : ""}`;
+    link.append(where, " ");
+    appendWithCode(link, mark.message);
+    if (mark.fix) {
+      link.append(` ${strings.fix || "Fix:"} `);
+      appendWithCode(link, mark.fix);
+    }
     link.addEventListener("click", () => openTab(mark.target in texts ? mark.target : "lab.yaml", mark.line));
     item.appendChild(link);
     list.appendChild(item);
@@ -355,19 +376,39 @@ function renderTest(test, publishable) {
   if (test.report) renderReport(test.report);
 }
 
+// The content test names its steps in English; the page says them in its own language. What a
+// step found (the checks' diagnostics, a command's output) stays as it was: it is marked lang=en.
+const strings = (document.getElementById("studio-strings") || { dataset: {} }).dataset;
+const STEPS = {
+  setup: "setup", "fails first": "failsFirst", "solution runs": "solutionRuns",
+  "solution passes": "solutionPasses", "solution stays passing": "solutionStaysPassing", error: "error",
+};
+
+function stepName(name) {
+  if (name.startsWith("near miss ")) return `${strings.nearMiss || "near miss"} ${name.slice(10)}`;
+  return strings[STEPS[name]] || name;
+}
+
 function renderReport(entries) {
   report.replaceChildren(...entries.map((entry) => {
     const item = document.createElement("li");
     item.className = "studio-report__entry";
     item.dataset.ok = String(entry.ok);
     const head = document.createElement("strong");
-    head.textContent = `${entry.ok ? "✓" : "✗"} ${entry.exercise} (${entry.repeat + 1})`;
+    const run = (strings.run || "run %(n)s").replace("%(n)s", entry.repeat + 1);
+    head.textContent = `${entry.ok ? "✓" : "✗"} ${entry.exercise} (${run})`;
     item.appendChild(head);
     const steps = document.createElement("ul");
     (entry.steps || []).forEach((step) => {
       const line = document.createElement("li");
       line.dataset.ok = String(step.ok);
-      line.textContent = `${step.ok ? "✓" : "✗"} ${step.name}${step.detail ? `: ${step.detail}` : ""}`;
+      line.append(`${step.ok ? "✓" : "✗"} ${stepName(step.name)}`);
+      if (step.detail) {
+        const detail = document.createElement("span");
+        detail.lang = "en";
+        detail.textContent = `: ${step.detail}`;
+        line.appendChild(detail);
+      }
       steps.appendChild(line);
     });
     if (entry.problems) {

@@ -10,6 +10,8 @@ import pytest
 
 from accounts.roles import Role
 from classes.services import classroom_create, classroom_join
+from studio.services import authored_lab_create
+from tests.e2e.test_small_screens_e2e import NO_SIDEWAYS_SCROLL
 from tests.e2e.test_terminal_e2e import wait_screen
 from tests.fixtures.accessibility import Violation, axe_report, axe_run, axe_serve, blocking
 from tests.fixtures.browser import screenshot, wait_js
@@ -92,6 +94,16 @@ def test_pages_have_no_serious_accessibility_violations(web_server: WebServer, p
     check(page, f"{url}/classes/{classroom.pk}/settings/", "class settings", found)
     check(page, f"{url}/classes/{classroom.pk}/students/{student.pk}/pods/kuard-pod/",
           "a gradebook cell, opened", found)  # fmt: skip
+    # The studio: its index, and the editor once its first check has drawn marks and preview.
+    lab = authored_lab_create(owner=teacher, slug="accessible-lab", starter="labels")
+    check(page, f"{url}/labs/studio/", "studio", found)
+    for width, height in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{url}/labs/studio/{lab.slug}/")
+        wait_js(page, "document.querySelector('[data-studio-status]').dataset.state === 'valid'")
+        found += axe_run(page, f"studio editor, {width}")
+        assert page.evaluate(NO_SIDEWAYS_SCROLL), f"the studio editor scrolls sideways at {width}"
+        screenshot(page, f"a11y-studio-{width}")
 
     assert_clean(found)
     assert errors == []

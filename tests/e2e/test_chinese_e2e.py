@@ -11,6 +11,7 @@ import pytest
 
 from accounts.roles import Role
 from classes.services import classroom_create, classroom_join
+from studio.services import authored_lab_create
 from tests.e2e.test_terminal_e2e import wait_screen
 from tests.fixtures.browser import wait_js
 from tests.fixtures.classes import person
@@ -117,6 +118,19 @@ def test_every_page_in_chinese_has_no_english_left(
     visit(page, f"{url}/classes/{classroom.pk}/settings/", "class settings", names, left)
     cell = f"{url}/classes/{classroom.pk}/students/{learner.user.pk}/pods/kuard-pod/"
     visit(page, cell, "a gradebook cell, opened", [*names, learner.namespace], left)
+    # The studio: its index, the editor after its first check (marks, preview, a test's report
+    # with every step name), a mistake said in Chinese.
+    lab = authored_lab_create(owner=teacher, slug="zh-lab", starter="pod")
+    visit(page, f"{url}/labs/studio/", "studio", names, left)
+    visit(page, f"{url}/labs/studio/{lab.slug}/", "studio editor", [*names, lab.slug], left)
+    wait_js(page, "document.querySelector('[data-studio-status]').dataset.state === 'valid'")
+    page.locator(".studio-code .cm-content").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.insert_text("\nextra: field\n")
+    wait_js(page, "document.querySelector('[data-studio-status]').dataset.state === 'problems'")
+    problem = page.locator("[data-studio-problems] .studio-problem").first.inner_text()
+    assert "不認得的欄位 extra" in problem, problem
+    left += english_left(page, "studio editor, with a problem", [*names, lab.slug])
 
     assert not left, "English left on zh-Hant pages:\n" + "\n".join(left)
     assert errors == []

@@ -177,8 +177,8 @@ def test_every_chinese_message_is_translated_and_none_is_fuzzy() -> None:
     assert not fuzzy, fuzzy[:3]
 
 
-SOURCE_FOLDERS = ("accounts", "classes", "kubelab", "labs", "sandbox", "studio", "terminal", "tutorials",
-                  "templates", "static", "locale")  # fmt: skip
+SOURCE_FOLDERS = ("accounts", "classes", "kubelab", "labs", "sandbox", "studio", "terminal",
+                  "tutorials", "templates", "static", "locale")  # fmt: skip
 
 
 def test_every_message_in_the_code_is_in_the_chinese_catalog(tmp_path: Path) -> None:

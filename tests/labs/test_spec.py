@@ -78,7 +78,7 @@ MISTAKES = [
     (("type: exists", "type: exist"), 11, "exercises[0].checks[0].type",
      ["unknown check type 'exist'", "did you mean 'exists'?"]),
     (("        name: kuard\n      - id: image", "        nme: kuard\n      - id: image"), 13,
-     "exercises[0].checks[0].nme", ["unknown field `nme`", "did you mean `name`?", "allowed here: id, kind"]),
+     "exercises[0].checks[0].nme", ["unknown field `nme`", "did you mean `name`?", "allowed here: `id`, `kind`"]),
     (("order: 3", "order: three"), 3, "order", ["expected a whole number (got str)"]),
     (("order: 3\n", ""), None, "order", ["`order` is required", "add `order:`"]),
     (("  - id: kuard-pod", "  - id: Kuard_Pod"), 5, "exercises[0].id",

@@ -77,7 +77,7 @@ def test_an_instructor_writes_tests_publishes_and_a_student_is_graded_on_it(
     )
     marked = page.locator(".studio-code .cm-line:has(.cm-lintRange-error)")
     assert "type: redy" in marked.first.inner_text()
-    assert f"web-practice/lab.yaml:{wrong_line + 1}:" in sentence
+    assert sentence.startswith(f"lab.yaml:{wrong_line + 1} exercises[0].checks[3].type ")
     screenshot(page, "studio-mistake-marked")
 
     # Fixed: no problems, and the preview in both languages.
