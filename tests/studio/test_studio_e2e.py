@@ -44,6 +44,7 @@ def test_an_instructor_writes_tests_publishes_and_a_student_is_graded_on_it(
     learner_site: Callable[..., LearnerSite],
     make_learner: Callable[..., Learner],
     celery_worker_process: WorkerProcess,
+    cluster: Any,
     browser: Any,
     page: Any,
 ) -> None:
@@ -53,7 +54,13 @@ def test_an_instructor_writes_tests_publishes_and_a_student_is_graded_on_it(
     classroom = classroom_create(owner=teacher, name="Studio class", labs=["pods"])
     student = make_learner()
     classroom_join(user=student.user, code=classroom.join_code)
-    site = learner_site("studio")
+    # Terminals take the learner's kubeconfig from the sandbox app, as in production (an earlier
+    # test's stand-in provider must not leak into this server).
+    site = learner_site(
+        "studio",
+        KUBELAB_KUBECONFIG=str(cluster.kubeconfig),
+        KUBELAB_TERMINAL_KUBECONFIG_PROVIDER=None,
+    )
 
     # From a starter.
     site.login(page, teacher.username, "x" * 12, path="/labs/studio/")

@@ -15,7 +15,7 @@ from django.test import Client
 
 from accounts.roles import Role
 from labs.library import lab_resolve
-from labs.models import AuthoredLab, LabVersion
+from labs.models import Attempt, AuthoredLab, LabVersion
 from labs.spec import lab_load
 from studio.archive import lab_unzip
 from studio.models import LabTest, LabTestStatus
@@ -310,3 +310,20 @@ def test_problems_are_said_in_the_authors_language(lab: AuthoredLab) -> None:
     assert any(
         "unknown check type 'redy' Fix: did you mean 'ready'?" in m["sentence"] for m in english
     )
+
+
+def test_trying_a_draft_shows_it_beside_a_terminal_and_checks_grade_the_draft(
+    lab: AuthoredLab,
+) -> None:
+    client = client_for(lab.owner)
+    page = client.get(f"/labs/studio/{lab.slug}/try/").content.decode()
+    assert 'data-labs-exercise="probes-practice/web-pod"' in page
+    assert "your draft" in page and 'id="terminal"' in page
+    # The author's Check is of the draft (version 0); nobody else's is possible.
+    answer = client.post(f"/labs/{lab.slug}/web-pod/check/")
+    assert answer.status_code == 202
+    assert Attempt.objects.get(user=lab.owner, lab=lab.slug).lab_version == 0
+    # Imported content that never validated: trying it sends the author back to the editor.
+    other = authored_lab_create(owner=lab.owner, slug="broken-one", content=("title: [", {}))
+    assert other.valid_digest == ""
+    assert client.get(f"/labs/studio/{other.slug}/try/").status_code == 302
