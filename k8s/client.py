@@ -35,14 +35,21 @@ def _kubeconfig_path() -> str:
     return str(settings.KUBELAB_KUBECONFIG)
 
 
+IN_CLUSTER = "in-cluster"
+# Where Kubernetes puts a pod's ServiceAccount token (rotated in place by the kubelet).
+IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+
+
 def api_client() -> client.ApiClient:
-    """A shared ApiClient for the configured kubeconfig, rebuilt when the file changes."""
+    """A shared ApiClient for the configured kubeconfig (or, with KUBELAB_KUBECONFIG=in-cluster,
+    the pod's own ServiceAccount), rebuilt when the file or the rotated token changes."""
     path = _kubeconfig_path()
+    watched = IN_CLUSTER_TOKEN if path == IN_CLUSTER else Path(path)
     try:
-        mtime = Path(path).stat().st_mtime
+        mtime = watched.stat().st_mtime
     except FileNotFoundError:
         raise ClusterUnavailable(
-            f"no kubeconfig at {path}: start the embedded cluster (cluster/ctl start) "
+            f"no kubeconfig at {watched}: start the embedded cluster (cluster/ctl start) "
             "or set KUBELAB_KUBECONFIG"
         ) from None
     key = (path, mtime)
@@ -52,7 +59,10 @@ def api_client() -> client.ApiClient:
             return cached
         configuration = client.Configuration()
         try:
-            config.load_kube_config(config_file=path, client_configuration=configuration)
+            if path == IN_CLUSTER:
+                config.load_incluster_config(client_configuration=configuration)
+            else:
+                config.load_kube_config(config_file=path, client_configuration=configuration)
         except (ConfigException, OSError, ValueError) as exc:
             raise ClusterRejected(
                 f"kubeconfig {path} is not usable: {exc}", status=0, reason="BadKubeconfig"
@@ -67,6 +77,8 @@ def api_client() -> client.ApiClient:
 def connection_key() -> str:
     """Names the cluster connection in use; changes when the kubeconfig file does."""
     path = _kubeconfig_path()
+    if path == IN_CLUSTER:
+        return IN_CLUSTER  # the same cluster for the pod's life, whatever its token
     try:
         return f"{path}@{Path(path).stat().st_mtime_ns}"
     except FileNotFoundError:

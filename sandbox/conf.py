@@ -27,6 +27,8 @@ class SandboxConfig:
     pool_size: int
     # How soon a provisioning that met an unreachable cluster is tried again.
     retry_seconds: int
+    # The namespace kubelab itself runs in on Kubernetes: learner pods may never reach it.
+    platform_namespace: str = "kubelab"
 
 
 def _default_salt() -> str:
@@ -46,4 +48,5 @@ def sandbox_config() -> SandboxConfig:
         ),
         pool_size=setting_int("KUBELAB_SANDBOX_POOL_SIZE", 3, minimum=0, maximum=1000),
         retry_seconds=setting_int("KUBELAB_SANDBOX_RETRY_SECONDS", 15, minimum=1),
+        platform_namespace=str(setting_str("KUBELAB_PLATFORM_NAMESPACE", "kubelab")),
     )

@@ -181,6 +181,8 @@ class Environment:
     # A warm-pool namespace, waiting for a learner.
     pool: bool = False
     limits: Limits = field(default_factory=Limits)
+    # kubelab's own namespace on Kubernetes (sandbox.conf): learner pods may not reach it.
+    platform_namespace: str = "kubelab"
 
 
 def _meta(name: str, namespace: str | None = None, **labels: str) -> Manifest:
@@ -316,16 +318,45 @@ def limit_range(namespace: str, limits: Limits) -> Manifest:
     }
 
 
-def network_policy(namespace: str) -> Manifest:
-    """Ingress only from pods in the same namespace (inert without a CNI, as on kwok)."""
+# Cloud providers' instance metadata (AWS, GCP, Azure; AWS's IPv6 one): credentials of the
+# node live there, so no learner pod may reach it.
+METADATA_ADDRESSES = {"0.0.0.0/0": ["169.254.169.254/32"], "::/0": ["fd00:ec2::254/128"]}
+
+
+def network_policy(namespace: str, platform_namespace: str = "kubelab") -> Manifest:
+    """Ingress only from pods in the same namespace; egress anywhere but kubelab's own namespace
+    and the cloud's metadata address (inert without a CNI, as on kwok)."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": _meta(NETWORK_POLICY, namespace),
         "spec": {
             "podSelector": {},
-            "policyTypes": ["Ingress"],
+            "policyTypes": ["Ingress", "Egress"],
             "ingress": [{"from": [{"podSelector": {}}]}],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchExpressions": [
+                                    {
+                                        "key": "kubernetes.io/metadata.name",
+                                        "operator": "NotIn",
+                                        "values": [platform_namespace],
+                                    }
+                                ]
+                            }
+                        }
+                    ]
+                },
+                {
+                    "to": [
+                        {"ipBlock": {"cidr": cidr, "except": list(excepted)}}
+                        for cidr, excepted in METADATA_ADDRESSES.items()
+                    ]
+                },
+            ],
         },
     }
 
@@ -408,7 +439,7 @@ def namespaced_objects(env: Environment) -> list[Manifest]:
         resource_quota(ns, env.limits),
         critical_priority_quota(ns),
         limit_range(ns, env.limits),
-        network_policy(ns),
+        network_policy(ns, env.platform_namespace),
     ]
 
 

@@ -112,16 +112,21 @@ def environment_build(spec: m.Environment) -> dict[str, Any]:
         *m.namespaced_objects(spec),
         *m.bindings_outside(spec.namespace, namespace["metadata"]["uid"]),
     ]
-    futures = [cluster_calls.submit(_object_put, manifest, fresh=created) for manifest in objects]
-    errors = []
-    for future in futures:
-        try:
-            future.result()
-        except k8s.ClusterError as exc:
-            errors.append(exc)
-    if errors:
-        # A refusal says more than a timeout that may be its consequence.
-        raise next((e for e in errors if isinstance(e, k8s.ClusterRejected)), errors[0])
+    # Bindings after the roles they name: an account that is not cluster-admin (kubelab's own
+    # ServiceAccount on Kubernetes) may bind a role only once the API server can read the role
+    # and see that the account holds every right in it.
+    bindings = [o for o in objects if o["kind"] in ("RoleBinding", "ClusterRoleBinding")]
+    for wave in ([o for o in objects if o not in bindings], bindings):
+        futures = [cluster_calls.submit(_object_put, manifest, fresh=created) for manifest in wave]
+        errors = []
+        for future in futures:
+            try:
+                future.result()
+            except k8s.ClusterError as exc:
+                errors.append(exc)
+        if errors:
+            # A refusal says more than a timeout that may be its consequence.
+            raise next((e for e in errors if isinstance(e, k8s.ClusterRejected)), errors[0])
     return namespace
 
 
@@ -143,6 +148,7 @@ def environment_spec(env: LearnerEnvironment, config: SandboxConfig) -> m.Enviro
     return m.Environment(
         namespace=env.namespace,
         install=install_label(config.salt),
+        platform_namespace=config.platform_namespace,
         environment_id=env.environment_id,
         learner_id=env.user_id,
     )

@@ -96,6 +96,7 @@ def pool_refill() -> int:
         spec = m.Environment(
             namespace=row.namespace,
             install=install_label(config.salt),
+            platform_namespace=config.platform_namespace,
             environment_id=row.environment_id,
             pool=True,
         )

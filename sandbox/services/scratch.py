@@ -35,6 +35,7 @@ def sandbox_scratch_create() -> ScratchEnvironment:
     spec = m.Environment(
         namespace=scratch_namespace_name(nonce=secrets.token_hex(5)),
         install=install_label(config.salt),
+        platform_namespace=config.platform_namespace,
         environment_id=environment_id_new(),
     )
     environment_build(spec)

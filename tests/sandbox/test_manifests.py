@@ -200,13 +200,18 @@ def test_limit_range_defaults_admit_pods_without_resources() -> None:
     assert limits["default"] == limits["max"] == {"cpu": "1", "memory": "1Gi"}
 
 
-def test_network_policy_admits_only_the_same_namespace() -> None:
-    spec = m.network_policy(ENV.namespace)["spec"]
-    assert spec == {
-        "podSelector": {},
-        "policyTypes": ["Ingress"],
-        "ingress": [{"from": [{"podSelector": {}}]}],
-    }
+def test_network_policy_admits_only_the_same_namespace_and_keeps_pods_from_the_platform() -> None:
+    spec = m.network_policy(ENV.namespace, "kubelab-prod")["spec"]
+    assert spec["podSelector"] == {}
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["ingress"] == [{"from": [{"podSelector": {}}]}]
+    (namespaces,) = spec["egress"][0]["to"]
+    (expression,) = namespaces["namespaceSelector"]["matchExpressions"]
+    assert expression == {
+        "key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kubelab-prod"]
+    }  # fmt: skip
+    blocks = {b["ipBlock"]["cidr"]: b["ipBlock"]["except"] for b in spec["egress"][1]["to"]}
+    assert blocks == {"0.0.0.0/0": ["169.254.169.254/32"], "::/0": ["fd00:ec2::254/128"]}
 
 
 def test_quota_status_starts_at_zero() -> None:

@@ -14,7 +14,9 @@ import pytest
 from accounts.roles import Role
 from classes.services import classroom_create, classroom_join
 from labs.models import AuthoredLab, GradingRun
+from tests.e2e.test_terminal_e2e import wait_screen
 from tests.fixtures.browser import screenshot, wait_js
+from tests.fixtures.grading import Process
 from tests.fixtures.classes import person
 from tests.fixtures.learners import Learner
 from tests.fixtures.processes import LearnerSite, WorkerProcess
@@ -44,6 +46,7 @@ def test_an_instructor_writes_tests_publishes_and_a_student_is_graded_on_it(
     learner_site: Callable[..., LearnerSite],
     make_learner: Callable[..., Learner],
     celery_worker_process: WorkerProcess,
+    labs_watcher: Process,
     cluster: Any,
     browser: Any,
     page: Any,
@@ -131,10 +134,13 @@ def test_an_instructor_writes_tests_publishes_and_a_student_is_graded_on_it(
         "document.querySelector('[data-terminal-status]').dataset.state === 'ready'",
         timeout=60_000,
     )
+    wait_screen(learner_page, "learner@kubelab:~$")
     learner_page.locator(".terminal-panel .xterm").click()
     learner_page.keyboard.type(f"echo '{POD_JSON}' | kubectl apply -f -\n")
+    wait_screen(learner_page, "pod/web created")
     exercise = panel.locator('[data-labs-exercise="web-practice/web-pod"]')
     exercise.locator("summary").click()
+    # The watcher grades the change by itself (the lab is open on the page); Check too.
     exercise.locator("[data-labs-check]").click()
     learner_page.wait_for_selector(
         '[data-labs-exercise="web-practice/web-pod"][data-completed="true"]',
