@@ -16,8 +16,8 @@ from classes.services import classroom_create, classroom_join
 from labs.models import AuthoredLab, GradingRun
 from tests.e2e.test_terminal_e2e import wait_screen
 from tests.fixtures.browser import screenshot, wait_js
-from tests.fixtures.grading import Process
 from tests.fixtures.classes import person
+from tests.fixtures.grading import Process
 from tests.fixtures.learners import Learner
 from tests.fixtures.processes import LearnerSite, WorkerProcess
 
