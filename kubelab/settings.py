@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "tutorials",
     "labs",
     "sandbox",
+    "terminal",
     "classes",
     "studio",
 ]
@@ -100,7 +101,10 @@ if _database.engine.endswith("sqlite3"):
     # IMMEDIATE takes the write lock when a transaction begins, so a reader that later writes
     # waits for it (the busy timeout) instead of failing with "database is locked" at once;
     # synchronous=NORMAL is WAL's safe setting (a crash loses no committed transaction's data,
-    # only, on power loss, the last ones).
+    # only, on power loss, the last ones). Connections persist: when a process's last SQLite
+    # connection closes, SQLite removes the -wal and -shm files, and the next reader must make
+    # them again, which fails on a full disk; a connection kept open lets reads go on there.
+    DATABASES["default"]["CONN_MAX_AGE"] = None
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
