@@ -4,9 +4,9 @@ the sockets already open, not only the next one.
 Every event socket (the learner's stream, a class gradebook) also joins the user's control group;
 `user_sockets_end` closes them (logout, deactivation: 4401), `user_sockets_recheck` makes each
 run its access check again and close if it now fails (a removed instructor: 4404). Terminals
-live in this process's terminal manager and are ended there (the one web process holds them, see
-ARCHITECTURE.md, Terminal). Messages go out after the transaction commits, so a rolled back
-change closes nothing.
+are ended where they live: this process's terminal manager, or the terminal daemon holding the
+user's shell (see ARCHITECTURE.md, Terminal). Messages go out after the transaction commits, so
+a rolled back change closes nothing.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ def user_sockets_end(*, user_id: int, reason: str) -> None:
 
     def end() -> None:
         _send(user_id, {"type": "sockets.end", "reason": reason})
-        from terminal.manager import terminal_sessions_end_for_owner
+        from terminal.ending import terminal_end_for_owner
 
-        terminal_sessions_end_for_owner(user_id, reason)
+        terminal_end_for_owner(user_id, reason)
 
     transaction.on_commit(end)
 

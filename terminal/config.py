@@ -23,6 +23,9 @@ class TerminalConfig:
     max_sessions: int
     kubeconfig_provider: str
     token_refresh_seconds: int
+    # Where learners' shells live: "" in this web process; `unix:/path` or `tcp:host:port` in
+    # a terminal daemon (terminal.daemon) that every web process relays to.
+    daemon: str = ""
 
 
 def terminal_config() -> TerminalConfig:
@@ -38,4 +41,5 @@ def terminal_config() -> TerminalConfig:
             "KUBELAB_TERMINAL_KUBECONFIG_PROVIDER", "sandbox.services.sandbox_kubeconfig"
         ),
         token_refresh_seconds=env_int("KUBELAB_TERMINAL_TOKEN_REFRESH_SECONDS", 900, minimum=1),
+        daemon=env_str("KUBELAB_TERMINAL_DAEMON", ""),
     )

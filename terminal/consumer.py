@@ -1,4 +1,5 @@
-"""The terminal websocket: translates frames to manager calls and back, nothing more."""
+"""The terminal websocket when the web process holds the shells itself: the socket's frames go to a
+ScreenLink (terminal.link), nothing more. With a terminal daemon, terminal.relay serves it."""
 
 from __future__ import annotations
 
@@ -9,12 +10,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from terminal import protocol
-from terminal.services import (
-    TerminalAccessDenied,
-    terminal_session_get_for_user,
-    terminal_session_start,
-)
-from terminal.session import Attachment, TerminalError, TerminalSession
+from terminal.link import ScreenLink
 from terminal.texts import scope_language
 
 
@@ -25,11 +21,18 @@ def _size(query: dict[str, list[str]], key: str, default: int) -> int:
         return default
 
 
+def screen_size(query: dict[str, list[str]]) -> tuple[int, int]:
+    """The rows and columns a socket asked for in its URL, clamped as a resize frame is."""
+    resize = protocol.parse_client_frame(
+        protocol.encode("resize", _size(query, "rows", 24), _size(query, "cols", 80))
+    )
+    return (resize.rows, resize.cols) if isinstance(resize, protocol.Resize) else (24, 80)
+
+
 class TerminalConsumer(AsyncWebsocketConsumer):
     # Terminals talk to their session in-process; no channel layer round trip per keystroke.
     channel_layer_alias = "__no_layer__"
-    session: TerminalSession | None = None
-    attachment: Attachment | None = None
+    link: ScreenLink | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # The same contract as AsyncConsumer.__call__ without a channel layer, minus the
@@ -53,64 +56,29 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await super().dispatch(message)
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        session_id = self.scope.get("url_route", {}).get("kwargs", {}).get("session_id")
-        try:
-            session = await terminal_session_get_for_user(user=user, session_id=session_id)
-        except TerminalAccessDenied as denied:
-            await self.close(code=denied.code)
-            return
-        await self.accept()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        resize = protocol.parse_client_frame(
-            protocol.encode("resize", _size(query, "rows", 24), _size(query, "cols", 80))
+        rows, cols = screen_size(query)
+        self.link = ScreenLink(send_text=self.send_text, close=self._close_with)
+        await self.link.open(
+            user=self.scope.get("user"),
+            session_id=self.scope.get("url_route", {}).get("kwargs", {}).get("session_id"),
+            rows=rows,
+            cols=cols,
+            language=scope_language(self.scope.get("headers", [])),
+            accept=self.accept,
         )
-        rows, cols = (resize.rows, resize.cols) if isinstance(resize, protocol.Resize) else (24, 80)
-        try:
-            if session is None:
-                # An id this server does not know: its shell went with a restart of the server.
-                session = await terminal_session_start(
-                    user=user,
-                    rows=rows,
-                    cols=cols,
-                    lost=bool(session_id),
-                    language=scope_language(self.scope.get("headers", [])),
-                )
-        except TerminalError as exc:
-            await self.send_text(protocol.encode("status", "error", str(exc), ""))
-            await self.close(code=4503)
-            return
-        self.session = session
-        await self.send_text(protocol.encode("status", "attached", session.state, session.id))
-        self.attachment = session.attach(self)
-        session.resize(rows, cols)
-        if session.state == "new":
-            await session.start()
-        elif session.state == "running":
-            await self.send_text(
-                protocol.encode("status", "running", session.namespace, session.id)
-            )
+
+    async def _close_with(self, code: int) -> None:
+        await self.close(code=code)
 
     async def send_text(self, text: str) -> None:
         await self.send(text_data=text)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        session, attachment = self.session, self.attachment
-        if session is None or attachment is None:
-            return
-        message = protocol.parse_client_frame(text_data, bytes_data)
-        if isinstance(message, protocol.Stdin):
-            session.write(message.data)
-        elif isinstance(message, protocol.Resize):
-            session.resize(message.rows, message.cols)
-        elif isinstance(message, protocol.Ack):
-            session.ack(attachment, message.count)
-        elif isinstance(message, protocol.Ping):
-            await self.send_text(protocol.encode("pong"))
-        else:
-            await self.send_text(protocol.encode("status", "ignored", message.reason, session.id))
+        if self.link is not None:
+            await self.link.receive(text_data, bytes_data)
 
     async def disconnect(self, code: int) -> None:
-        if self.session is not None and self.attachment is not None:
-            self.session.detach(self.attachment)
-        self.session = self.attachment = None
+        if self.link is not None:
+            self.link.close()
+        self.link = None

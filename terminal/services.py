@@ -37,6 +37,19 @@ def terminal_kubeconfig(*, user: Any) -> str:
     return str(provider(user=user))
 
 
+def terminal_access_check(*, user: Any, session_id: str | None) -> None:
+    """What can be refused before knowing where the shell is: anonymous or disabled users and
+    malformed session ids (TerminalAccessDenied with the close code). Whose session an id is,
+    only the process holding it can tell (terminal_session_get_for_user)."""
+    standing = user_standing(user)
+    if standing == "anonymous":
+        raise TerminalAccessDenied(4401, "log in to use the terminal")
+    if standing == "inactive":
+        raise TerminalAccessDenied(4403, "this account is disabled")
+    if session_id and not _SESSION_ID.match(session_id):
+        raise TerminalAccessDenied(4400, "malformed terminal session id")
+
+
 async def terminal_session_get_for_user(
     *, user: Any, session_id: str | None
 ) -> TerminalSession | None:
@@ -45,15 +58,9 @@ async def terminal_session_get_for_user(
     Raises TerminalAccessDenied for anonymous or inactive users, malformed ids, and any id that
     belongs to another learner. Every terminal socket goes through here.
     """
-    standing = user_standing(user)
-    if standing == "anonymous":
-        raise TerminalAccessDenied(4401, "log in to use the terminal")
-    if standing == "inactive":
-        raise TerminalAccessDenied(4403, "this account is disabled")
+    terminal_access_check(user=user, session_id=session_id)
     manager = terminal_manager()
     if session_id:
-        if not _SESSION_ID.match(session_id):
-            raise TerminalAccessDenied(4400, "malformed terminal session id")
         session = manager.get(session_id)
         if session is not None and session.owner_id != user.pk:
             raise TerminalAccessDenied(4403, "that terminal belongs to someone else")

@@ -72,6 +72,8 @@ def test_run_detach_serves_then_stops(
         KUBELAB_PORT=str(port),
         KUBELAB_DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}",
         KUBELAB_SKIP_CLUSTER_BUILD="1",
+        # Shells in their own process: one more part to start, keep and stop.
+        KUBELAB_TERMINAL_DAEMON=f"unix:{tmp_path / 'terminals' / 'daemon.sock'}",
     )
     env.pop("KUBELAB_TEST_DB_NAME", None)
     env.pop("KUBELAB_ADMIN_PASSWORD", None)  # a new database: the admin's password is generated
@@ -103,6 +105,13 @@ def test_run_detach_serves_then_stops(
         for part in ("database", "redis", "celery", "kubernetes"):
             assert report["checks"][part]["ok"], (part, report)
 
+        daemons = subprocess.run(
+            ["pgrep", "-f", f"terminal_daemon --listen unix:{tmp_path}"],
+            capture_output=True, text=True,
+        ).stdout.split()  # fmt: skip
+        assert len(daemons) == 1, daemons
+        assert (tmp_path / "terminals" / "daemon.sock").stat().st_mode & 0o777 == 0o600
+
         # A process that dies is started again by the run command, which says so.
         web = subprocess.run(
             ["pgrep", "-f", f"kubelab.serve --host 127.0.0.1 --port {port}"],
@@ -121,6 +130,8 @@ def test_run_detach_serves_then_stops(
         run_log = (ROOT / "var" / "log" / "run.log").read_text()
         assert "the web process exited (status 137); starting it again" in run_log, run_log[-1500:]
         assert health(port)["checks"]["database"]["ok"]
+        # The shells' process did not go with the web server.
+        os.kill(int(daemons[0]), 0)
 
         again = subprocess.run(
             ["scripts/run", "--detach"],
