@@ -4,11 +4,13 @@
     .venv/bin/python bench/terminal_rtt.py [--sessions 50] [--keys 100]
 
 It starts, in this one run: kubelab's web server (`python -m kubelab.serve`: real auth, real jail,
-real API server, a temporary SQLite database), a terminado server (Jupyter's terminal server from
-PyPI, plain bash, no jail), and raw ptys driven directly (the floor). Typists press a key every
-50-150 ms and time the echo. The three take turns in interleaved rounds (`--rounds`, the order
-rotating), so a load swing on this shared machine hits all of them alike. Everything binds to
-127.0.0.1 and stops by itself.
+real API server, a temporary SQLite database) twice, once holding the shells itself and once
+relaying them to a terminal daemon (`manage.py terminal_daemon`), a terminado server (Jupyter's
+terminal server from PyPI, plain bash, no jail), and raw ptys driven directly (the floor).
+Typists press a key every 50-150 ms and time the echo. All four take turns in interleaved rounds
+(`--rounds`, the order rotating), so a load swing on this shared machine hits all alike. Everything
+binds to 127.0.0.1 and stops by itself. The web server, daemon and jails run as root, as in
+`scripts/run`; bench users are fresh rows in the temporary database.
 """
 
 from __future__ import annotations
@@ -208,7 +210,12 @@ async def ws_typist(
     task = asyncio.create_task(reader())
     if not kubelab:
         await ws.send_str(json.dumps(["stdin", "\r"]))
-    await asyncio.wait_for(got_ready.wait(), timeout=60)
+    try:
+        await asyncio.wait_for(got_ready.wait(), timeout=60)
+    except TimeoutError:
+        raise RuntimeError(
+            f"{url}: no prompt in 60 s (closed: {ws.close_code}); the screen: {buffer[-500:]!r}"
+        ) from None
     await asyncio.sleep(0.3)
 
     async def send(key: str) -> None:
@@ -266,7 +273,7 @@ Made = tuple[Typist, Callable[[], Awaitable[None]]]
 async def open_typists(make: Callable[[], Awaitable[Made]], sessions: int) -> list[Made]:
     made = []
     for _ in range(sessions):  # sequential: start-up is not what we measure
-        made.append(await make())
+        made.append(await asyncio.wait_for(make(), 90))
     return made
 
 
@@ -301,8 +308,12 @@ def terminado_server(port: int) -> None:
 class Kubelab:
     """kubelab's web server on a temporary SQLite database with logged-in bench users."""
 
-    def __init__(self, work: Path, users: int, server_args: list[str]) -> None:
+    def __init__(
+        self, work: Path, users: int, server_args: list[str], daemon: str | None = None
+    ) -> None:
         self.work = work
+        self.daemon = daemon
+        self.daemon_proc: subprocess.Popen[bytes] | None = None
         self.server_args = server_args
         self.port = free_port()
         self.namespace = f"bench-{os.getpid()}"
@@ -314,9 +325,12 @@ class Kubelab:
             KUBELAB_TERMINAL_KUBECONFIG_PROVIDER="bench.terminal_rtt.bench_kubeconfig",
             KUBELAB_BENCH_KUBECONFIG=str(work / "learner.kubeconfig"),
             KUBELAB_TERMINAL_MAX_SESSIONS="500",
-            KUBELAB_LOG_LEVEL="WARNING",
-            PYTHONPATH=str(ROOT),
+            KUBELAB_LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+            # The provider is this file, which imports benchlib from bench/.
+            PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
         )
+        if daemon:
+            self.env["KUBELAB_TERMINAL_DAEMON"] = daemon
         self.users = users
         self.cookies: list[str] = []
         self.proc: subprocess.Popen[bytes] | None = None
@@ -359,7 +373,18 @@ class Kubelab:
         self.cookies = out.split()
 
     def start(self) -> None:
-        log = (self.work / "web.log").open("wb")
+        if self.daemon:
+            daemon_log = self.work / "terminals.log"
+            self.daemon_proc = subprocess.Popen(
+                [PY, "manage.py", "terminal_daemon", "--listen", self.daemon],
+                cwd=ROOT, env=self.env, stdout=daemon_log.open("wb"), stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            for _ in range(300):
+                if b"listening on" in daemon_log.read_bytes():
+                    break
+                assert self.daemon_proc.poll() is None, daemon_log.read_text()
+                time.sleep(0.1)
+        log = (self.work / f"web-{self.port}.log").open("wb")
         self.proc = subprocess.Popen(
             [PY, "-m", "kubelab.serve", "--port", str(self.port), "--log-level", "warning",
              *self.server_args],
@@ -368,16 +393,23 @@ class Kubelab:
         wait_port(self.port, self.proc, "kubelab web server")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        for proc in (self.proc, self.daemon_proc):
+            if proc and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
         subprocess.run(
             [str(KUBECTL), "--kubeconfig", str(ADMIN), "delete", "namespace", self.namespace,
              "--wait=false"], capture_output=True,
         )  # fmt: skip
+
+
+def logs_print(work: Path) -> None:
+    """The servers' logs, when the bench fails (the folder is removed after)."""
+    for log in sorted(work.glob("*.log")):
+        print(f"--- {log.name} (last lines)\n{log.read_text(errors='replace')[-1500:]}")
 
 
 def jail_pids() -> list[int]:
@@ -391,7 +423,9 @@ async def run_bench(sessions: int, keys: int, rounds: int, server_args: list[str
     import aiohttp
 
     work = Path(tempfile.mkdtemp(prefix="kubelab-bench-"))
-    kubelab = Kubelab(work, sessions + 2, server_args)
+    kubelab = Kubelab(work, 2 * (sessions + 2), server_args)
+    # The same server relaying to a terminal daemon (KUBELAB_TERMINAL_DAEMON): the hop's cost.
+    relay = Kubelab(work, 0, server_args, daemon=f"unix:{work / 'terminals' / 'daemon.sock'}")
     term_port = free_port()
     terminado = subprocess.Popen(
         [PY, __file__, "--terminado-server", str(term_port)],
@@ -404,12 +438,16 @@ async def run_bench(sessions: int, keys: int, rounds: int, server_args: list[str
         print(f"preparing: namespace, {sessions} users, web server, terminado ...", flush=True)
         kubelab.prepare()
         kubelab.start()
+        relay.start()
         wait_port(term_port, terminado, "terminado")
-        assert kubelab.proc is not None
+        assert kubelab.proc is not None and relay.proc is not None
+        assert relay.daemon_proc is not None
         origin = f"http://127.0.0.1:{kubelab.port}"
 
-        async with aiohttp.ClientSession() as http:
-            users = iter(kubelab.cookies)
+        # No pool limit: aiohttp's default of 100 connections held the third server's sockets.
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            users = iter(kubelab.cookies[: sessions + 2])
+            relay_users = iter(kubelab.cookies[sessions + 2 :])
 
             async def kubelab_one() -> tuple[Typist, Callable[[], Awaitable[None]]]:
                 cookie = next(users)
@@ -419,21 +457,36 @@ async def run_bench(sessions: int, keys: int, rounds: int, server_args: list[str
                     kubelab=True, ready="learner@kubelab",
                 )  # fmt: skip
 
+            async def daemon_one() -> tuple[Typist, Callable[[], Awaitable[None]]]:
+                cookie = next(relay_users)
+                return await ws_typist(
+                    http, f"ws://127.0.0.1:{relay.port}/ws/terminal/",
+                    {"Origin": f"http://127.0.0.1:{relay.port}", "Cookie": f"sessionid={cookie}"},
+                    kubelab=True, ready="learner@kubelab",
+                )  # fmt: skip
+
             async def terminado_one() -> tuple[Typist, Callable[[], Awaitable[None]]]:
                 return await ws_typist(
                     http, f"ws://127.0.0.1:{term_port}/websocket", {}, kubelab=False, ready="$ "
                 )
 
             # Warm both servers (imports, first jail, kubectl link) before measuring.
-            for make in (kubelab_one, terminado_one):
+            for make in (kubelab_one, daemon_one, terminado_one):
                 warm = await open_typists(make, 1)
                 await type_round(warm, 5, [], 0)
                 await close_all(warm)
             web_base = rss_kb(kubelab.proc.pid)
             terminado_base = rss_kb(terminado.pid)
+            relay_base = rss_kb(relay.proc.pid) + rss_kb(relay.daemon_proc.pid)
 
-            makers = {"raw pty": pty_typist, "terminado": terminado_one, "kubelab": kubelab_one}
-            pids = {"terminado": terminado.pid, "kubelab": kubelab.proc.pid}
+            makers = {
+                "raw pty": pty_typist, "terminado": terminado_one, "kubelab": kubelab_one,
+                "daemon": daemon_one,
+            }  # fmt: skip
+            pids = {
+                "terminado": [terminado.pid], "kubelab": [kubelab.proc.pid],
+                "daemon": [relay.proc.pid, relay.daemon_proc.pid],
+            }  # fmt: skip
             for n in (1, sessions):
                 print(f"measuring {n} concurrent typist(s) x {keys} keys "
                       f"in {rounds} interleaved rounds ...", flush=True)  # fmt: skip
@@ -445,39 +498,51 @@ async def run_bench(sessions: int, keys: int, rounds: int, server_args: list[str
                 # The machine's load drifts: every server types in every round, in a rotating
                 # order, so none of them gets the quiet minute alone.
                 for r in range(rounds):
-                    for name in names[r % 3 :] + names[: r % 3]:
-                        pid = pids.get(name)
-                        before = cpu_seconds(pid) if pid else 0.0
+                    turn = r % len(names)
+                    for name in names[turn:] + names[:turn]:
+                        owners = pids.get(name, [])
+                        before = sum(cpu_seconds(pid) for pid in owners)
                         share = keys // rounds + (1 if r < keys % rounds else 0)
                         await type_round(opened[name], share, results[(name, n)], seed=r)
-                        if pid:
-                            cpu[(name, n)] += cpu_seconds(pid) - before
+                        if owners:
+                            cpu[(name, n)] += sum(cpu_seconds(pid) for pid in owners) - before
                 await close_all(opened["raw pty"])
                 if n == sessions:
                     k_closers = [close for _, close in opened["kubelab"]]
                     t_closers = [close for _, close in opened["terminado"]]
+                    d_closers = [close for _, close in opened["daemon"]]
                 else:
-                    await close_all(opened["terminado"])
-                    await close_all(opened["kubelab"])
+                    for name in ("terminado", "kubelab", "daemon"):
+                        await close_all(opened[name])
                 cpu.pop(("raw pty", n))
             await asyncio.sleep(3)  # idle
 
             jail = jail_pids()
-            live = len(k_closers) + 2  # + warm-up and 1-typist sessions, in their grace period
+            # + each server's warm-up and 1-typist sessions, in their grace period
+            live = len(k_closers) + len(d_closers) + 4
+            jail_rss = sum(rss_kb(p) for p in jail) / live / 1024
+            jail_pss = sum(rss_kb(p, "Pss") for p in jail) / live / 1024
             memory["kubelab"] = (
-                sum(rss_kb(p) for p in jail) / live / 1024,
-                sum(rss_kb(p, "Pss") for p in jail) / live / 1024,
+                jail_rss, jail_pss,
                 max(0, rss_kb(kubelab.proc.pid) - web_base) / len(k_closers) / 1024,
-            )
+            )  # fmt: skip
+            relay_now = rss_kb(relay.proc.pid) + rss_kb(relay.daemon_proc.pid)
+            memory["daemon (web + daemon)"] = (
+                jail_rss, jail_pss, max(0, relay_now - relay_base) / len(d_closers) / 1024,
+            )  # fmt: skip
             shells = descendants(terminado.pid)
             memory["terminado"] = (
                 sum(rss_kb(p) for p in shells) / max(1, len(shells)) / 1024,
                 sum(rss_kb(p, "Pss") for p in shells) / max(1, len(shells)) / 1024,
                 max(0, rss_kb(terminado.pid) - terminado_base) / len(t_closers) / 1024,
             )
-            for close in k_closers + t_closers:
+            for close in k_closers + t_closers + d_closers:
                 await close()
+    except BaseException:
+        logs_print(work)
+        raise
     finally:
+        relay.stop()
         kubelab.stop()
         terminado.terminate()
         terminado.wait(timeout=10)
@@ -490,7 +555,7 @@ async def run_bench(sessions: int, keys: int, rounds: int, server_args: list[str
     for n in (1, sessions):
         t50 = statistics.median(results[("terminado", n)])
         t99 = pct(results[("terminado", n)], 99)
-        for name in ("raw pty", "terminado", "kubelab"):
+        for name in ("raw pty", "terminado", "kubelab", "daemon"):
             s = results[(name, n)]
             p50, p99 = statistics.median(s), pct(s, 99)
             per_key = cpu.get((name, n))
@@ -512,7 +577,11 @@ async def run_bench(sessions: int, keys: int, rounds: int, server_args: list[str
     k1 = statistics.median(results[("kubelab", 1)])
     t1 = statistics.median(results[("terminado", 1)])
     rss, pss, server = memory["kubelab"]
+    d50 = statistics.median(results[("daemon", sessions)])
+    d99 = pct(results[("daemon", sessions)], 99)
     print()
+    print(f"the daemon's hop at {sessions} typists: p50 {d50 - k50:+.2f} ms, "
+          f"p99 {d99 - k99:+.2f} ms (daemon/in-process p50 {d50 / k50:.2f})")  # fmt: skip
     print("goals:")
     print(f"  p50 no slower than terminado: 1 typist {k1:.2f} vs {t1:.2f} ms, {sessions} typists "
           f"{k50:.2f} vs {t50:.2f} ms -> {'met' if k1 <= t1 * 1.05 and k50 <= t50 * 1.05 else 'NOT met'}")  # fmt: skip # noqa: E501
