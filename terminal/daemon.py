@@ -89,7 +89,8 @@ class Daemon:
             while line := await reader.readline():
                 text, data = wire.client_message(line)
                 await link.receive(text, data)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError) as exc:
+            # ValueError: a line over MAX_LINE (asyncio's readline says so with it).
             log.info("terminal daemon: a screen went away (%s)", exc)
         finally:
             if link is not None:

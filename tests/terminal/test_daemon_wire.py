@@ -130,6 +130,13 @@ async def test_the_daemon_refuses_a_replayed_hello(tmp_path: Path, redis_availab
             now=time.time() + 0.5,
         )  # fmt: skip
         assert json.loads(await ask(fresh)) == {"ended": 0}
+        # Garbage, or a line longer than any message, from whatever reaches the socket.
+        assert await ask(b"\x00" * (wire.MAX_LINE + 10)) == b""
+        assert await ask(b"GET / HTTP/1.1\r\n\r\n") == b""
+        # ... and it still serves.
+        still = {"op": "end", "user": 2_000_000_001, "reason": "test"}
+        line = wire.hello_encode(still, secret=daemon_secret(), now=time.time() + 1)
+        assert json.loads(await ask(line)) == {"ended": 0}
     finally:
         await daemon.stop()
     assert not await asyncio.to_thread(os.path.exists, address.path)
