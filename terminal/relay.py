@@ -12,18 +12,15 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.exceptions import StopConsumer
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from terminal import daemon_wire as wire
 from terminal.config import terminal_config
-from terminal.consumer import screen_size
 from terminal.registry import daemon_secret, shell_forget, shell_place
 from terminal.services import TerminalAccessDenied, terminal_access_check
+from terminal.socket_base import KeystrokeConsumer, screen_size
 from terminal.texts import scope_language
 
 log = logging.getLogger(__name__)
@@ -74,27 +71,9 @@ async def daemon_end_for_owner(user_id: int, reason: str) -> int:
         return 0
 
 
-class TerminalRelayConsumer(AsyncWebsocketConsumer):
-    channel_layer_alias = "__no_layer__"
+class TerminalRelayConsumer(KeystrokeConsumer):
     writer: asyncio.StreamWriter | None = None
     pump: asyncio.Task[None] | None = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        # As TerminalConsumer: no channel layer, no thread hop per keystroke.
-        self.scope = scope
-        self.channel_layer = None
-        self.base_send = send
-        try:
-            while True:
-                await self.dispatch(await receive())
-        except StopConsumer:
-            pass
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        if message.get("type") == "websocket.receive":
-            await self.websocket_receive(message)
-        else:
-            await super().dispatch(message)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
