@@ -43,7 +43,6 @@ class Daemon:
         self.advertise = advertise or listen
         self.secret = daemon_secret()
         self.server: asyncio.AbstractServer | None = None
-        self.connections = 0
         self.seen = wire.SeenHellos()
 
     async def start(self) -> None:
@@ -64,7 +63,6 @@ class Daemon:
         terminal_manager()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
         link: ScreenLink | None = None
         try:
             try:
@@ -80,7 +78,7 @@ class Daemon:
             if hello.get("op") == "end":
                 ended = terminal_sessions_end_for_owner(int(hello["user"]), str(hello["reason"]))
                 await database_sync_to_async(shell_forget)(int(hello["user"]), str(self.advertise))
-                writer.write(f'{{"ended": {ended}}}\n'.encode())
+                writer.write(wire.ended_line(ended))
                 await writer.drain()
                 return
             link = await self._attach(hello, writer)
@@ -95,7 +93,6 @@ class Daemon:
         finally:
             if link is not None:
                 link.close()
-            self.connections -= 1
             with contextlib.suppress(Exception):
                 writer.close()
 
@@ -105,14 +102,11 @@ class Daemon:
         user = await database_sync_to_async(
             lambda: get_user_model().objects.filter(pk=int(hello["user"])).first()
         )()
-        closed: list[int] = []
-
         async def send_text(text: str) -> None:
             writer.write(text.encode() + b"\n")
             await writer.drain()
 
         async def close(code: int) -> None:
-            closed.append(code)
             writer.write(wire.close_line(code))
             await writer.drain()
 

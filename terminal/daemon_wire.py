@@ -126,6 +126,18 @@ def close_line(code: int) -> bytes:
     return json.dumps({"close": int(code)}).encode() + b"\n"
 
 
+def ended_line(count: int) -> bytes:
+    """The daemon's answer to an "end" hello: how many shells it ended."""
+    return json.dumps({"ended": int(count)}).encode() + b"\n"
+
+
+def ended_count(line: bytes) -> int:
+    try:
+        return int(json.loads(line).get("ended", 0)) if line else 0
+    except (ValueError, AttributeError, TypeError):
+        return 0
+
+
 def daemon_line(line: bytes) -> tuple[str | None, int | None]:
     """(text for the screen, close code) of a line from the daemon."""
     text = line.decode("utf-8", "replace").rstrip("\n")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from urllib.parse import parse_qs
 
@@ -65,10 +64,7 @@ async def daemon_end_for_owner(user_id: int, reason: str) -> int:
                                        secret=daemon_secret()))  # fmt: skip
         await writer.drain()
         answer = await asyncio.wait_for(reader.readline(), CONNECT_SECONDS)
-    try:
-        return int(json.loads(answer).get("ended", 0)) if answer else 0
-    except (ValueError, AttributeError):
-        return 0
+    return wire.ended_count(answer)
 
 
 class TerminalRelayConsumer(KeystrokeConsumer):

@@ -65,6 +65,12 @@ def test_websocket_messages_cross_the_wire_unchanged() -> None:
     assert wire.daemon_line(b"{broken\n") == (None, 1011)
 
 
+def test_the_answer_to_an_end_hello_counts_or_reads_as_none_ended() -> None:
+    assert wire.ended_count(wire.ended_line(3)) == 3
+    for broken in (b"", b"{broken\n", b"[1, 2]\n", b'{"ended": "many"}\n'):
+        assert wire.ended_count(broken) == 0
+
+
 def test_addresses_parse_or_say_what_they_should_look_like() -> None:
     assert str(wire.Address.parse("unix:/run/kubelab/t.sock")) == "unix:/run/kubelab/t.sock"
     tcp = wire.Address.parse("tcp:127.0.0.1:7700")
