@@ -102,6 +102,7 @@ class Daemon:
         user = await database_sync_to_async(
             lambda: get_user_model().objects.filter(pk=int(hello["user"])).first()
         )()
+
         async def send_text(text: str) -> None:
             writer.write(text.encode() + b"\n")
             await writer.drain()
