@@ -66,9 +66,10 @@ class Daemon:
         link: ScreenLink | None = None
         try:
             try:
-                hello = wire.hello_decode(
-                    await asyncio.wait_for(reader.readline(), 10), secret=self.secret
-                )
+                first = await asyncio.wait_for(reader.readline(), 10)
+                if not first:
+                    return  # a connection that says nothing: a health probe's TCP check
+                hello = wire.hello_decode(first, secret=self.secret)
                 # A hello copied off the wire (a TCP address on a shared network) opens
                 # nothing a second time.
                 self.seen.admit(hello)

@@ -183,7 +183,8 @@ def test_the_deploy_manifests_pass_the_api_servers_dry_run(cluster: Any, tmp_pat
     documents = [d for d in yaml.safe_load_all(rendered.stdout) if d]
     kinds = sorted({d["kind"] for d in documents})
     assert kinds == ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Namespace",
-                     "NetworkPolicy", "Service", "ServiceAccount", "StatefulSet"]  # fmt: skip
+                     "NetworkPolicy", "PodDisruptionBudget", "Service", "ServiceAccount",
+                     "StatefulSet"]  # fmt: skip
     # Namespaced objects need their namespace to exist for a dry run: a throwaway one.
     namespace = f"kubelab-dry-{secrets.token_hex(3)}"
     text = rendered.stdout.replace("namespace: kubelab\n", f"namespace: {namespace}\n")
@@ -198,6 +199,8 @@ def test_the_deploy_manifests_pass_the_api_servers_dry_run(cluster: Any, tmp_pat
         )  # fmt: skip
         assert dry.returncode == 0, dry.stderr
         assert "deployment.apps/web created (server dry run)" in dry.stdout
+        assert "statefulset.apps/terminals created (server dry run)" in dry.stdout
+        assert "service/terminals-peers created (server dry run)" in dry.stdout
         assert "clusterrole.rbac.authorization.k8s.io/kubelab:platform" in dry.stdout
     finally:
         subprocess.run([*kubectl, "delete", "namespace", namespace, "--wait=false"],

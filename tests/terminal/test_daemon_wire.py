@@ -111,7 +111,9 @@ def test_the_socket_folder_must_be_ours_alone(tmp_path: Path) -> None:
     assert fresh.stat().st_mode & 0o777 == 0o700
 
 
-async def test_the_daemon_refuses_a_replayed_hello(tmp_path: Path, redis_available: str) -> None:
+async def test_the_daemon_refuses_a_replayed_hello(
+    tmp_path: Path, redis_available: str, caplog: pytest.LogCaptureFixture
+) -> None:
     address = wire.Address.parse(f"unix:{tmp_path / 'd' / 'daemon.sock'}")
     daemon = Daemon(address)
     await daemon.start()
@@ -136,9 +138,17 @@ async def test_the_daemon_refuses_a_replayed_hello(tmp_path: Path, redis_availab
             now=time.time() + 0.5,
         )  # fmt: skip
         assert json.loads(await ask(fresh)) == {"ended": 0}
+        # A health probe connects and says nothing: closed quietly, no warning per probe.
+        caplog.clear()
+        reader, writer = await asyncio.open_unix_connection(address.path)
+        writer.write_eof()
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+        writer.close()
+        assert not [r for r in caplog.records if "refused" in r.getMessage()]
         # Garbage, or a line longer than any message, from whatever reaches the socket.
         assert await ask(b"\x00" * (wire.MAX_LINE + 10)) == b""
         assert await ask(b"GET / HTTP/1.1\r\n\r\n") == b""
+        assert [r for r in caplog.records if "refused" in r.getMessage()]
         # ... and it still serves.
         still = {"op": "end", "user": 2_000_000_001, "reason": "test"}
         line = wire.hello_encode(still, secret=daemon_secret(), now=time.time() + 1)
