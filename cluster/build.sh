@@ -84,10 +84,31 @@ build_shim() {
   mv "$out.tmp" "$out"
 }
 
+# KUBELAB_PREBUILT: another cache of this script's (a machine that ran scripts/setup lends its
+# own to the image build, tests/deploy/compose_stack.py): binaries of the same versions, and the
+# shim of the same sources, are copied from it instead of compiled again.
+prebuilt_copy() {
+  [ -n "${KUBELAB_PREBUILT:-}" ] || return 0
+  local bins shim hash
+  bins="$KUBELAB_PREBUILT/bin/$(basename "$KUBELAB_BIN")"
+  if [ -f "$bins/.k8s-v$K8S_VERSION.done" ] && [ -f "$bins/.etcd-v$ETCD_VERSION.done" ] &&
+    [ -f "$bins/.kwok-v$KWOK_VERSION.done" ]; then
+    log "copying the binaries from $bins"
+    cp -a "$bins/." "$KUBELAB_BIN/"
+  fi
+  hash=$(basename "$(dirname "$(shim_path)")")
+  shim="$KUBELAB_PREBUILT/kubelet-shim/$hash/kubelet-shim"
+  if [ -x "$shim" ]; then
+    mkdir -p "$(dirname "$(shim_path)")"
+    cp "$shim" "$(shim_path)"
+  fi
+}
+
 case "${1:-all}" in
   shim) build_shim ;;
   shim-path) shim_path ;;
   all)
+    prebuilt_copy
     # Each product is independent; keep them in separate modules so MVS cannot mix their pins.
     build_etcd
     build_kwok

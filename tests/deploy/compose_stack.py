@@ -35,6 +35,7 @@ BUILD_CACHES = {
     Path.home() / "go" / "pkg" / "mod": "/go/pkg/mod",
     Path.home() / ".cache" / "pip": "/root/.cache/pip",
     Path.home() / ".npm": "/root/.npm",
+    CACHE: "/opt/kubelab-prebuilt:ro",  # cluster/build.sh copies what it already built
 }
 
 
