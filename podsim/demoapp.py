@@ -21,8 +21,10 @@ connection ends (EOF, ``Connection: close``, a malformed request answered with 4
 without a request), 2 when the pod dir or state dir is unusable (one line on stderr).
 
 Endpoints (plain text, or HTML when Accept prefers text/html): ``/`` overview and request
-details; ``/healthy`` 200 ``ok`` or 500, flipped by ``/healthy/fail`` and ``/healthy/ok``;
-``/ready`` 200 or 503, flipped by ``/ready/fail`` and ``/ready/ok``; ``/env``; ``/dns?name=X``;
+details; ``/healthy`` and ``/ready`` 200 ``ok`` or 500, failed as on real kuard by
+``PUT /healthy/api`` (``/ready/api``) with ``{"failNext": N}`` (podsim.probeapi), or by
+kubelab's older switches ``/healthy/fail`` and ``/healthy/ok`` (``/ready/...``); ``/env``;
+``/dns?name=X`` and kuard's ``POST /dns/api`` with ``{"type": "A", "name": "X"}``;
 ``/memory``, ``/memory/alloc?size=500Mi``, ``/memory/free``; ``/fs/<path>``, kuard's file
 browser over the files the simulation knows (kubelet-managed /etc files and volume mounts,
 served as text, never as HTML). The flips and memory endpoints accept GET and POST (a form body
@@ -67,12 +69,26 @@ from podsim.demostate import StateStore
 from podsim.envvars import NODE_ALLOCATABLE, container_env, expand
 from podsim.etcfiles import resolv_conf
 from podsim.poddir import PodDir, PodDirError, default_container, pod_dir_load
+from podsim.probeapi import (
+    answer_record,
+    api_status,
+    fail_next_left,
+    fail_next_parse,
+    fail_next_set,
+    probe_period,
+)
 from podsim.quantity import format_bytes, parse_quantity
 from podsim.startuplog import container_startup_lines, is_demo_image, kuard_version
 from podsim.volumes import absolute_path, container_files
 
 MAX_SIMULATED_MEMORY = 64 * 2**30
-PROBES = {"healthy": ("liveness", 500), "ready": ("readiness", 503)}
+PROBES = {"healthy": ("liveness", 500), "ready": ("readiness", 500)}  # kuard fails both with 500
+# Paths that answer other methods than GET, HEAD and POST (kuard's JSON APIs).
+METHODS = {
+    "/healthy/api": ("GET", "HEAD", "PUT"),
+    "/ready/api": ("GET", "HEAD", "PUT"),
+    "/dns/api": ("POST",),
+}
 
 
 class DemoApp:
@@ -90,6 +106,7 @@ class DemoApp:
             "/": self.overview,
             "/env": self.env,
             "/dns": self.dns,
+            "/dns/api": self.dns_api,
             "/memory": self.memory,
             "/memory/alloc": self.memory_alloc,
             "/memory/free": self.memory_free,
@@ -98,6 +115,7 @@ class DemoApp:
             self.routes[f"/{probe}"] = self._probe_handler(probe)
             self.routes[f"/{probe}/fail"] = self._flip_handler(probe, failing=True)
             self.routes[f"/{probe}/ok"] = self._flip_handler(probe, failing=False)
+            self.routes[f"/{probe}/api"] = self._api_handler(probe)
 
     def _update(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         """Change the shared state; every change also records the container's memory limit."""
@@ -116,11 +134,12 @@ class DemoApp:
         handler = self.routes.get(request.path)
         if request.path == "/fs" or request.path.startswith("/fs/"):
             handler = self.fs
+        allowed = METHODS.get(request.path, ("GET", "HEAD", "POST"))
         if handler is None:
             page = Page(404, "Not found", f"404 page not found: {request.path}\n")
-        elif request.method not in ("GET", "HEAD", "POST"):
+        elif request.method not in allowed:
             page = Page(405, "Method not allowed", f"{request.method} is not allowed here\n")
-            page.headers.append(("Allow", "GET, HEAD, POST"))
+            page.headers.append(("Allow", ", ".join(allowed)))
         elif request.method == "POST" and handler in (self.overview, self.env):
             page = Page(
                 405, "Method not allowed", "use GET here\n", headers=[("Allow", "GET, HEAD")]
@@ -198,22 +217,36 @@ class DemoApp:
 
     def _probe_handler(self, probe: str) -> Callable[[Request], Page]:
         kind, failing_status = PROBES[probe]
-
-        def hit(state: dict[str, Any]) -> None:
-            entry = state[probe]
-            entry["hits"] += 1
-            entry["last_hit"] = time.time()
-            if entry["failing"]:
-                entry["consecutive_failures"] += 1
+        period = probe_period(self.container, probe)
 
         def handler(request: Request) -> Page:
+            answer: dict[str, Any] = {}
+
+            def hit(state: dict[str, Any]) -> None:
+                entry, now = state[probe], time.time()
+                entry["hits"] += 1
+                entry["last_hit"] = now
+                left = fail_next_left(entry, period, now)
+                if left > 0:  # this request uses one of the failures, as on kuard
+                    entry["fail_next"] = int(entry["fail_next"]) - 1
+                answer.update(switched=entry["failing"], left=left)
+                failed = entry["failing"] or left != 0
+                if failed:
+                    entry["consecutive_failures"] += 1
+                answer_record(entry, failing_status if failed else 200, now)
+
             entry = self._update(hit)[probe]
             title = f"{kind.capitalize()} probe /{probe}"
-            if entry["failing"]:
+            left = answer["left"]
+            if answer["switched"]:
                 text = f"error: {kind} forced to fail by /{probe}/fail\n"
-                status, css = failing_status, "bad"
+            elif left < 0:
+                text = "fail, permanent\n"
+            elif left > 0:
+                text = f"fail, {left - 1} left\n"
             else:
-                text, status, css = "ok\n", 200, "good"
+                text = "ok\n"
+            status, css = (200, "good") if text == "ok\n" else (failing_status, "bad")
             info = (
                 f'<p class="{css}">/{probe} answers {status}: {esc(text.strip())}</p>'
                 f"<p>Answered {entry['hits']} time(s); "
@@ -222,6 +255,24 @@ class DemoApp:
                 + post_form(f"/{probe}/ok", f"Make /{probe} succeed")
             )
             return Page(status, title, text, info)
+
+        return handler
+
+    def _api_handler(self, probe: str) -> Callable[[Request], Response]:
+        """kuard's ``/healthy/api`` and ``/ready/api``: GET the status, PUT ``{"failNext": N}``."""
+        period = probe_period(self.container, probe)
+
+        def handler(request: Request) -> Response:
+            if request.method == "PUT":
+                try:
+                    count = fail_next_parse(request.body)
+                except ValueError as error:
+                    return Response(400, f"{error}\n".encode())
+                state = self._update(lambda s: fail_next_set(s[probe], count, time.time()))
+            else:
+                state = self.state.read()
+            status = api_status(probe, state[probe], period, time.time())
+            return Response(200, json.dumps(status).encode() + b"\n", "application/json")
 
         return handler
 
@@ -300,6 +351,27 @@ class DemoApp:
         result = dns.lookup(name, self.pod_dir.namespace, self.pod_dir.services)
         output = dns.dig_output(result, self.pod_dir.namespace)
         return Page(200, "DNS query", output, f"{form}<pre>{esc(output)}</pre>")
+
+    def dns_api(self, request: Request) -> Response:
+        """kuard's ``POST /dns/api`` with ``{"type": "A", "name": "..."}``: ``{"result": ...}``."""
+        try:
+            query = json.loads(request.body.decode("utf-8") or "{}")
+        except (UnicodeDecodeError, ValueError) as error:
+            return Response(400, f"the body is not JSON: {error}\n".encode())
+        if not isinstance(query, dict):
+            return Response(
+                400, b'the body must be a JSON object like {"type": "A", "name": "x"}\n'
+            )
+        kind = str(query.get("type") or "A").upper()
+        name = str(query.get("name") or "").strip()
+        if kind != "A":
+            # The simulated cluster DNS answers A records (podsim.dns); kuard names the type too.
+            return Response(400, f"Unknown DNS type: {printable(kind)} (only A here)\n".encode())
+        if not dns.valid_name(name):
+            return Response(400, f"not a valid DNS name: {printable(name)}\n".encode())
+        result = dns.lookup(name, self.pod_dir.namespace, self.pod_dir.services)
+        body = {"result": dns.dig_output(result, self.pod_dir.namespace)}
+        return Response(200, json.dumps(body).encode() + b"\n", "application/json")
 
     def tls_material(self) -> tuple[bytes, bytes] | None:
         """The PEM certificate and key kuard would serve HTTPS with, if the pod mounts them."""

@@ -13,7 +13,10 @@ under an exclusive ``flock`` of ``STATE-DIR/state.lock``. Times are Unix epoch s
         "changed_at": null,         # last flip (either way)
         "hits": 0,                  # requests to /healthy ever answered
         "consecutive_failures": 0,  # failing answers since failing_since (failureThreshold)
-        "last_hit": null
+        "last_hit": null,
+        "fail_next": 0,             # kuard's failNext (PUT /healthy/api): see podsim.probeapi
+        "fail_next_since": null,    # when it was set; the shim counts probes from here
+        "history": []               # the last 20 answers: {"id", "when", "code"}
       },
       "ready": {...},
       "memory": {
@@ -51,6 +54,9 @@ def _probe_state() -> dict[str, Any]:
         "hits": 0,
         "consecutive_failures": 0,
         "last_hit": None,
+        "fail_next": 0,
+        "fail_next_since": None,
+        "history": [],
     }
 
 

@@ -30,21 +30,31 @@ type probe struct {
 	FailureThreshold    int `json:"failureThreshold"`
 }
 
-func (p *probe) window() time.Duration {
-	period, threshold := p.PeriodSeconds, p.FailureThreshold
-	if period <= 0 {
-		period = 10
+func (p *probe) period() time.Duration {
+	if p.PeriodSeconds <= 0 {
+		return 10 * time.Second
 	}
-	if threshold <= 0 {
-		threshold = 3
-	}
-	return time.Duration(period*threshold) * time.Second
+	return time.Duration(p.PeriodSeconds) * time.Second
 }
+
+func (p *probe) threshold() int {
+	if p.FailureThreshold <= 0 {
+		return 3
+	}
+	return p.FailureThreshold
+}
+
+func (p *probe) window() time.Duration { return time.Duration(p.threshold()) * p.period() }
 
 // probeState is the part of the demo app's state.json the prober reads.
 type probeState struct {
 	Failing      bool     `json:"failing"`
 	FailingSince *float64 `json:"failing_since"`
+	// kuard's failNext (PUT /healthy/api): the next N probes fail, N < 0 every one. The app
+	// cannot see these probes and this prober may not write into the pod's files, so both count
+	// them the same way: one every periodSeconds from FailNextSince (podsim/probeapi.py).
+	FailNext      int      `json:"fail_next"`
+	FailNextSince *float64 `json:"fail_next_since"`
 }
 
 type demoState struct {
@@ -126,11 +136,28 @@ func probeFails(pr *probe, c *podContainer, st demoState, now time.Time) bool {
 	default:
 		return false
 	}
+	if failNextFails(pr, s, now) {
+		return true
+	}
 	if !s.Failing || s.FailingSince == nil {
 		return false
 	}
 	since := time.Unix(0, int64(*s.FailingSince*1e9))
 	return now.Sub(since) >= pr.window()
+}
+
+// failNextFails: probes come at 0, period, 2 x period... after failNext was set and the first
+// N fail, so the probe counts as failing from the failureThreshold-th of them and passes again
+// at the (N+1)-th; an N below the threshold never trips it, as on a real kubelet.
+func failNextFails(pr *probe, s probeState, now time.Time) bool {
+	if s.FailNext == 0 || s.FailNextSince == nil {
+		return false
+	}
+	elapsed := now.Sub(time.Unix(0, int64(*s.FailNextSince*1e9)))
+	if elapsed < time.Duration(pr.threshold()-1)*pr.period() {
+		return false
+	}
+	return s.FailNext < 0 || elapsed < time.Duration(s.FailNext)*pr.period()
 }
 
 func declaresPort(c *podContainer, port json.RawMessage) bool {
@@ -263,7 +290,7 @@ func (pr *prober) setReady(ctx context.Context, p *pod, container string, ready 
 	}
 	if !ready {
 		pr.event(ctx, p, container, "Warning", "Unhealthy",
-			"Readiness probe failed: HTTP probe failed with statuscode: 503")
+			"Readiness probe failed: HTTP probe failed with statuscode: 500")
 	}
 	return nil
 }

@@ -209,10 +209,10 @@ def test_a_real_http_client_over_a_socket(pod_dir: Path, state_dir: Path) -> Non
         flipped = client.getresponse()
         assert (flipped.status, flipped.read()) == (
             200,
-            b"readiness now failing: /ready answers 503\n",
+            b"readiness now failing: /ready answers 500\n",
         )
         client.request("GET", "/ready")
-        assert client.getresponse().status == 503
+        assert client.getresponse().status == 500
         ours.shutdown(socket.SHUT_WR)
         assert process.wait(timeout=20) == 0
     finally:
@@ -245,9 +245,87 @@ def test_expect_100_continue(pod_dir: Path, state_dir: Path) -> None:
     assert response.status == 200 and "Allocated 1Mi more." in response.text
 
 
-def test_ready_flip_answers_503(connect: Any) -> None:
+def test_ready_flip_answers_500_as_kuard_does(connect: Any) -> None:
     responses = connect(request("/ready/fail") + request("/ready") + request("/healthy")).responses
-    assert [r.status for r in responses] == [200, 503, 200]
+    assert [r.status for r in responses] == [200, 500, 200]
+
+
+def put_fail_next(path: str, body: bytes) -> bytes:
+    return request(path, "PUT", "Content-Type: application/json", body=body)
+
+
+def test_kuards_probe_api_fails_the_next_n_answers(connect: Any, state_dir: Path) -> None:
+    """Real kuard's form: PUT /healthy/api {"failNext": N}; the next N answers are 500."""
+    put = connect(put_fail_next("/healthy/api", b'{"failNext": 2}')).responses[0]
+    assert put.status == 200 and put.headers["content-type"] == "application/json"
+    assert json.loads(put.text)["probePath"] == "/healthy"
+    answers = connect(request("/healthy") * 3).responses
+    assert [(r.status, r.text) for r in answers] == [
+        (500, "fail, 1 left\n"),
+        (500, "fail, 0 left\n"),
+        (200, "ok\n"),
+    ]
+    status = json.loads(connect(request("/healthy/api")).responses[0].text)
+    assert status["failNext"] == 0
+    assert [h["code"] for h in status["history"]] == [200, 500, 500]  # newest first
+    assert [h["id"] for h in status["history"]] == [3, 2, 1]
+    # Negative: every answer fails until it is set back to 0.
+    connect(put_fail_next("/ready/api", b'{"failNext": -1}'))
+    assert [r.text for r in connect(request("/ready") * 2).responses] == ["fail, permanent\n"] * 2
+    connect(put_fail_next("/ready/api", b'{"failNext": 0}'))
+    assert connect(request("/ready")).responses[0].status == 200
+    stored = json.loads((state_dir / "state.json").read_text())
+    assert stored["ready"]["fail_next_since"] is None
+
+
+def test_the_probe_api_counts_the_kubelets_probes_by_time(
+    connect: Any, pod_dir: Path, state_dir: Path
+) -> None:
+    """The simulated kubelet never reaches the app: failNext left counts one probe per period."""
+    pod = json.loads((pod_dir / "pod.json").read_text())
+    pod["spec"]["containers"][0]["livenessProbe"] = {
+        "httpGet": {"path": "/healthy", "port": 8080},
+        "periodSeconds": 10,
+    }
+    (pod_dir / "pod.json").write_text(json.dumps(pod))
+    connect(put_fail_next("/healthy/api", b'{"failNext": 5}'))
+    state = json.loads((state_dir / "state.json").read_text())
+    state["healthy"]["fail_next_since"] -= 25  # three probes made: at 0, 10 and 20 s
+    (state_dir / "state.json").write_text(json.dumps(state))
+    status = json.loads(connect(request("/healthy/api")).responses[0].text)
+    assert status["failNext"] == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b"not json", "not JSON"),
+        (b"[1]", "JSON object"),
+        (b'{"failNext": "3"}', "whole number"),
+        (b'{"failNext": true}', "whole number"),
+    ],
+)
+def test_a_bad_fail_next_is_refused_and_changes_nothing(
+    connect: Any, state_dir: Path, body: bytes, needle: str
+) -> None:
+    answer = connect(put_fail_next("/healthy/api", body)).responses[0]
+    assert answer.status == 400 and needle in answer.text
+    assert not (state_dir / "state.json").exists()
+
+
+def test_kuards_dns_api_answers_json(connect: Any) -> None:
+    query = b'{"type": "A", "name": "kubernetes.default"}'
+    answers = connect(
+        request("/dns/api", "POST", "Content-Type: application/json", body=query)
+        + request("/dns/api", "POST", body=b'{"type": "MX", "name": "x"}')
+        + request("/dns/api", "POST", body=b'{"name": "-bad-"}')
+        + request("/dns/api")
+    ).responses
+    assert answers[0].status == 200
+    assert "kubernetes.default.svc.cluster.local" in json.loads(answers[0].text)["result"]
+    assert answers[1].status == 400 and "Unknown DNS type: MX" in answers[1].text
+    assert answers[2].status == 400 and "not a valid DNS name" in answers[2].text
+    assert answers[3].status == 405 and answers[3].headers["allow"] == "POST"
 
 
 def test_env_shows_the_pod_and_service_variables(connect: Any) -> None:

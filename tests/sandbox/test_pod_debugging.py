@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -221,6 +222,35 @@ def test_failing_readiness_probe_takes_the_pod_out_of_its_service(learner: Learn
         assert ready.stdout == "false"
         assert http_get(port, "/ready/ok")[0] == 200
     wait_until(lambda: _endpoint_ready(learner, "kuard-ready") is True, what="ready again")
+
+
+def _put(port: int, path: str, body: bytes) -> tuple[int, str]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method="PUT")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, response.read().decode()
+
+
+def test_kuards_fail_next_takes_the_pod_out_and_lets_it_back_by_itself(learner: Learner) -> None:
+    """Real kuard's API: PUT /ready/api {"failNext": N} fails the next N probes, then it is
+    ready again without anyone flipping it back."""
+    probes = (
+        "    readinessProbe: {httpGet: {path: /ready, port: http}, "
+        "periodSeconds: 1, failureThreshold: 2}"
+    )
+    apply(learner, kuard_manifest("kuard-next", probes))
+    learner.kubectl("expose", "pod", "kuard-next", "--port", "80", "--target-port", "8080")
+    pod_running(learner, "kuard-next")
+    wait_until(lambda: _endpoint_ready(learner, "kuard-next") is True, what="a ready endpoint")
+    with port_forward(learner, "kuard-next") as port:
+        status, body = _put(port, "/ready/api", b'{"failNext": 6}')
+        assert status == 200 and json.loads(body)["probePath"] == "/ready"
+    wait_until(lambda: _endpoint_ready(learner, "kuard-next") is False, what="unready")
+    wait_until(lambda: _endpoint_ready(learner, "kuard-next") is True, what="ready again")
+    restarts = learner.kubectl(
+        "get", "pod", "kuard-next", "-o", "jsonpath={.status.containerStatuses[0].restartCount}"
+    )
+    assert restarts.stdout == "0"  # readiness never restarts a container
 
 
 SIDECAR = """
