@@ -155,7 +155,10 @@ async def test_forwarded_connections_are_bounded_in_all_sessions(
 def test_every_locked_package_has_hashes() -> None:
     lock = (ROOT / "requirements.lock").read_text()
     pins = re.findall(
-        r"^([A-Za-z0-9_.-]+)==\S+ \\\n((?:\s+--hash=sha256:[0-9a-f]{64}.*\n)+)", lock, re.M
+        # An environment marker may follow the pin (`pkg==1.0 ; python_full_version < "3.11.3"`).
+        r"^([A-Za-z0-9_.-]+)==\S+(?: ;[^\\\n]*)? \\\n((?:\s+--hash=sha256:[0-9a-f]{64}.*\n)+)",
+        lock,
+        re.M,
     )
     names = re.findall(r"^([A-Za-z0-9_.-]+)==", lock, re.M)
     assert len(pins) == len(names) > 50
