@@ -145,18 +145,15 @@ class ComposeStack:
             (self.artifacts / f"compose-{service}.log").write_text(done.stdout + done.stderr)
 
     def leftovers(self) -> list[str]:
-        """Containers, volumes and networks of this project the engine still has."""
+        """Containers, volumes and networks of this project the engine still has, and pods
+        (named after the project: podman-compose does not label them)."""
         label = f"label=io.podman.compose.project={self.project}"
         found = []
-        for kind in ("ps -a", "volume ls", "network ls", "pod ps"):
-            listed = podman(*kind.split(), "--filter", label, "--format", "{{.Name}}",
-                            check=False)  # fmt: skip
-            if kind == "pod ps":  # pods are named after the project, not labelled
-                listed = podman("pod", "ps", "--format", "{{.Name}}", check=False)
-                found += [n for n in listed.stdout.split() if self.project in n]
-                continue
-            found += [f"{kind.split()[0]}: {n}" for n in listed.stdout.split()]
-        return found
+        for kind in ("ps -a", "volume ls", "network ls"):
+            listed = podman(*kind.split(), "--filter", label, "--format", "{{.Name}}", check=False)
+            found += [f"{kind.split()[0]}: {name}" for name in listed.stdout.split()]
+        pods = podman("pod", "ps", "--format", "{{.Name}}", check=False).stdout.split()
+        return found + [f"pod: {name}" for name in pods if self.project in name]
 
     def down(self) -> subprocess.CompletedProcess[str]:
         self.logs_keep()

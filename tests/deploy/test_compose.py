@@ -22,24 +22,13 @@ import pytest
 
 from tests.deploy.compose_stack import ROOT, SERVICES, ComposeStack, engine_missing, images_build
 from tests.fixtures.browser import screenshot, wait_js
+from tests.fixtures.grading import kuard_pod
 from tests.fixtures.processes import LearnerSite, free_port
 
 pytestmark = [pytest.mark.compose, pytest.mark.e2e, pytest.mark.timeout(3600)]
 
-KUARD_POD = """cat > kuard-pod.yaml <<'YAML'
-apiVersion: v1
-kind: Pod
-metadata:
-  name: kuard
-spec:
-  containers:
-    - name: kuard
-      image: gcr.io/kuar-demo/kuard-amd64:blue
-      ports:
-        - containerPort: 8080
-          name: http
-          protocol: TCP
-YAML
+KUARD_POD = f"""cat > kuard-pod.yaml <<'YAML'
+{kuard_pod()}YAML
 kubectl apply -f kuard-pod.yaml
 """
 READY = "document.querySelector('[data-terminal-status]').dataset.state === 'ready'"

@@ -205,15 +205,21 @@ def _endpoint_ready(learner: Learner, pod: str) -> bool | None:
     return None
 
 
-def test_failing_readiness_probe_takes_the_pod_out_of_its_service(learner: Learner) -> None:
+def _ready_behind_a_service(learner: Learner, name: str, *, failure_threshold: int) -> None:
+    """A kuard Pod with a 1-second readiness probe on /ready, its Service, and its endpoint
+    ready."""
     probes = (
         "    readinessProbe: {httpGet: {path: /ready, port: http}, "
-        "periodSeconds: 1, failureThreshold: 1}"
+        f"periodSeconds: 1, failureThreshold: {failure_threshold}}}"
     )
-    apply(learner, kuard_manifest("kuard-ready", probes))
-    learner.kubectl("expose", "pod", "kuard-ready", "--port", "80", "--target-port", "8080")
-    pod_running(learner, "kuard-ready")
-    wait_until(lambda: _endpoint_ready(learner, "kuard-ready") is True, what="a ready endpoint")
+    apply(learner, kuard_manifest(name, probes))
+    learner.kubectl("expose", "pod", name, "--port", "80", "--target-port", "8080")
+    pod_running(learner, name)
+    wait_until(lambda: _endpoint_ready(learner, name) is True, what="a ready endpoint")
+
+
+def test_failing_readiness_probe_takes_the_pod_out_of_its_service(learner: Learner) -> None:
+    _ready_behind_a_service(learner, "kuard-ready", failure_threshold=1)
     with port_forward(learner, "kuard-ready") as port:
         assert http_get(port, "/ready/fail")[0] == 200
         wait_until(lambda: _endpoint_ready(learner, "kuard-ready") is False, what="unready")
@@ -234,14 +240,7 @@ def _put(port: int, path: str, body: bytes) -> tuple[int, str]:
 def test_kuards_fail_next_takes_the_pod_out_and_lets_it_back_by_itself(learner: Learner) -> None:
     """Real kuard's API: PUT /ready/api {"failNext": N} fails the next N probes, then it is
     ready again without anyone flipping it back."""
-    probes = (
-        "    readinessProbe: {httpGet: {path: /ready, port: http}, "
-        "periodSeconds: 1, failureThreshold: 2}"
-    )
-    apply(learner, kuard_manifest("kuard-next", probes))
-    learner.kubectl("expose", "pod", "kuard-next", "--port", "80", "--target-port", "8080")
-    pod_running(learner, "kuard-next")
-    wait_until(lambda: _endpoint_ready(learner, "kuard-next") is True, what="a ready endpoint")
+    _ready_behind_a_service(learner, "kuard-next", failure_threshold=2)
     with port_forward(learner, "kuard-next") as port:
         status, body = _put(port, "/ready/api", b'{"failNext": 6}')
         assert status == 200 and json.loads(body)["probePath"] == "/ready"
