@@ -110,7 +110,13 @@ def test_reset_asks_first_then_empties_the_namespace_and_keeps_progress(
     assert page.get_attribute(exercise, "data-completed") == "true"
     page.reload()
     page.wait_for_selector(f'{exercise}[data-completed="true"]', state="attached")
-    # The same namespace, and the shell still works in it.
+    # The same namespace, and the shell still works in it. The terminal names its namespace once
+    # it has connected again, so the reloaded page's terminal is waited for first.
+    wait_js(
+        page,
+        "document.querySelector('[data-terminal-status]').dataset.state === 'ready'",
+        timeout=45_000,
+    )
     assert page.locator("[data-terminal-namespace]").inner_text() == learner.namespace
     page.locator(".terminal-panel .xterm").click()
     page.keyboard.type("kubectl get pods\n")
