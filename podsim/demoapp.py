@@ -82,7 +82,8 @@ from podsim.startuplog import container_startup_lines, is_demo_image, kuard_vers
 from podsim.volumes import absolute_path, container_files
 
 MAX_SIMULATED_MEMORY = 64 * 2**30
-PROBES = {"healthy": ("liveness", 500), "ready": ("readiness", 500)}  # kuard fails both with 500
+PROBES = {"healthy": "liveness", "ready": "readiness"}
+FAILING_STATUS = 500  # kuard fails both probes with 500
 # Paths that answer other methods than GET, HEAD and POST (kuard's JSON APIs).
 METHODS = {
     "/healthy/api": ("GET", "HEAD", "PUT"),
@@ -216,7 +217,7 @@ class DemoApp:
         return Page(200, "Overview", text, body)
 
     def _probe_handler(self, probe: str) -> Callable[[Request], Page]:
-        kind, failing_status = PROBES[probe]
+        kind = PROBES[probe]
         period = probe_period(self.container, probe)
 
         def handler(request: Request) -> Page:
@@ -233,7 +234,7 @@ class DemoApp:
                 failed = entry["failing"] or left != 0
                 if failed:
                     entry["consecutive_failures"] += 1
-                answer_record(entry, failing_status if failed else 200, now)
+                answer_record(entry, FAILING_STATUS if failed else 200, now)
 
             entry = self._update(hit)[probe]
             title = f"{kind.capitalize()} probe /{probe}"
@@ -246,7 +247,7 @@ class DemoApp:
                 text = f"fail, {left - 1} left\n"
             else:
                 text = "ok\n"
-            status, css = (200, "good") if text == "ok\n" else (failing_status, "bad")
+            status, css = (200, "good") if text == "ok\n" else (FAILING_STATUS, "bad")
             info = (
                 f'<p class="{css}">/{probe} answers {status}: {esc(text.strip())}</p>'
                 f"<p>Answered {entry['hits']} time(s); "
@@ -277,7 +278,7 @@ class DemoApp:
         return handler
 
     def _flip_handler(self, probe: str, *, failing: bool) -> Callable[[Request], Page]:
-        kind, failing_status = PROBES[probe]
+        kind = PROBES[probe]
 
         def flip(state: dict[str, Any]) -> None:
             entry = state[probe]
@@ -294,7 +295,7 @@ class DemoApp:
         def handler(request: Request) -> Page:
             self._update(flip)
             if failing:
-                text = f"{kind} now failing: /{probe} answers {failing_status}\n"
+                text = f"{kind} now failing: /{probe} answers {FAILING_STATUS}\n"
             else:
                 text = f"{kind} now ok: /{probe} answers 200\n"
             return Page(200, f"{kind.capitalize()} changed", text)
@@ -346,10 +347,9 @@ class DemoApp:
                 f"{resolv_conf(self.pod_dir.namespace)}"
             )
             return Page(200, "DNS query", text, form)
-        if not dns.valid_name(name):
+        output = self._dig(name)
+        if output is None:
             return Page(400, "DNS query", f"not a valid DNS name: {printable(name)}\n", form)
-        result = dns.lookup(name, self.pod_dir.namespace, self.pod_dir.services)
-        output = dns.dig_output(result, self.pod_dir.namespace)
         return Page(200, "DNS query", output, f"{form}<pre>{esc(output)}</pre>")
 
     def dns_api(self, request: Request) -> Response:
@@ -367,11 +367,17 @@ class DemoApp:
         if kind != "A":
             # The simulated cluster DNS answers A records (podsim.dns); kuard names the type too.
             return Response(400, f"Unknown DNS type: {printable(kind)} (only A here)\n".encode())
-        if not dns.valid_name(name):
+        output = self._dig(name)
+        if output is None:
             return Response(400, f"not a valid DNS name: {printable(name)}\n".encode())
+        return Response(200, json.dumps({"result": output}).encode() + b"\n", "application/json")
+
+    def _dig(self, name: str) -> str | None:
+        """What dig prints for ``name`` as this pod resolves it; None for an invalid name."""
+        if not dns.valid_name(name):
+            return None
         result = dns.lookup(name, self.pod_dir.namespace, self.pod_dir.services)
-        body = {"result": dns.dig_output(result, self.pod_dir.namespace)}
-        return Response(200, json.dumps(body).encode() + b"\n", "application/json")
+        return dns.dig_output(result, self.pod_dir.namespace)
 
     def tls_material(self) -> tuple[bytes, bytes] | None:
         """The PEM certificate and key kuard would serve HTTPS with, if the pod mounts them."""
