@@ -89,18 +89,19 @@ build_shim() {
 # shim of the same sources, are copied from it instead of compiled again.
 prebuilt_copy() {
   [ -n "${KUBELAB_PREBUILT:-}" ] || return 0
-  local bins shim hash
+  local bins shim hash target
   bins="$KUBELAB_PREBUILT/bin/$(basename "$KUBELAB_BIN")"
   if [ -f "$bins/.k8s-v$K8S_VERSION.done" ] && [ -f "$bins/.etcd-v$ETCD_VERSION.done" ] &&
     [ -f "$bins/.kwok-v$KWOK_VERSION.done" ]; then
     log "copying the binaries from $bins"
     cp -a "$bins/." "$KUBELAB_BIN/"
   fi
-  hash=$(basename "$(dirname "$(shim_path)")")
+  target=$(shim_path) # hashes the shim's sources: once
+  hash=$(basename "$(dirname "$target")")
   shim="$KUBELAB_PREBUILT/kubelet-shim/$hash/kubelet-shim"
   if [ -x "$shim" ]; then
-    mkdir -p "$(dirname "$(shim_path)")"
-    cp "$shim" "$(shim_path)"
+    mkdir -p "$(dirname "$target")"
+    cp "$shim" "$target"
   fi
 }
 
