@@ -64,6 +64,7 @@ class Daemon:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         link: ScreenLink | None = None
+        keeper: asyncio.Task[None] | None = None
         try:
             try:
                 first = await asyncio.wait_for(reader.readline(), 10)
@@ -85,6 +86,9 @@ class Daemon:
             link = await self._attach(hello, writer)
             if link is None:
                 return
+            keeper = asyncio.create_task(
+                shell_keep_placed(int(hello["user"]), str(self.advertise), _placement_ttl())
+            )
             while line := await reader.readline():
                 text, data = wire.client_message(line)
                 await link.receive(text, data)
@@ -92,6 +96,8 @@ class Daemon:
             # ValueError: a line over MAX_LINE (asyncio's readline says so with it).
             log.info("terminal daemon: a screen went away (%s)", exc)
         finally:
+            if keeper is not None:
+                keeper.cancel()
             if link is not None:
                 link.close()
             with contextlib.suppress(Exception):
@@ -125,8 +131,7 @@ class Daemon:
         )
         if not opened:
             return None
-        ttl = terminal_config().grace_seconds + terminal_config().idle_seconds
-        await database_sync_to_async(shell_placed)(user.pk, str(self.advertise), ttl)
+        await database_sync_to_async(shell_placed)(user.pk, str(self.advertise), _placement_ttl())
         return link
 
     async def stop(self) -> None:
@@ -136,6 +141,25 @@ class Daemon:
         await terminal_manager().shutdown()
         if self.listen.kind == "unix":
             _unix_path_free(self.listen.path)
+
+
+def _placement_ttl() -> int:
+    # An entry outlives a shell nobody watches (grace, then idle) and no longer.
+    return terminal_config().grace_seconds + terminal_config().idle_seconds
+
+
+async def shell_keep_placed(
+    user_id: int, address: str, ttl: int, every: float | None = None
+) -> None:
+    """Renew the learner's entry while a screen is attached, so a reload after hours of work
+    still finds this daemon (the entry alone would expire `ttl` seconds after the attach)."""
+    interval = every if every is not None else max(1.0, ttl / 3)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await database_sync_to_async(shell_placed)(user_id, address, ttl)
+        except Exception:  # Redis away for a moment: the next round tries again
+            log.warning("terminal daemon: could not renew the shell entry of user %s", user_id)
 
 
 class UnsafeSocketPath(ValueError):
