@@ -17,9 +17,12 @@ ALL_COMMANDS = [command for slug in SLUGS for command in lesson_commands(slug)]
 # What a runnable command may start with: kubectl itself, writing a manifest with a heredoc,
 # editing that manifest with sed, a loop over kubectl output, or echoing a variable.
 RUNNABLE_PROGRAMS = {"kubectl", "cat", "sed", "for", "echo", "curl", "kill"}
-# Verbs the embedded cluster cannot answer: a local server (proxy), ephemeral containers (debug)
-# and metrics (top). exec, logs, cp, attach and port-forward work on its simulated Pods.
-NEEDS_CONTAINERS = {"proxy", "debug", "top"}
+# Verbs the embedded cluster cannot answer: ephemeral containers (debug) and metrics (top). exec,
+# logs, cp, attach and port-forward work on its simulated Pods, and `kubectl proxy &` serves the
+# API on the loopback of the learner's own jail.
+NEEDS_CONTAINERS = {"debug", "top"}
+# Commands that keep running: in the background (&), one at a time, stopped by `kill %1`.
+BACKGROUND = ("kubectl port-forward", "kubectl proxy")
 # The book's forms that no longer work; they may appear in prose, never in a command.
 OUTDATED = [
     (re.compile(r"--cascade=(false|true)\b"), "--cascade=false/true (use orphan/background)"),
@@ -78,7 +81,7 @@ def test_runnable_commands_fit_the_learner_terminal(command: Command) -> None:
     if command.program == "sed":
         assert re.match(r"^sed -i '[^']+' [\w.-]+$", command.first_line), where
     if command.program == "curl":
-        # Only what a port-forward opened in the learner's own terminal.
+        # Only what a port-forward or kubectl proxy opened in the learner's own terminal.
         assert re.search(r"http://localhost:\d+/", command.first_line), where
     if command.program == "kill":
         assert command.first_line == "kill %1", where
@@ -106,21 +109,21 @@ def test_interactive_commands_need_a_human(command: Command) -> None:
 
 
 @pytest.mark.parametrize("slug", SLUGS)
-def test_background_port_forwards_are_stopped(slug: str) -> None:
+def test_background_jobs_are_stopped(slug: str) -> None:
     open_jobs = 0
     for command in lesson_commands(slug):
         if command.illustrative:
             continue
-        if command.first_line.startswith("kubectl port-forward"):
+        if command.first_line.startswith(BACKGROUND):
             assert command.first_line.endswith(" &"), (
-                f"{command.source}:{command.line}: run port-forward in the background (&)"
+                f"{command.source}:{command.line}: run it in the background (&)"
             )
-            assert open_jobs == 0, f"{command.source}:{command.line}: one tunnel at a time"
+            assert open_jobs == 0, f"{command.source}:{command.line}: one background job at a time"
             open_jobs += 1
         if command.first_line == "kill %1":
             assert open_jobs == 1, f"{command.source}:{command.line}: no background job to stop"
             open_jobs -= 1
-    assert open_jobs == 0, f"{slug} leaves a port-forward running"
+    assert open_jobs == 0, f"{slug} leaves a background job running"
 
 
 @pytest.mark.parametrize("slug", SLUGS)
