@@ -245,3 +245,33 @@ def test_pod_marked_not_ready_becomes_ready_again(embedded: Cluster, namespace: 
     patch = json.dumps({"status": {"conditions": [not_ready]}})
     embedded.kubectl("patch", "pod", "lone", "-n", namespace, "--subresource=status", "-p", patch)
     wait_until(lambda: exactly_running(embedded, namespace, "run=lone", 1), what="ready again")
+
+
+def test_running_pod_is_resized_in_place(embedded: Cluster, namespace: str) -> None:
+    # stages.yaml: running containers report their resources, without which the API server
+    # refuses a resize, and pod-resize makes the status follow the spec, with no restart.
+    resources = {
+        "requests": {"cpu": "100m", "memory": "64Mi"},
+        "limits": {"cpu": "500m", "memory": "128Mi"},
+    }
+    template = pod_template({"app": "resized"}, container={"resources": resources})
+    template["metadata"]["name"] = "resized"
+    apply(embedded, namespace, {"apiVersion": "v1", "kind": "Pod", **template})
+    (before,) = wait_until(
+        lambda: exactly_running(embedded, namespace, "app=resized", 1), what="pod resized"
+    )
+    assert before["status"]["containerStatuses"][0]["resources"] == resources
+
+    patch = {"spec": {"containers": [{"name": "main", "resources": {"requests": {"cpu": "200m"}}}]}}
+    resize = ("patch", "pod", "resized", "-n", namespace, "--subresource", "resize")
+    embedded.kubectl(*resize, "-p", json.dumps(patch))
+
+    def applied() -> dict[str, Any]:
+        pod: dict[str, Any] = embedded.get_json("pod", "resized", "-n", namespace)
+        given = pod["status"]["containerStatuses"][0].get("resources", {})
+        return pod if given.get("requests", {}).get("cpu") == "200m" else {}
+
+    after = wait_until(applied, what="the new size in the pod's status")
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+    assert after["metadata"]["generation"] == 2
+    assert after["status"]["containerStatuses"][0]["restartCount"] == 0

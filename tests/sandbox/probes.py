@@ -67,6 +67,11 @@ DENIED: tuple[Probe, ...] = (
         ("logs of a pod", "logs {other_pod} -n {other}"),
         ("exec into a pod", "exec {other_pod} -n {other} -- true"),
         (
+            "resize a pod",
+            "patch pod {other_pod} -n {other} --subresource resize -p "
+            '{"spec":{"containers":[{"name":"{other_pod}","resources":{"requests":{"cpu":"20m"}}}]}}',
+        ),
+        (
             "port-forward to a pod",
             "port-forward pod/{other_pod} -n {other} --address 127.0.0.1 0:80",
         ),
@@ -290,6 +295,11 @@ ALLOWED: tuple[Probe, ...] = (
         ("watch pods", "get --raw /api/v1/namespaces/{own}/pods?watch=1&timeoutSeconds=1"),
         ("label a pod", "label pod {own_pod} color=red"),
         ("annotate a pod", "annotate pod {own_pod} note=hi"),
+        (
+            "resize a pod in place",
+            "patch pod {own_pod} --subresource resize -p "
+            '{"spec":{"containers":[{"name":"{own_pod}","resources":{"requests":{"cpu":"20m"}}}]}}',
+        ),
         expect="allowed",
     ),
     *_probes(

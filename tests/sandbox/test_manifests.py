@@ -107,6 +107,9 @@ def test_learner_role_grants_what_the_lessons_use() -> None:
     assert grants[("autoscaling", "horizontalpodautoscalers")] == full
     assert grants[("apps", "deployments/scale")] >= {"patch", "update"}
     assert grants[("", "pods/log")] == {"get"}
+    # In-place resize: CPU and memory of the learner's own pods, nothing else of theirs.
+    assert grants[("", "pods/resize")] == {"get", "update", "patch"}
+    assert ("", "pods/status") not in grants and ("", "pods/binding") not in grants
     for stream in ("pods/exec", "pods/attach", "pods/portforward"):
         assert grants[("", stream)] == {"get", "create"}
     for read_only in [

@@ -1,4 +1,5 @@
-"""One learner scaling to 1000 is capped by their quota; the cluster and other learners carry on."""
+"""One learner scaling to 1000 is capped by their quota; the cluster and other learners carry on.
+Resizing a running pod in place stays inside the same limits and the learner's own namespace."""
 
 from __future__ import annotations
 
@@ -78,3 +79,64 @@ def test_scaling_to_1000_is_capped_and_explained(
     greedy_pods = cluster.get_json("pods", "-A", "-l", "app=x")["items"]
     assert {p["metadata"]["namespace"] for p in greedy_pods} == {greedy.namespace}
     assert len(greedy_pods) == 20
+
+
+def _pod(name: str, cpu: str) -> str:
+    return (
+        f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  containers:\n"
+        f"  - name: c\n    image: nginx\n"
+        f"    resources: {{requests: {{cpu: {cpu}}}, limits: {{cpu: '1'}}}}\n"
+    )
+
+
+def _resize(learner: Learner, pod: str, resources: dict[str, Any], *namespace: str) -> Any:
+    patch = {"spec": {"containers": [{"name": "c", "resources": resources}]}}
+    return learner.kubectl(
+        "patch", "pod", pod, *namespace, "--subresource", "resize", "-p", json.dumps(patch)
+    )
+
+
+def test_resize_stays_inside_the_learners_limits_and_namespace(
+    make_learner: Callable[..., Learner], cluster: Any
+) -> None:
+    """pods/resize lets a learner change the CPU and memory of their own running pods, and no
+    more than a new pod could have: the LimitRange's maximum and the quota still apply, and
+    another learner's pods are out of reach."""
+    me = make_learner("resize-alice")
+    other = make_learner("resize-bob")
+    pods = ((me, "small", "100m"), (me, "big", "900m"), (other, "theirs", "100m"))
+    for learner, name, cpu in pods:
+        made = learner.kubectl("apply", "-f", "-", input=_pod(name, cpu))
+        assert made.returncode == 0, made.stderr
+    for learner, name, _ in pods:
+        done = learner.kubectl("wait", "--for=condition=Ready", f"pod/{name}", "--timeout=60s")
+        assert done.returncode == 0, done.stderr
+    uid = cluster.get_json("pod", "small", "-n", me.namespace)["metadata"]["uid"]
+
+    # Allowed: the same pod, resized in place.
+    grown = _resize(me, "small", {"requests": {"cpu": "200m"}})
+    assert grown.returncode == 0, grown.stderr
+    small = cluster.get_json("pod", "small", "-n", me.namespace)
+    assert small["metadata"]["uid"] == uid
+    assert small["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "200m"
+
+    # Not past the LimitRange's maximum of one CPU per container.
+    too_big = _resize(me, "small", {"requests": {"cpu": "2"}, "limits": {"cpu": "2"}})
+    assert too_big.returncode != 0
+    assert "maximum cpu usage per Container is 1" in too_big.stderr, too_big.stderr
+
+    # Not past the quota: with 200m + 900m + 800m requested, small at 500m would make 2.2 CPUs,
+    # more than the namespace's 2.
+    made = me.kubectl("apply", "-f", "-", input=_pod("bigger", "800m"))
+    assert made.returncode == 0, made.stderr
+    over = _resize(me, "small", {"requests": {"cpu": "500m"}})
+    assert over.returncode != 0
+    assert "exceeded quota" in over.stderr, over.stderr
+    small = cluster.get_json("pod", "small", "-n", me.namespace)
+    assert small["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "200m"
+
+    # Not another learner's pod.
+    theirs = _resize(me, "theirs", {"requests": {"cpu": "500m"}}, "-n", other.namespace)
+    assert theirs.returncode != 0 and "forbidden" in theirs.stderr.lower(), theirs.stderr
+    pod = cluster.get_json("pod", "theirs", "-n", other.namespace)
+    assert pod["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "100m"
