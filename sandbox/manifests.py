@@ -14,6 +14,8 @@ Pure: no Django, no ``kubernetes``; tested as data in tests/sandbox/test_manifes
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +30,8 @@ COMPONENT = "learner-environment"
 INSTALL_LABEL = "kubelab.dev/install"
 LEARNER_LABEL = "kubelab.dev/learner"
 POOL_LABEL = "kubelab.dev/pool"
+# The learner Role's rules this namespace was given (learner_rights_version).
+RIGHTS_ANNOTATION = "kubelab.dev/learner-rights"
 ENVIRONMENT_LABEL = "kubelab.dev/environment"
 # On the bindings outside the namespace: which environment they belong to.
 ENVIRONMENT_NAMESPACE_LABEL = "kubelab.dev/environment-namespace"
@@ -84,6 +88,14 @@ class Rule:
 LEARNER_RULES: tuple[Rule, ...] = (
     Rule("", ("pods", "services", "configmaps"), WRITE, "the objects of every chapter"),
     Rule("", ("pods/log",), ("get",), "kubectl logs"),
+    # Changes only the CPU and memory of a Pod the learner may already delete and recreate at
+    # any size; admission checks a resize like a new Pod (LimitRange maximums, the quota).
+    Rule(
+        "",
+        ("pods/resize",),
+        ("get", "update", "patch"),
+        "in-place resize: kubectl patch/edit pod --subresource resize",
+    ),
     Rule(
         "",
         ("pods/exec", "pods/attach", "pods/portforward"),
@@ -207,12 +219,27 @@ def namespace_labels(env: Environment) -> dict[str, str]:
     return labels
 
 
+def learner_rights_version() -> str:
+    """A digest of the learner's Role: the Namespace carries it (RIGHTS_ANNOTATION), so an
+    environment built before the rules changed is brought up to date on its next provisioning."""
+    rules = json.dumps([rule.as_dict() for rule in LEARNER_RULES], sort_keys=True)
+    return hashlib.sha256(rules.encode()).hexdigest()[:16]
+
+
 def namespace(env: Environment) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": env.namespace, "labels": namespace_labels(env)},
+        "metadata": {
+            "name": env.namespace,
+            "labels": namespace_labels(env),
+            "annotations": {RIGHTS_ANNOTATION: learner_rights_version()},
+        },
     }
+
+
+def namespace_rights_patch() -> Manifest:
+    return {"metadata": {"annotations": {RIGHTS_ANNOTATION: learner_rights_version()}}}
 
 
 def namespace_claim_patch(*, learner_id: int) -> Manifest:

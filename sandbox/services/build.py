@@ -155,9 +155,20 @@ def environment_spec(env: LearnerEnvironment, config: SandboxConfig) -> m.Enviro
 
 
 def namespace_intact(env: LearnerEnvironment, config: SandboxConfig) -> bool:
+    """The namespace is still ours; its learner Role is brought up to today's rules if it was
+    built before they changed (one apply and one patch, only then)."""
     assert env.namespace
     found = k8s.object_get(api_version="v1", kind="Namespace", name=env.namespace)
-    return found is not None and _is_ours(found, environment_spec(env, config))
+    if found is None or not _is_ours(found, environment_spec(env, config)):
+        return False
+    annotations = (found.get("metadata") or {}).get("annotations") or {}
+    if annotations.get(m.RIGHTS_ANNOTATION) != m.learner_rights_version():
+        k8s.object_apply(manifest=m.learner_role(env.namespace))
+        k8s.object_patch(
+            api_version="v1", kind="Namespace", name=env.namespace,
+            patch=m.namespace_rights_patch(),
+        )  # fmt: skip
+    return True
 
 
 def environment_id_new() -> str:

@@ -161,6 +161,40 @@ def test_idle_environments_are_culled_and_come_back(
     assert sleepy.kubectl("run", "more", "--image=nginx").returncode == 0
 
 
+def test_an_environment_built_before_the_rules_changed_gets_todays_rights(
+    make_learner: Callable[..., Learner], cluster: Any
+) -> None:
+    """A rule added later (pods/resize, issue 20) reaches environments that were already ready:
+    their next provisioning (any page visit) applies today's Role, once."""
+    learner = make_learner("life-rights")
+    resize = ("auth", "can-i", "patch", "pods", "--subresource=resize")
+    old_role = m.learner_role(learner.namespace)
+    old_role["rules"] = [r for r in old_role["rules"] if "pods/resize" not in r["resources"]]
+    k8s.object_apply(manifest=old_role)
+    cluster.kubectl(
+        "annotate", "namespace", learner.namespace, f"{m.RIGHTS_ANNOTATION}-", check=True
+    )
+    assert learner.kubectl(*resize).stdout.strip() == "no"
+
+    env = sandbox_provision(user=learner.user)
+
+    assert env.status == "ready" and env.namespace == learner.namespace
+    assert learner.kubectl(*resize).stdout.strip() == "yes"
+    annotations = cluster.get_json("namespace", learner.namespace)["metadata"]["annotations"]
+    assert annotations[m.RIGHTS_ANNOTATION] == m.learner_rights_version()
+    # Up to date: the next provisioning leaves the Role alone.
+    version = cluster.get_json("role", m.LEARNER_ROLE, "-n", learner.namespace)["metadata"][
+        "resourceVersion"
+    ]
+    sandbox_provision(user=learner.user)
+    assert (
+        cluster.get_json("role", m.LEARNER_ROLE, "-n", learner.namespace)["metadata"][
+            "resourceVersion"
+        ]
+        == version
+    )
+
+
 def test_namespace_deleted_behind_our_back_is_replaced(
     make_learner: Callable[..., Learner], cluster: Any, client: Client
 ) -> None:
