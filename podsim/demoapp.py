@@ -68,6 +68,8 @@ from podsim.demopages import (
 from podsim.demostate import StateStore
 from podsim.envvars import NODE_ALLOCATABLE, container_env, expand
 from podsim.etcfiles import resolv_conf
+from podsim.memq import PREFIX as MEMQ_PREFIX
+from podsim.memq import MemqStore, memq_handle
 from podsim.poddir import PodDir, PodDirError, default_container, pod_dir_load
 from podsim.probeapi import (
     answer_record,
@@ -102,6 +104,7 @@ class DemoApp:
         self.container = pod_container(pod_dir.pod, container_name)
         self.port = port
         self.state = state
+        self.memq = MemqStore(state.directory, state.generation)
         self._files: tuple[dict[str, bytes], set[str]] | None = None
         self.routes: dict[str, Callable[[Request], Page | Response]] = {
             "/": self.overview,
@@ -131,6 +134,8 @@ class DemoApp:
     # request dispatch
 
     def handle(self, request: Request) -> Response:
+        if request.path.startswith(MEMQ_PREFIX + "/"):
+            return memq_handle(self.memq, request)  # kuard's JSON API, never a page
         wants_html = prefers_html(request.header("accept"))
         handler = self.routes.get(request.path)
         if request.path == "/fs" or request.path.startswith("/fs/"):

@@ -74,7 +74,7 @@ def default_state() -> dict[str, Any]:
     }
 
 
-def _read_regular(path: Path, limit: int) -> bytes:
+def read_regular(path: Path, limit: int) -> bytes:
     """A regular file's first `limit` bytes; OSError for anything else (a FIFO planted there
     must not block the demo app), without following a link."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -103,7 +103,7 @@ class StateStore:
         state = default_state()
         state["generation"] = self.generation
         try:
-            stored = json.loads(_read_regular(self.path, 64 * 1024).decode("utf-8"))
+            stored = json.loads(read_regular(self.path, 64 * 1024).decode("utf-8"))
         except (OSError, ValueError):
             return state
         if not isinstance(stored, dict) or stored.get("version") != STATE_VERSION:

@@ -20,6 +20,7 @@ Usage (the shim runs it through cluster/pod-helper):
     exec        --container C INPUTS [--tty] -- CMD...
     serve-demo  --container C INPUTS --port N --listen-fd 3
     startup-log --container C INPUTS
+    memq-worker --container C INPUTS --conn-fd 3
     seccomp     (prints the compiled seccomp filter; the shim reads it once at start)
 INPUTS: --pod-fd N --services-fd N --refs-fd N --fs-fd N --seccomp-fd N
 Exit status: the command's; 126 when kubelab refuses (the reason on stderr), 127 when the
@@ -446,6 +447,18 @@ def cmd_startup_log(pod: PodDir, raw: dict[str, bytes], container: str) -> Jail:
     return jail
 
 
+def cmd_memq_worker(pod: PodDir, raw: dict[str, bytes], container: str, conn_fd: int) -> Jail:
+    """A kuard MemQ worker for the container, talking to its queue over the connection the
+    shim opened (conn_fd); a jail like the demo app's: the pod spec is learner input."""
+    podtree.check_name(container, "container")
+    args = ["--pod-dir", POD_INPUTS, "--container", container, "--conn-fd", str(conn_fd)]
+    command = _python("memqworker", args)
+    jail = demo_jail(pod, raw, container, command)
+    jail.fds.append(conn_fd)
+    _finish_demo(jail, {"PATH": PATH, "LANG": "C.UTF-8"}, command)
+    return jail
+
+
 def _become(jail: Jail, seccomp_fd: int) -> int:
     """exec bwrap in place of this process, with exactly the descriptors the jail needs."""
     jail.argv[1:1] = ["--seccomp", str(seccomp_fd)]
@@ -461,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pod-helper", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="verb", required=True)
     sub.add_parser("seccomp")
-    for verb in ("exec", "serve-demo", "startup-log"):
+    for verb in ("exec", "serve-demo", "startup-log", "memq-worker"):
         p = sub.add_parser(verb)
         p.add_argument("--container", required=True)
         for name in ("pod", "services", "refs", "fs", "seccomp"):
@@ -472,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
         if verb == "serve-demo":
             p.add_argument("--port", type=int, required=True)
             p.add_argument("--listen-fd", type=int, default=3)
+        if verb == "memq-worker":
+            p.add_argument("--conn-fd", type=int, default=3)
     args = parser.parse_args(argv)
     if args.verb == "seccomp":
         from jails.seccomp import build_program
@@ -501,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
             built = cmd_exec(pod, tree, args.container, command, args.tty)
         elif args.verb == "serve-demo":
             built = cmd_serve_demo(pod, raw, tree, args.container, args.port, args.listen_fd)
+        elif args.verb == "memq-worker":
+            built = cmd_memq_worker(pod, raw, args.container, args.conn_fd)
         else:
             built = cmd_startup_log(pod, raw, args.container)
     except (Refused, TreeError) as error:

@@ -91,7 +91,7 @@ def _kuard_lines(pod: Mapping[str, Any], container: Mapping[str, Any]) -> list[s
     tls = any(
         m.get("mountPath", "").rstrip("/") == "/tls" for m in container.get("volumeMounts") or []
     )
-    keygen = _keygen_flags(container)
+    keygen = keygen_flags(container)
     keygen_config: dict[str, Any] = {
         "enable": False,
         "exit-code": 0,
@@ -133,7 +133,7 @@ def _kuard_lines(pod: Mapping[str, Any], container: Mapping[str, Any]) -> list[s
     return lines
 
 
-def _keygen_flags(container: Mapping[str, Any]) -> dict[str, Any] | None:
+def keygen_flags(container: Mapping[str, Any]) -> dict[str, Any] | None:
     """kuard's --keygen-* flags from the container's command and args, or None without
     --keygen-enable."""
     flags: dict[str, Any] = {}
@@ -153,13 +153,13 @@ def _keygen_flags(container: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def _keygen_lines(seed: str, flags: Mapping[str, Any]) -> list[str]:
     """What kuard's key generator prints: one line per generated key (a stand-in fingerprint,
-    stable for the pod), framed by start and exit lines. Work from a MemQ queue is not
-    simulated: such a worker finds nothing to do."""
-    asked = int(flags.get("num-to-gen") or 0)
-    total = min(asked, KEYGEN_MAX_KEYS)
+    stable for the pod), framed by start and exit lines. A MemQ worker only starts here: the
+    shim runs it against the queue (podsim.memqworker), which prints the rest."""
     lines = ["(ID 0) Workload starting"]
     if flags.get("memq-server"):
-        lines.append(f"(ID 0) No more items in queue {flags.get('memq-queue', '')}")
+        return [*lines, "(ID 0) MemQ Worker starting"]
+    asked = int(flags.get("num-to-gen") or 0)
+    total = min(asked, KEYGEN_MAX_KEYS)
     for i in range(1, total + 1):
         digest = hashlib.sha256(f"{seed}/{i}".encode()).digest()
         fingerprint = base64.b64encode(digest).decode().rstrip("=")

@@ -117,6 +117,7 @@ func run(o options) error {
 	pods.learnerAccount = o.learner
 	go pods.watch(ctx)
 	go pods.prober.run(ctx)
+	go newMemqWorkers(pods).run(ctx)
 
 	srv := &http.Server{
 		Addr:              o.listen,

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 )
 
@@ -29,10 +30,12 @@ type containerPort struct {
 }
 
 type podContainer struct {
-	Name  string          `json:"name"`
-	Image string          `json:"image"`
-	Ports []containerPort `json:"ports"`
-	Env   []struct {
+	Name    string          `json:"name"`
+	Image   string          `json:"image"`
+	Command []string        `json:"command"`
+	Args    []string        `json:"args"`
+	Ports   []containerPort `json:"ports"`
+	Env     []struct {
 		ValueFrom *struct {
 			ConfigMapKeyRef *objectRef `json:"configMapKeyRef"`
 			SecretKeyRef    *objectRef `json:"secretKeyRef"`
@@ -76,6 +79,9 @@ type pod struct {
 		UID               string  `json:"uid"`
 		ResourceVersion   string  `json:"resourceVersion"`
 		DeletionTimestamp *string `json:"deletionTimestamp"`
+		OwnerReferences   []struct {
+			Kind string `json:"kind"`
+		} `json:"ownerReferences"`
 	} `json:"metadata"`
 	Spec struct {
 		NodeName   string         `json:"nodeName"`
@@ -114,11 +120,23 @@ func (p *pod) status(name string) containerStatus {
 	return containerStatus{Name: name}
 }
 
-// containerWithPort names the container declaring a TCP containerPort, or "".
+// kuardPort is where kuard listens whether or not its container declares it (declaring ports
+// is informational; the book's queue ReplicaSet declares none).
+const kuardPort = 8080
+
+// containerWithPort names the container declaring a TCP containerPort, or a kuard container
+// for kuard's own port, or "".
 func (p *pod) containerWithPort(port int32) string {
 	for _, c := range p.Spec.Containers {
 		for _, cp := range c.Ports {
 			if cp.ContainerPort == port && (cp.Protocol == "" || cp.Protocol == "TCP") {
+				return c.Name
+			}
+		}
+	}
+	if port == kuardPort {
+		for _, c := range p.Spec.Containers {
+			if strings.Contains(c.Image, "kuar-demo/kuard") {
 				return c.Name
 			}
 		}

@@ -176,6 +176,17 @@ func (r *podRegistry) snapshot() []*pod {
 	return out
 }
 
+// runningPods lists every running pod as the watch last saw it.
+func (r *podRegistry) runningPods() []*pod {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*pod, 0, len(r.running))
+	for _, p := range r.running {
+		out = append(out, p)
+	}
+	return out
+}
+
 // lookup returns the pod as the watch last saw it.
 func (r *podRegistry) lookup(uid string) (*pod, bool) {
 	r.mu.Lock()
