@@ -168,7 +168,9 @@ def command_reaches_out(command: str) -> str | None:
     except ValueError:  # an unclosed quote: the shell would refuse it too, let the test say so
         return None
     tool = ""
+    previous = ""
     for word in words:
+        after, previous = previous, word
         if word in _SEPARATORS or set(word) <= set(";&|()"):
             tool = ""
             continue
@@ -177,6 +179,11 @@ def command_reaches_out(command: str) -> str | None:
             tool = name
             continue
         if word == "--":  # what follows is the command kubectl runs in a container
+            tool = "-"
+            continue
+        if tool in ("kubectl", "k") and word == "config" and after.rsplit("/", 1)[-1] == tool:
+            # `kubectl config ...` only edits a kubeconfig file (the lesson's practice.yaml); it
+            # never talks to a server, so --kubeconfig, --cluster and --user reach nothing.
             tool = "-"
             continue
         if tool in ("kubectl", "k"):

@@ -39,6 +39,9 @@ CATALOG = Path(__file__).resolve().parents[2] / "labs" / "catalog"
         "kubectl get pods -A",
         "x=$(kubectl get secrets -A -o name)",
         "kubectl --kubeconfig=/etc/admin.conf get pods",
+        "kubectl --kubeconfig=practice.yaml config view; kubectl --kubeconfig=x get pods",
+        "kubectl config view && kubectl --context=admin get pods",
+        "kubectl get configmap config --kubeconfig=/etc/admin.conf",
         "kubectl --token=abc get pods",
         "kubectl --server=https://10.0.0.1:6443 get pods",
         "kubectl get pods --as=system:admin",
@@ -62,6 +65,9 @@ def test_commands_that_reach_outside_the_namespace_are_named(command: str) -> No
         "kubectl port-forward kuard 8080:8080 >/dev/null 2>&1 & curl -s http://localhost:8080/x",
         "curl -s --retry 10 http://127.0.0.1:8080/healthy/fail",
         "kubectl wait --for=condition=Complete job/once --timeout=60s",
+        # `kubectl config` edits a local file and talks to no server.
+        "kubectl config --kubeconfig=./practice.yaml set-context staging --cluster=kubelab",
+        "kubectl config --kubeconfig=practice.yaml use-context staging",
     ],
 )
 def test_commands_inside_the_namespace_pass(command: str) -> None:
