@@ -17,7 +17,7 @@ from classes.services import classroom_create, classroom_join
 from labs.models import Trigger
 from labs.services import attempt_check_request, attempt_get_or_create
 from tests.fixtures.browser import screenshot
-from tests.fixtures.classes import person
+from tests.fixtures.classes import PODS_EXERCISES, person
 from tests.fixtures.grading import kuard_pod
 from tests.fixtures.learners import Learner
 from tests.fixtures.processes import LearnerSite, WorkerProcess
@@ -49,7 +49,10 @@ def test_the_instructors_cell_turns_green_live_when_the_student_passes(
     site.login(page, teacher.username, "x" * 12, path=f"/classes/{classroom.pk}/")
     page.wait_for_selector('[data-classes-live][data-state="live"]', state="attached")
     assert page.get_attribute(cell, "data-status") == "not_checked"
-    assert page.locator(f'[data-total][data-student="{student.user.pk}"]').inner_text() == "0/5"
+    assert (
+        page.locator(f'[data-total][data-student="{student.user.pk}"]').inner_text()
+        == f"0/{PODS_EXERCISES}"
+    )
 
     applied = student.kubectl("apply", "-f", "-", input=kuard_pod())
     assert applied.returncode == 0, applied.stderr
@@ -73,10 +76,13 @@ def test_the_instructors_cell_turns_green_live_when_the_student_passes(
     title = page.get_attribute(cell, "title") or ""
     assert title.startswith(f"{student.user.username} · ") and ": passed (completed 20" in title
     assert "not checked" not in title
-    assert page.locator(f'[data-total][data-student="{student.user.pk}"]').inner_text() == "1/5"
-    # Every Pods exercise is worth a point: 1 of 5, recounted live from the cells.
+    assert (
+        page.locator(f'[data-total][data-student="{student.user.pk}"]').inner_text()
+        == f"1/{PODS_EXERCISES}"
+    )
+    # Every Pods exercise is worth a point: 1 of them, recounted live from the cells.
     points = page.locator(f'[data-points-total][data-student="{student.user.pk}"]').inner_text()
-    assert points == "1 (20%)"
+    assert points == f"1 ({round(100 / PODS_EXERCISES)}%)"
     rate = page.locator('[data-rate][data-exercise="pods/kuard-pod"]').inner_text()
     assert rate == "100%"
     screenshot(page, "classes-gradebook-live-green")
@@ -126,9 +132,12 @@ def test_grading_the_class_in_the_page_leaves_no_cell_checking(
         '[data-classes-progress][data-running="false"]', state="attached", timeout=90_000
     )
     assert page.evaluate("window.__samePage") is True
-    assert progress.get_attribute("data-done") == progress.get_attribute("data-requested") == "10"
+    graded = str(2 * PODS_EXERCISES)  # two students with environments
+    assert progress.get_attribute("data-done") == progress.get_attribute("data-requested") == graded
     text = progress.inner_text()
-    assert text.startswith("Graded 10 exercises; finished 20"), text  # the server's date format
+    assert text.startswith(f"Graded {graded} exercises; finished 20"), (
+        text
+    )  # the server's date format
     assert "1 student without an environment was not graded." in text
     assert page.locator("[data-classes-bar]").is_hidden()
     assert page.locator("[data-grade-button]").is_enabled()
@@ -136,19 +145,22 @@ def test_grading_the_class_in_the_page_leaves_no_cell_checking(
     for student in students:
         cells = page.locator(f'[data-cell][data-student="{student.user.pk}"]')
         statuses = [cells.nth(i).get_attribute("data-status") for i in range(cells.count())]
-        assert len(statuses) == 5
+        assert len(statuses) == PODS_EXERCISES
         assert "checking" not in statuses and "not_checked" not in statuses, statuses
     first = f'[data-cell][data-student="{students[0].user.pk}"][data-exercise="pods/kuard-pod"]'
     assert page.get_attribute(first, "data-status") == "passed"
-    assert page.locator(f'[data-total][data-student="{students[0].user.pk}"]').inner_text() == "1/5"
+    assert (
+        page.locator(f'[data-total][data-student="{students[0].user.pk}"]').inner_text()
+        == f"1/{PODS_EXERCISES}"
+    )
     # Done today, inside the first student's extension: on time, its point counted by the deadline.
     assert page.get_attribute(first, "data-late") == "false"
     points = page.locator(f'[data-points-total][data-student="{students[0].user.pk}"]')
-    assert points.inner_text() == "1 (20%) · 1 by the deadline"
+    assert points.inner_text() == f"1 ({round(100 / PODS_EXERCISES)}%) · 1 by the deadline"
     absent_cells = page.locator(
         f'[data-cell][data-student="{absent.pk}"][data-status="not_checked"]'
     )
-    assert absent_cells.count() == 5
+    assert absent_cells.count() == PODS_EXERCISES
     assert page.locator(".messages").count() == 0  # no flash saying "Grading…" after the end
     screenshot(page, "classes-gradebook-graded-in-page")
 
@@ -194,4 +206,7 @@ def test_the_gradebook_reads_the_server_on_connect_so_a_result_sent_while_loadin
     page.goto(f"{site.url}/classes/{classroom.pk}/")
     cell = f'[data-cell][data-student="{student.user.pk}"][data-exercise="pods/kuard-pod"]'
     page.wait_for_selector(f'{cell}[data-status="passed"]', state="attached", timeout=20_000)
-    assert page.locator(f'[data-total][data-student="{student.user.pk}"]').inner_text() == "1/5"
+    assert (
+        page.locator(f'[data-total][data-student="{student.user.pk}"]').inner_text()
+        == f"1/{PODS_EXERCISES}"
+    )

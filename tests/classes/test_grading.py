@@ -12,7 +12,7 @@ from classes.models import ClassGradingRun
 from classes.selectors import gradebook_get
 from classes.services import classroom_create, classroom_join
 from labs.models import Attempt, GradingRun
-from tests.fixtures.classes import ClassSocket, client_for, person
+from tests.fixtures.classes import PODS_EXERCISES, ClassSocket, client_for, person
 from tests.fixtures.grading import kuard_pod
 from tests.fixtures.learners import Learner
 from tests.fixtures.processes import WebServer, WorkerProcess
@@ -47,7 +47,7 @@ def test_grade_the_class_grades_everyone_on_the_worker_and_the_gradebook_follows
         response = client_for(teacher).post(f"/classes/{classroom.pk}/grade/")
         assert response.status_code == 302
         run = ClassGradingRun.objects.get(classroom=classroom)
-        assert run.requested == 3 * 5 and run.skipped == [idle.pk]
+        assert run.requested == 3 * PODS_EXERCISES and run.skipped == [idle.pk]
 
         started = sock.wait_for(
             lambda e: e["type"] == "classes.grading" and e["progress"]["done"] == 0,
@@ -68,7 +68,9 @@ def test_grade_the_class_grades_everyone_on_the_worker_and_the_gradebook_follows
             lambda e: e["type"] == "classes.grading" and e["progress"]["finished_at"],
             timeout=120, what="the run finishing",
         )  # fmt: skip
-        assert finished["progress"]["done"] == finished["progress"]["requested"] == 15
+        assert (
+            finished["progress"]["done"] == finished["progress"]["requested"] == 3 * PODS_EXERCISES
+        )
     finally:
         sock.close()
 
@@ -80,7 +82,7 @@ def test_grade_the_class_grades_everyone_on_the_worker_and_the_gradebook_follows
         if e["type"] == "classes.cells"
         for c in e["cells"]
     }
-    assert len(cells) == 15  # every cell of the run came in a chunk
+    assert len(cells) == 3 * PODS_EXERCISES  # every cell of the run came in a chunk
     assert cells[(bob.user.pk, KUARD)] == "failed" and cells[(cy.user.pk, KUARD)] == "failed"
 
     book = gradebook_get(classroom=classroom)

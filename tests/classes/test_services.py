@@ -37,11 +37,9 @@ from classes.services import (
 from classes.tasks import class_grade_batch_task
 from labs.models import Attempt, AttemptStatus, GradingRun, Trigger
 from labs.tasks import MAX_RETRIES
-from tests.fixtures.classes import environment_ready, person
+from tests.fixtures.classes import PODS_EXERCISES, environment_ready, person
 
 pytestmark = pytest.mark.django_db
-
-PODS_EXERCISES = 5  # labs/catalog/pods/lab.yaml
 
 
 def test_only_instructors_create_classes_and_labs_must_exist(instructor: Any) -> None:

@@ -18,7 +18,7 @@ from classes.codes import code_display
 from classes.models import ClassGradingRun, Classroom, Enrollment
 from classes.services import classroom_join
 from labs.models import Attempt
-from tests.fixtures.classes import client_for, environment_ready, person
+from tests.fixtures.classes import PODS_EXERCISES, client_for, environment_ready, person
 
 pytestmark = pytest.mark.django_db
 
@@ -173,7 +173,7 @@ def test_the_grade_button_starts_one_run_and_reports_it(
     with django_capture_on_commit_callbacks(execute=False):
         response = client.post(f"/classes/{classroom.pk}/grade/", follow=True)
     page = response.content.decode()
-    assert "Grading 0/5" in page
+    assert f"Grading 0/{PODS_EXERCISES}" in page
     # The progress line says it all: no flash that would still say "Grading" after the run.
     assert "on the workers" not in page and 'class="messages"' not in page
     with django_capture_on_commit_callbacks(execute=False):
@@ -181,7 +181,11 @@ def test_the_grade_button_starts_one_run_and_reports_it(
     assert again.status_code == 202 and again.json()["created"] is False
     assert again.json()["message"].startswith("This class is already being graded")
     progress = again.json()["progress"]
-    assert (progress["done"], progress["requested"], progress["finished_at"]) == (0, 5, None)
+    assert (progress["done"], progress["requested"], progress["finished_at"]) == (
+        0,
+        PODS_EXERCISES,
+        None,
+    )
     assert ClassGradingRun.objects.count() == 1
 
 
@@ -213,10 +217,11 @@ def test_exports_have_the_gradebook_with_safe_cells_and_dated_names(
     assert row["email"] == "ada@example.com"
     assert row["environment"] == "none"
     assert row["pods/kuard-pod"] == "passed" and row["pods/readiness"] == "not_checked"
-    assert row["pods score"] == "1/5" and row["total"] == "1/5"
+    n = PODS_EXERCISES
+    assert row["pods score"] == f"1/{n}" and row["total"] == f"1/{n}"
     # The CSV carries points: each Pods exercise is worth one (issue 16).
-    assert row["pods points (of 5)"] == "1" and row["points (of 5)"] == "1"
-    assert row["percent"] == "20.0"
+    assert row[f"pods points (of {n})"] == "1" and row[f"points (of {n})"] == "1"
+    assert row["percent"] == f"{100 / n:.1f}"
 
     response = client.get(f"/classes/{classroom.pk}/gradebook.json")
     assert response["Content-Disposition"].endswith(f'-{today}.json"')
@@ -225,7 +230,7 @@ def test_exports_have_the_gradebook_with_safe_cells_and_dated_names(
     (entry,) = data["students"]
     assert entry["username"] == student.username  # JSON is data, not a spreadsheet: unescaped
     assert entry["exercises"]["pods/kuard-pod"]["hints_revealed"] == 1
-    assert entry["passed"] == 1 and entry["total"] == 5
+    assert entry["passed"] == 1 and entry["total"] == PODS_EXERCISES
     inline = client.get(f"/classes/{classroom.pk}/gradebook.json?download=0")
     assert "Content-Disposition" not in inline
 
@@ -254,7 +259,7 @@ def test_the_gradebook_page_shows_cells_totals_and_rates(
         'data-status="failed" data-completed="false" data-hints="2"' in page
     )
     assert 'data-environment="ready"' in page and 'data-environment="none"' in page
-    assert ">1/5</td>" in page and ">0/5</td>" in page
+    assert f">1/{PODS_EXERCISES}</td>" in page and f">0/{PODS_EXERCISES}</td>" in page
     assert '<td class="gb-rate" data-rate data-exercise="pods/kuard-pod">50%</td>' in page
     assert f'data-socket-path="/ws/classes/{classroom.pk}/"' in page
 

@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun
 from labs.selectors import attempt_payload
+from labs.spec import catalog_load
+from tests.fixtures.classes import PODS_EXERCISES
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +72,7 @@ def test_checklist_for_a_learner_reflects_progress(
     assert 'data-auto-check-url="/labs/pods/auto-check/"' in page
     kuard = page[page.index('data-labs-exercise="pods/kuard-pod"') :][:120]
     assert 'data-status="passed" data-completed="true"' in kuard
-    assert "1 of 5 done" in page
+    assert f"1 of {PODS_EXERCISES} done" in page
     assert "The readiness probe must GET <code>/ready</code>." in page
     assert "Show hint 2 of 2" in page  # one revealed, the next offered
     assert "<code>readinessProbe</code> has the same shape" in page  # the revealed hint
@@ -133,12 +135,10 @@ def test_auto_check_opens_every_unfinished_exercise(
     )
     with django_capture_on_commit_callbacks(execute=True):
         answer = client.post("/labs/pods/auto-check/").json()
-    assert set(answer["attempts"]) == {
-        "pods/kuard-pod", "pods/resources-and-probes", "pods/liveness-restart",
-        "pods/readiness", "pods/volume",
-    }  # fmt: skip
+    every = {f"pods/{e.id}" for e in catalog_load().lab("pods").exercises}
+    assert set(answer["attempts"]) == every and len(every) == PODS_EXERCISES
     opened = Attempt.objects.filter(user=user, auto_check_until__gt=timezone.now())
-    unfinished = {"resources-and-probes", "liveness-restart", "readiness", "volume"}
+    unfinished = {e.removeprefix("pods/") for e in every} - {"kuard-pod"}
     assert {a.exercise for a in opened} == unfinished
     assert sorted(queued) == sorted(a.pk for a in opened)
 

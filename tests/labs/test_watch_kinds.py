@@ -42,7 +42,9 @@ def test_a_change_regrades_the_exercises_that_read_its_kind_and_those_that_may()
     if "HorizontalPodAutoscaler" not in k8s.kinds.WATCHED:
         always.add("replicasets/autoscale")  # nothing else would ever cue it
     assert _asked(frozenset({"Pod"})) == {"pods/kuard-pod"} | always
-    assert _asked(frozenset({"Deployment", "ReplicaSet"})) == {"labels-annotations/canary"} | always
+    # autoscale is graded on the ReplicaSet the autoscaler raised to its minimum, too.
+    workloads = {"labels-annotations/canary", "replicasets/autoscale"}
+    assert _asked(frozenset({"Deployment", "ReplicaSet"})) == workloads | always
     assert _asked(frozenset({"Job"})) == {"jobs/oneshot"} | always
     # Without kinds (a relist after an outage, say): every open, unfinished exercise.
     assert _asked(None) == {f"{lab}/{ex}" for lab, ex in OPEN}
