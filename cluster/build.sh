@@ -66,6 +66,21 @@ build_kwok() {
   touch "$stamp"
 }
 
+# metrics-server serves the metrics API (kubectl top, the HorizontalPodAutoscaler). Its stamp sits
+# beside the others, but the directory keeps its name: adding it must not rebuild Kubernetes.
+build_metrics_server() {
+  local stamp="$KUBELAB_BIN/.metrics-server-v$METRICS_SERVER_VERSION.done"
+  [ -f "$stamp" ] && { log "metrics-server v$METRICS_SERVER_VERSION: cached"; return; }
+  local w="$KUBELAB_CACHE/src/metrics-server-$METRICS_SERVER_VERSION"
+  mkdir -p "$w" && cd "$w"
+  [ -f go.mod ] || go mod init local.invalid/metricsserverbin
+  log "metrics-server v$METRICS_SERVER_VERSION: building (about 2 minutes on 2 cores)"
+  go get -tool "sigs.k8s.io/metrics-server/cmd/metrics-server@v$METRICS_SERVER_VERSION"
+  go build -trimpath -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=v$METRICS_SERVER_VERSION" \
+    -o "$KUBELAB_BIN/metrics-server" sigs.k8s.io/metrics-server/cmd/metrics-server
+  touch "$stamp"
+}
+
 # Our own kubelet shim (cluster/kubelet-shim) changes with the repo, so its cache key is a hash
 # of its sources; `shim_path` prints where the current sources' binary lives.
 shim_path() {
@@ -114,6 +129,7 @@ case "${1:-all}" in
     build_etcd
     build_kwok
     build_k8s
+    build_metrics_server
     build_shim
     log "all binaries in $KUBELAB_BIN"
     ;;

@@ -25,7 +25,9 @@ details; ``/healthy`` and ``/ready`` 200 ``ok`` or 500, failed as on real kuard 
 ``PUT /healthy/api`` (``/ready/api``) with ``{"failNext": N}`` (podsim.probeapi), or by
 kubelab's older switches ``/healthy/fail`` and ``/healthy/ok`` (``/ready/...``); ``/env``;
 ``/dns?name=X`` and kuard's ``POST /dns/api`` with ``{"type": "A", "name": "X"}``;
-``/memory``, ``/memory/alloc?size=500Mi``, ``/memory/free``; ``/fs/<path>``, kuard's file
+``/memory``, ``/memory/alloc?size=500Mi``, ``/memory/free``; kuard's KeyGen workload,
+``GET``/``PUT /keygen`` (podsim.keygen: the CPU load ``kubectl top`` and autoscalers see);
+``/fs/<path>``, kuard's file
 browser over the files the simulation knows (kubelet-managed /etc files and volume mounts,
 served as text, never as HTML). The flips and memory endpoints accept GET and POST (a form body
 ``size=...`` works too).
@@ -51,7 +53,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from podsim import dns
+from podsim import dns, keygen
 from podsim.container import pod_container
 from podsim.democonn import TLS_DIR, TLS_PORT, remote_address, serve_connection, serve_tls
 from podsim.demohttp import Request, Response, printable
@@ -91,6 +93,7 @@ METHODS = {
     "/healthy/api": ("GET", "HEAD", "PUT"),
     "/ready/api": ("GET", "HEAD", "PUT"),
     "/dns/api": ("POST",),
+    "/keygen": ("GET", "HEAD", "PUT"),
 }
 
 
@@ -114,6 +117,7 @@ class DemoApp:
             "/memory": self.memory,
             "/memory/alloc": self.memory_alloc,
             "/memory/free": self.memory_free,
+            "/keygen": self.keygen,
         }
         for probe in PROBES:
             self.routes[f"/{probe}"] = self._probe_handler(probe)
@@ -281,6 +285,22 @@ class DemoApp:
             return Response(200, json.dumps(status).encode() + b"\n", "application/json")
 
         return handler
+
+    def keygen(self, request: Request) -> Response:
+        """kuard's KeyGen API: GET its status, PUT a config to restart the workload."""
+        started = keygen.started_at(self.pod, self.container_name)
+        now = time.time()
+        if request.method == "PUT":
+            try:
+                config = keygen.parse_config(request.body)
+            except ValueError as error:
+                return Response(400, f"{error}\n".encode())
+            state = self._update(lambda s: keygen.restart(s, config, self.container, started, now))
+        else:
+            state = self.state.read()
+        seed = str((self.pod.get("metadata") or {}).get("uid") or self.pod_dir.name)
+        answer = keygen.status(state.get("keygen"), self.container, started, seed, now)
+        return Response(200, json.dumps(answer).encode() + b"\n", "application/json")
 
     def _flip_handler(self, probe: str, *, failing: bool) -> Callable[[Request], Page]:
         kind = PROBES[probe]

@@ -110,6 +110,9 @@ class StateStore:
             return state
         if stored.get("generation", 0) != self.generation:
             return state
+        # KeyGen's section stays absent until a PUT /keygen (podsim/keygen.py).
+        if isinstance(stored.get("keygen"), dict):
+            state["keygen"] = stored["keygen"]
         for section, defaults in state.items():
             if isinstance(defaults, dict) and isinstance(stored.get(section), dict):
                 for key in defaults:

@@ -111,6 +111,8 @@ LEARNER_RULES: tuple[Rule, ...] = (
     ),
     Rule("batch", ("jobs",), WRITE, "the Jobs chapter"),
     Rule("autoscaling", ("horizontalpodautoscalers",), WRITE, "kubectl autoscale"),
+    # Not nodes: a node's usage sums every namespace's pods on it.
+    Rule("metrics.k8s.io", ("pods",), READ, "kubectl top pods: what the autoscaler sees"),
     Rule(
         "",
         ("endpoints", "events", "resourcequotas", "limitranges", "replicationcontrollers"),

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 )
 
 type objectRef struct {
@@ -168,6 +169,7 @@ type podRegistry struct {
 	helpers  map[string]int         // by namespace: pod helpers running (execs, logs)
 	nsDemos  map[string]int         // by namespace: demo servers running
 	seq      uint64
+	nodeCPU  nodeCounters // metrics.go
 }
 
 // namespaceCaps bound what one learner namespace may run at once, so no learner can take the
@@ -184,6 +186,7 @@ func newPodRegistry(api *apiClient, stateDir string, pv *privileged, caps namesp
 		logLocks: map[string]*sync.Mutex{}, hostUIDs: map[string]int{},
 		running: map[string]*pod{}, demos: map[string]*demoServer{},
 		helpers: map[string]int{}, nsDemos: map[string]int{},
+		nodeCPU: nodeCounters{started: time.Now(), nodes: map[string]*nodeCounter{}},
 	}
 	r.prober = newProber(r)
 	return r

@@ -245,6 +245,12 @@ var quantitySuffixes = map[string]float64{
 
 // parseQuantity reads a Kubernetes quantity ("512Mi", "1G", "1.5Gi", "1e9") as bytes.
 func parseQuantity(s string) (int64, bool) {
+	value, ok := parseQuantityValue(s)
+	return int64(value), ok
+}
+
+// parseQuantityValue reads a Kubernetes quantity as a number ("500m" is 0.5).
+func parseQuantityValue(s string) (float64, bool) {
 	s = strings.TrimSpace(s)
 	if s == "" || len(s) > 64 {
 		return 0, false
@@ -267,5 +273,5 @@ func parseQuantity(s string) (int64, bool) {
 	if err != nil || value < 0 || value*factor > 1<<62 {
 		return 0, false
 	}
-	return int64(value * factor), true
+	return value * factor, true
 }

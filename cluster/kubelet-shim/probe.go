@@ -58,9 +58,13 @@ type probeState struct {
 }
 
 type demoState struct {
-	Generation int        `json:"generation"` // the container's restarts when it was written
-	Healthy    probeState `json:"healthy"`
-	Ready      probeState `json:"ready"`
+	Generation int          `json:"generation"` // the container's restarts when it was written
+	Healthy    probeState   `json:"healthy"`
+	Ready      probeState   `json:"ready"`
+	Keygen     *keygenState `json:"keygen"` // metrics.go
+	Memory     struct {
+		AllocatedBytes int64 `json:"allocated_bytes"`
+	} `json:"memory"`
 }
 
 // prober probes each pod on its own: a slow API call for one pod never delays another's.

@@ -31,6 +31,7 @@ func routes(pods *podRegistry) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	mux.HandleFunc("GET /containerLogs/{ns}/{pod}/{container}", pods.serveLogs)
+	mux.HandleFunc("GET /metrics/nodes/{node}/metrics/resource", pods.serveResourceMetrics)
 	for _, method := range []string{"GET", "POST"} {
 		mux.HandleFunc(method+" /exec/{ns}/{pod}/{container}", rt.serveExec)
 		mux.HandleFunc(method+" /attach/{ns}/{pod}/{container}", rt.serveAttach)

@@ -313,6 +313,63 @@ def test_a_bad_fail_next_is_refused_and_changes_nothing(
     assert not (state_dir / "state.json").exists()
 
 
+# kuard's KeyGen workload: the CPU load learners switch on (podsim.keygen)
+
+
+def put_keygen(body: bytes) -> bytes:
+    return request("/keygen", "PUT", "Content-Type: application/json", body=body)
+
+
+def test_put_starts_the_workload_and_get_reports_it(connect: Any, state_dir: Path) -> None:
+    answer = connect(put_keygen(b'{"enable": true, "timeToRun": 60}')).responses[0]
+    assert answer.status == 200 and answer.headers["content-type"] == "application/json"
+    status = json.loads(answer.text)
+    assert status["config"]["enable"] is True and status["config"]["timeToRun"] == 60
+    assert status["history"][0]["data"] == "(ID 1) Workload starting"
+    stored = json.loads((state_dir / "state.json").read_text())["keygen"]
+    assert stored["enable"] is True and stored["banked"] == 0
+    # Thirty seconds later (the clock moved back in the state), 15 keys are done.
+    stored["since"] -= 30
+    state = json.loads((state_dir / "state.json").read_text())
+    state["keygen"] = stored
+    (state_dir / "state.json").write_text(json.dumps(state))
+    history = json.loads(connect(request("/keygen")).responses[0].text)["history"]
+    assert history[-1]["data"].startswith("(ID 1 15/Inf) Item done: SHA256:")
+    assert len(history) == 16  # the start line and 15 keys
+
+
+def test_switching_off_banks_the_busy_seconds(connect: Any, state_dir: Path) -> None:
+    connect(put_keygen(b'{"enable": true}'))
+    state = json.loads((state_dir / "state.json").read_text())
+    state["keygen"]["since"] -= 40
+    (state_dir / "state.json").write_text(json.dumps(state))
+    answer = json.loads(connect(put_keygen(b'{"enable": false}')).responses[0].text)
+    assert answer["config"]["enable"] is False and answer["history"] == []
+    stored = json.loads((state_dir / "state.json").read_text())["keygen"]
+    assert stored["banked"] == pytest.approx(40, abs=1)  # what the shim keeps counting
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b"not json", "not JSON"),
+        (b"[true]", "JSON object"),
+        (b'{"enable": "yes"}', "true or false"),
+        (b'{"enable": true, "numToGen": -1}', "whole number"),
+        (b'{"enable": true, "timeToRun": 1e99}', "whole number"),
+    ],
+)
+def test_a_bad_config_is_refused_and_changes_nothing(
+    connect: Any,
+    state_dir: Path,
+    body: bytes,
+    needle: str,
+) -> None:
+    answer = connect(put_keygen(body)).responses[0]
+    assert answer.status == 400 and needle in answer.text
+    assert not (state_dir / "state.json").exists()
+
+
 def test_kuards_dns_api_answers_json(connect: Any) -> None:
     query = b'{"type": "A", "name": "kubernetes.default"}'
     answers = connect(

@@ -417,6 +417,43 @@ def test_a_fifo_as_demo_state_stalls_no_other_learners_probes(
         assert http_get(port, "/healthy")[0] == 200
 
 
+def _top(learner: ModuleLearner) -> dict[str, int]:
+    done = learner.kubectl("top", "pods", "--no-headers")
+    lines = done.stdout.splitlines() if done.returncode == 0 else []
+    return {line.split()[0]: int(line.split()[1].rstrip("m")) for line in lines}
+
+
+def test_a_hijacked_demo_state_skews_only_its_own_pods_metrics(
+    attacker: ModuleLearner, victim: ModuleLearner
+) -> None:
+    """Root's metrics code reads each pod's demo state (cluster/kubelet-shim/metrics.go): a
+    FIFO, a link to a host file or a forged claim there must block nothing, read nothing of the
+    host and inflate no one's usage but the hijacked pod's own, and that by no more than a core."""
+    with port_forward(attacker, "box") as port:
+        assert http_get(port, "/healthy")[0] == 200
+    state = REPO / "var" / "cluster" / "pods" / _pod_uid(attacker, "box") / "fs" / "demo" / "box"
+    target = state / "state.json"
+    for plant in (lambda: os.mkfifo(target), lambda: os.symlink("/etc/shadow", target)):
+        target.unlink(missing_ok=True)
+        plant()
+        before = time.monotonic()
+        wait_until(lambda: "work" in _top(victim) and "box" in _top(attacker), timeout=60,
+                   what="metrics of both learners")  # fmt: skip
+        assert time.monotonic() - before < 30
+        assert _top(attacker)["box"] <= 5  # nothing read through the link: the pod at rest
+    target.unlink()
+    forged = {
+        "version": 1,
+        "generation": _restarts(attacker, "box"),
+        "keygen": {"enable": True, "since": 0, "banked": 1e15},
+    }
+    target.write_text(json.dumps(forged))
+    # A claim of 10^15 busy seconds shows as what kuard could really do: one core, no more.
+    wait_until(lambda: _top(attacker).get("box", 0) >= 900, timeout=60, what="the forged load")
+    assert _top(attacker)["box"] <= 1010
+    assert _top(victim)["work"] <= 5
+
+
 def test_a_module_planted_where_the_demo_app_starts_is_never_imported(
     attacker: ModuleLearner,
 ) -> None:

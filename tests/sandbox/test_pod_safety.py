@@ -78,6 +78,7 @@ def test_exec_cannot_reach_host_ports(learner: Learner) -> None:
         "postgres": os.environ.get("KUBELAB_PG_PORT", "5439"),
         "api": os.environ.get("KUBELAB_API_PORT", "6443"),
         "kubelet shim": os.environ.get("KUBELAB_KUBELET_PORT", "10250"),
+        "metrics-server": os.environ.get("KUBELAB_METRICS_PORT", "4443"),
     }
     for what, port in ports.items():
         done = learner.kubectl(
