@@ -60,10 +60,18 @@ def test_componentstatuses_are_healthy(embedded: Cluster) -> None:
         assert healthy and healthy[0]["status"] == "True", status
 
 
+# Started by cluster/ctl itself, beside kwokctl's components.
+DAEMONS = {
+    "kubelet-shim": REPO / "var" / "cluster" / "kubelet-shim.pid",
+    "metrics-server": REPO / "var" / "cluster" / "metrics-server.pid",
+}
+
+
 def component_pids() -> dict[str, int]:
     found = {}
-    for name in COMPONENTS:
-        pid = int((PIDS / f"{name}.pid").read_text())
+    files = {name: PIDS / f"{name}.pid" for name in COMPONENTS} | DAEMONS
+    for name, path in files.items():
+        pid = int(path.read_text())
         assert os.path.exists(f"/proc/{pid}"), f"{name} (pid {pid}) is not running"
         found[name] = pid
     return found

@@ -17,10 +17,11 @@ ALL_COMMANDS = [command for slug in SLUGS for command in lesson_commands(slug)]
 # What a runnable command may start with: kubectl itself, writing a manifest with a heredoc,
 # editing that manifest with sed, a loop over kubectl output, or echoing a variable.
 RUNNABLE_PROGRAMS = {"kubectl", "cat", "sed", "for", "echo", "curl", "kill"}
-# Verbs the embedded cluster cannot answer: ephemeral containers (debug) and metrics (top). exec,
-# logs, cp, attach and port-forward work on its simulated Pods, and `kubectl proxy &` serves the
-# API on the loopback of the learner's own jail.
-NEEDS_CONTAINERS = {"debug", "top"}
+# Verbs the embedded cluster cannot answer: ephemeral containers (debug). exec, logs, cp, attach
+# and port-forward work on its simulated Pods, `kubectl proxy &` serves the API on the loopback of
+# the learner's own jail, and `kubectl top pods` reads metrics-server (not `top nodes`: a node's
+# usage sums every learner's Pods, so learners may not read it).
+NEEDS_CONTAINERS = {"debug"}
 # Commands that keep running: in the background (&), one at a time, stopped by `kill %1`.
 BACKGROUND = ("kubectl port-forward", "kubectl proxy")
 # The book's forms that no longer work; they may appear in prose, never in a command.
@@ -88,6 +89,9 @@ def test_runnable_commands_fit_the_learner_terminal(command: Command) -> None:
     for arguments in kubectl_calls(command):
         verb = kubectl_verb(arguments)
         assert verb not in NEEDS_CONTAINERS, f"{where}: kubectl {verb} needs a real container"
+        if verb == "top":
+            positional = [a for a in arguments if not a.startswith("-")]
+            assert positional[1:2] in (["pods"], ["pod"], ["po"]), f"{where}: only top pods"
         namespace = _namespace_flag(arguments)
         if namespace is not None and verb != "config":
             assert namespace == "kube-system", f"{where}: learners work in their own namespace"
