@@ -209,11 +209,17 @@ def _explain_rbac(match: re.Match[str], _: Translate) -> Explanation:
         refusal = _('Your account may not %(verb)s %(resource)s in the namespace "%(namespace)s".')
     else:
         refusal = _("Your account may not %(verb)s %(resource)s across the cluster.")
-    sentence = (
-        refusal % values
-        + " "
-        + _("Your environment can change only its own namespace, and read nodes and kube-system.")
-    )
+    if group == "metrics.k8s.io" and resource == "nodes":
+        # `kubectl top nodes`: a node's usage sums every learner's Pods on it.
+        reason = _(
+            "A node's usage adds up everyone's Pods on it, so only your own Pods' usage is shown "
+            "here: kubectl top pods."
+        )
+    else:
+        reason = _(
+            "Your environment can change only its own namespace, and read nodes and kube-system."
+        )
+    sentence = refusal % values + " " + reason
     facts = {"verb": match["verb"], "resource": full, "namespace": match["namespace"] or ""}
     return Explanation("forbidden", sentence, facts)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from sandbox.explain import explain_denial
 from tests.fixtures.cluster import REPO, Cluster, wait_until
 from tests.fixtures.learners import Learner
 
@@ -120,6 +121,10 @@ def test_metrics_stay_in_the_learners_namespace(
     }
     for what, done in peeks.items():
         assert done.returncode != 0 and "forbidden" in done.stderr.lower(), (what, done.stdout)
+    # The notice under the terminal says why, and what to run instead.
+    notice = explain_denial(peeks["nodes (they sum every namespace)"].stderr)
+    assert notice is not None and notice.kind == "forbidden"
+    assert "kubectl top pods" in notice.sentence
     # The admin sees them: the refusals above are RBAC's, not a broken metrics API.
     assert owner.namespace in cluster.kubectl("top", "pods", "-A").stdout
 
