@@ -44,18 +44,23 @@ build_k8s() {
   touch "$stamp"
 }
 
-build_etcd() {
-  local stamp="$KUBELAB_BIN/.etcd-v$ETCD_VERSION.done"
-  [ -f "$stamp" ] && { log "etcd v$ETCD_VERSION: cached"; return; }
-  local w="$KUBELAB_CACHE/src/etcd-$ETCD_VERSION"
+# go_program NAME VERSION MODULE [LDFLAGS]: a program built from its module (main package at the
+# module's path) in a module of its own, so its pins cannot move another product's.
+go_program() {
+  local name=$1 version=$2 module=$3 ldflags=${4:-}
+  local stamp="$KUBELAB_BIN/.$name-v$version.done"
+  [ -f "$stamp" ] && { log "$name v$version: cached"; return; }
+  local w="$KUBELAB_CACHE/src/$name-$version"
   mkdir -p "$w" && cd "$w"
-  [ -f go.mod ] || go mod init local.invalid/etcdbin
-  log "etcd v$ETCD_VERSION: building"
-  go get -tool "go.etcd.io/etcd/server/v3@v$ETCD_VERSION"
-  go build -trimpath -ldflags "-s -w" -o "$KUBELAB_BIN/etcd" go.etcd.io/etcd/server/v3
-  "$KUBELAB_BIN/etcd" --version
+  [ -f go.mod ] || go mod init "local.invalid/${name//-/}bin"
+  log "$name v$version: building"
+  go get -tool "$module@v$version"
+  go build -trimpath -ldflags "-s -w $ldflags" -o "$KUBELAB_BIN/$name" "$module"
+  "$KUBELAB_BIN/$name" --version
   touch "$stamp"
 }
+
+build_etcd() { go_program etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3; }
 
 build_kwok() {
   local stamp="$KUBELAB_BIN/.kwok-v$KWOK_VERSION.done"
@@ -66,19 +71,12 @@ build_kwok() {
   touch "$stamp"
 }
 
-# metrics-server serves the metrics API (kubectl top, the HorizontalPodAutoscaler). Its stamp sits
-# beside the others, but the directory keeps its name: adding it must not rebuild Kubernetes.
+# metrics-server serves the metrics API (kubectl top, the HorizontalPodAutoscaler); about 2 minutes
+# on 2 cores. Its stamp sits beside the others, but the directory keeps its name: adding it must
+# not rebuild Kubernetes.
 build_metrics_server() {
-  local stamp="$KUBELAB_BIN/.metrics-server-v$METRICS_SERVER_VERSION.done"
-  [ -f "$stamp" ] && { log "metrics-server v$METRICS_SERVER_VERSION: cached"; return; }
-  local w="$KUBELAB_CACHE/src/metrics-server-$METRICS_SERVER_VERSION"
-  mkdir -p "$w" && cd "$w"
-  [ -f go.mod ] || go mod init local.invalid/metricsserverbin
-  log "metrics-server v$METRICS_SERVER_VERSION: building (about 2 minutes on 2 cores)"
-  go get -tool "sigs.k8s.io/metrics-server/cmd/metrics-server@v$METRICS_SERVER_VERSION"
-  go build -trimpath -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=v$METRICS_SERVER_VERSION" \
-    -o "$KUBELAB_BIN/metrics-server" sigs.k8s.io/metrics-server/cmd/metrics-server
-  touch "$stamp"
+  go_program metrics-server "$METRICS_SERVER_VERSION" sigs.k8s.io/metrics-server/cmd/metrics-server \
+    "-X k8s.io/client-go/pkg/version.gitVersion=v$METRICS_SERVER_VERSION"
 }
 
 # Our own kubelet shim (cluster/kubelet-shim) changes with the repo, so its cache key is a hash

@@ -22,20 +22,18 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
 const memqReconnect = 75 // podsim/memqworker.py: the connection failed, connect again
 
 type memqWorkers struct {
-	pods     *podRegistry
-	mu       sync.Mutex
-	inFlight map[string]bool // pod UIDs being worked
+	pods *podRegistry
+	loop *perPod
 }
 
 func newMemqWorkers(r *podRegistry) *memqWorkers {
-	return &memqWorkers{pods: r, inFlight: map[string]bool{}}
+	return &memqWorkers{pods: r, loop: newPerPod()}
 }
 
 // memqWorker is the container that is a kuard MemQ worker and its server URL, or "".
@@ -69,37 +67,19 @@ func memqWorker(p *pod) (container, server string) {
 }
 
 func (w *memqWorkers) run(ctx context.Context) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	workers := func() []*pod {
+		var out []*pod
 		for _, p := range w.pods.runningPods() {
-			container, server := memqWorker(p)
-			if container == "" {
-				continue
+			if container, _ := memqWorker(p); container != "" {
+				out = append(out, p)
 			}
-			uid := p.Metadata.UID
-			w.mu.Lock()
-			busy := w.inFlight[uid]
-			w.inFlight[uid] = true
-			w.mu.Unlock()
-			if busy {
-				continue
-			}
-			go func() {
-				defer func() {
-					w.mu.Lock()
-					delete(w.inFlight, uid)
-					w.mu.Unlock()
-				}()
-				w.work(ctx, p, container, server)
-			}()
 		}
+		return out
 	}
+	w.loop.run(ctx, workers, func(ctx context.Context, p *pod) {
+		container, server := memqWorker(p)
+		w.work(ctx, p, container, server)
+	})
 }
 
 // work runs the worker until the queue is empty, connecting again (after a second, as kuard

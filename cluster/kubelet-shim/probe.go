@@ -15,7 +15,6 @@ import (
 	"log"
 	"os"
 	"regexp"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -69,42 +68,13 @@ type demoState struct {
 
 // prober probes each pod on its own: a slow API call for one pod never delays another's.
 type prober struct {
-	pods     *podRegistry
-	mu       sync.Mutex
-	inFlight map[string]bool // pod UIDs being probed
+	pods *podRegistry
+	loop *perPod
 }
 
-func newProber(r *podRegistry) *prober { return &prober{pods: r, inFlight: map[string]bool{}} }
+func newProber(r *podRegistry) *prober { return &prober{pods: r, loop: newPerPod()} }
 
-func (pr *prober) run(ctx context.Context) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		for _, p := range pr.pods.snapshot() {
-			uid := p.Metadata.UID
-			pr.mu.Lock()
-			busy := pr.inFlight[uid]
-			pr.inFlight[uid] = true
-			pr.mu.Unlock()
-			if busy {
-				continue
-			}
-			go func(p *pod) {
-				defer func() {
-					pr.mu.Lock()
-					delete(pr.inFlight, p.Metadata.UID)
-					pr.mu.Unlock()
-				}()
-				pr.check(ctx, p)
-			}(p)
-		}
-	}
-}
+func (pr *prober) run(ctx context.Context) { pr.loop.run(ctx, pr.pods.snapshot, pr.check) }
 
 const demoStateMaxBytes = 64 << 10
 

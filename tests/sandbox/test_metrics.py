@@ -10,8 +10,7 @@ import json
 import os
 import ssl
 import subprocess
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ import pytest
 from sandbox.explain import explain_denial
 from tests.fixtures.cluster import REPO, Cluster, wait_until
 from tests.fixtures.learners import Learner
+from tests.sandbox.pods_live import port_forward
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db]
 
@@ -42,20 +42,6 @@ spec:
 def _ok(done: subprocess.CompletedProcess[str]) -> str:
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-@contextmanager
-def _forward(learner: Learner, target: str, port: int) -> Iterator[str]:
-    process = subprocess.Popen(
-        [str(learner.kubectl_path), "--kubeconfig", str(learner.kubeconfig), "port-forward",
-         target, f"{port}:8080"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert process.stdout and "Forwarding from" in process.stdout.readline()
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _put_keygen(base: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -88,8 +74,8 @@ def test_keygen_load_shows_in_top_and_the_autoscaler_scales(
     # At rest: a millicore or two, and the autoscaler keeps its minimum.
     wait_until(lambda: pod in _top(learner), timeout=60, what="metrics for the pod")
     assert _top(learner)[pod] <= 5
-    with _forward(learner, f"pod/{pod}", 48931) as base:
-        answer = _put_keygen(base, {"enable": True})
+    with port_forward(learner, pod) as port:
+        answer = _put_keygen(f"http://127.0.0.1:{port}", {"enable": True})
     assert answer["config"]["enable"] is True
     # One core of key generation, throttled to the container's 500m limit.
     wait_until(lambda: 450 <= _top(learner).get(pod, 0) <= 550, timeout=60, what="the load")
@@ -99,8 +85,9 @@ def test_keygen_load_shows_in_top_and_the_autoscaler_scales(
     described = _ok(learner.kubectl("describe", "hpa", "kuard"))
     assert "above target" in described or "SuccessfulRescale" in described
     # Switched off, the pod rests again: usage falls back within a scrape or two.
-    with _forward(learner, f"pod/{pod}", 48932) as base:
-        assert _put_keygen(base, {"enable": False})["config"]["enable"] is False
+    with port_forward(learner, pod) as port:
+        switched = _put_keygen(f"http://127.0.0.1:{port}", {"enable": False})
+    assert switched["config"]["enable"] is False
     wait_until(lambda: _top(learner).get(pod, 1000) <= 5, timeout=60, what="the pod at rest")
 
 
