@@ -32,7 +32,7 @@ from terminal import daemon_wire as wire
 from terminal.config import terminal_config
 from terminal.link import ScreenLink
 from terminal.manager import terminal_manager, terminal_sessions_end_for_owner
-from terminal.registry import daemon_secret, shell_forget, shell_placed
+from terminal.registry import daemon_secret, shell_claim, shell_forget, shell_placed
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,15 @@ class Daemon:
         if user is None:
             await close(4401)
             return None
+        if terminal_manager().for_owner(user.pk) is None:
+            # No shell here: start one only if no other daemon holds (or is starting) theirs.
+            holder = await database_sync_to_async(shell_claim)(
+                user.pk, str(self.advertise), _placement_ttl()
+            )
+            if holder != str(self.advertise):
+                writer.write(wire.redirect_line(holder))
+                await writer.drain()
+                return None
         link = ScreenLink(send_text=send_text, close=close)
         opened = await link.open(
             user=user,

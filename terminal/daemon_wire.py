@@ -138,6 +138,22 @@ def ended_count(line: bytes) -> int:
         return 0
 
 
+def redirect_line(address: str) -> bytes:
+    """The daemon's first line when another daemon holds the learner's shell."""
+    return json.dumps({"redirect": address}).encode() + b"\n"
+
+
+def redirect_target(line: bytes) -> str | None:
+    """The daemon a redirect line names, else None."""
+    if not line.startswith(b'{"redirect"'):
+        return None
+    try:
+        target = json.loads(line).get("redirect")
+    except (ValueError, AttributeError):
+        return None
+    return target if isinstance(target, str) else None
+
+
 def daemon_line(line: bytes) -> tuple[str | None, int | None]:
     """(text for the screen, close code) of a line from the daemon."""
     text = line.decode("utf-8", "replace").rstrip("\n")

@@ -22,6 +22,19 @@ def shell_placed(user_id: int, address: str, ttl_seconds: int) -> None:
     cache.set(_key(user_id), address, timeout=max(60, int(ttl_seconds)))
 
 
+def shell_claim(user_id: int, address: str, ttl_seconds: int) -> str:
+    """Claim the learner's entry for the daemon at `address` unless another daemon holds it;
+    returns the holder (`address` when the claim won). Atomic (Redis SET NX): two daemons that
+    each got one of a learner's two new screens at the same moment agree on one of them."""
+    for _ in range(3):
+        if cache.add(_key(user_id), address, timeout=max(60, int(ttl_seconds))):
+            return address
+        holder = cache.get(_key(user_id))
+        if holder:
+            return str(holder)
+    return address  # the entry kept vanishing between the two calls: Redis is being flushed
+
+
 def shell_place(user_id: int) -> str | None:
     found = cache.get(_key(user_id))
     return str(found) if found else None

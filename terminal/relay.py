@@ -3,7 +3,8 @@ process checks who the user is, finds the daemon that holds their shell (termina
 its own host's), and relays every message both ways; the daemon does the rest (terminal.daemon).
 
 A registered daemon that does not answer (it died) is forgotten and this host's daemon is asked
-instead: the session id is unknown there, so the learner gets a new shell that says so.
+instead: the session id is unknown there, so the learner gets a new shell that says so. A daemon
+that another daemon beat to a learner's new shell names the winner, and the relay goes there.
 """
 
 from __future__ import annotations
@@ -53,6 +54,36 @@ async def daemon_connect(
     return reader, writer, local
 
 
+MAX_REDIRECTS = 2
+
+
+async def daemon_attach(
+    user_id: int, hello: dict[str, object]
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
+    """Send the attach hello to the daemon holding the learner's shell; the daemon's first line.
+
+    A daemon asked for a shell it does not hold, while another daemon holds or is starting it,
+    names that one instead (two tabs that reached two daemons at once): follow it, at most
+    twice. A named daemon that does not answer is forgotten and this host's is asked."""
+    reader, writer, _ = await daemon_connect(user_id)
+    for hop in range(MAX_REDIRECTS + 1):
+        # A fresh signature each time: a daemon admits a hello once.
+        writer.write(wire.hello_encode(hello, secret=daemon_secret()))
+        await writer.drain()
+        first = await reader.readline()
+        target = wire.redirect_target(first)
+        if target is None or hop == MAX_REDIRECTS:
+            return reader, writer, b"" if target is not None else first
+        writer.close()
+        try:
+            reader, writer = await daemon_open(wire.Address.parse(target))
+        except (OSError, TimeoutError, ValueError) as exc:
+            log.warning("terminal daemon %s did not answer (%s); asking this host's", target, exc)
+            await database_sync_to_async(shell_forget)(user_id, target)
+            reader, writer = await daemon_open(wire.Address.parse(terminal_config().daemon))
+    raise AssertionError("unreachable")  # the loop returns on its last round
+
+
 async def daemon_end_for_owner(user_id: int, reason: str) -> int:
     """End the learner's shell wherever it lives (they logged out, lost access)."""
     try:
@@ -80,21 +111,18 @@ class TerminalRelayConsumer(KeystrokeConsumer):
             await self.close(code=denied.code)
             return
         rows, cols = screen_size(parse_qs(self.scope.get("query_string", b"").decode("latin-1")))
-        try:
-            reader, writer, _ = await daemon_connect(int(user.pk))
-        except (OSError, TimeoutError, ValueError) as exc:
-            log.error("no terminal daemon answers: %s", exc)
-            await self.close(code=4503)
-            return
         hello = {
             "op": "attach", "user": int(user.pk), "session": session_id or "",
             "rows": rows, "cols": cols,
             "language": scope_language(self.scope.get("headers", [])),
         }  # fmt: skip
-        writer.write(wire.hello_encode(hello, secret=daemon_secret()))
-        await writer.drain()
+        try:
+            reader, writer, first = await daemon_attach(int(user.pk), hello)
+        except (OSError, TimeoutError, ValueError) as exc:
+            log.error("no terminal daemon answers: %s", exc)
+            await self.close(code=4503)
+            return
         # The daemon's first line says whether this user may have that session.
-        first = await reader.readline()
         text, code = wire.daemon_line(first) if first else (None, 4503)
         if code is not None:
             writer.close()

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,3 +196,30 @@ def test_a_shell_in_the_daemon_outlives_the_web_process_that_started_it(
     monkeypatch.setenv("KUBELAB_TERMINAL_DAEMON", address)
     assert terminal_end_for_owner(learner.user.pk, "logged out") == 1
     assert d.wait_status("closed")[2] == "logged out"
+
+
+def test_two_tabs_opened_at_once_through_two_daemons_share_one_shell(
+    make_shell_learner: Callable[[str], ShellLearner],
+) -> None:
+    """Scaled out, each web process may reach another daemon (a Service picks one). A learner's
+    two new tabs at the same moment must still get one shell: the daemons claim it in Redis
+    atomically, and the one that lost names the winner to its relay."""
+    addresses = [f"tcp:127.0.0.1:{free_port()}" for _ in range(2)]
+    started: list[Any] = [daemon_start(a, f"race-{i}") for i, a in enumerate(addresses)]
+    try:
+        for i, address in enumerate(addresses):
+            env = child_env(KUBELAB_TERMINAL_DAEMON=address)
+            started.append(web_start(ARTIFACTS / f"web-race-{i}.log", env))
+        webs = started[2:]
+        for attempt in range(3):  # a fresh learner each time: no shell, no entry
+            learner = make_shell_learner(f"race{attempt}")
+            with ThreadPoolExecutor(2) as pool:
+                screens = list(pool.map(Screen.open, webs, [learner, learner]))
+            for screen in screens:
+                screen.wait_for(r"learner@kubelab:~\$")
+            assert screens[0].session_id == screens[1].session_id, f"attempt {attempt}"
+            screens[0].type("MARK=one-$((6*7)); echo set-$MARK\n")
+            screens[1].wait_for(r"set-one-42")  # the same bash, seen through the other daemon
+    finally:
+        for item in reversed(started):
+            stop_process(item.proc if isinstance(item, WebServer) else item)

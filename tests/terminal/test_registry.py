@@ -10,7 +10,8 @@ import pytest
 from django.core.cache import cache
 
 from terminal.daemon import shell_keep_placed
-from terminal.registry import shell_forget, shell_place, shell_placed
+from terminal.daemon_wire import redirect_line, redirect_target
+from terminal.registry import shell_claim, shell_forget, shell_place, shell_placed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 USER = 987_654_321
@@ -60,3 +61,19 @@ def test_forget_leaves_an_entry_another_daemon_took_over() -> None:
     assert shell_place(USER) == "tcp:127.0.0.1:7071"
     shell_forget(USER, "tcp:127.0.0.1:7071")
     assert shell_place(USER) is None
+
+
+def test_a_claim_goes_to_the_first_daemon_and_names_it_to_the_second() -> None:
+    """Two daemons that each got one of a learner's two new screens at the same moment."""
+    assert shell_claim(USER, "tcp:127.0.0.1:7070", 60) == "tcp:127.0.0.1:7070"
+    assert shell_claim(USER, "tcp:127.0.0.1:7071", 60) == "tcp:127.0.0.1:7070"
+    assert shell_place(USER) == "tcp:127.0.0.1:7070"
+    # The holder went away (its relay forgot it): the next daemon's claim wins.
+    shell_forget(USER, "tcp:127.0.0.1:7070")
+    assert shell_claim(USER, "tcp:127.0.0.1:7071", 60) == "tcp:127.0.0.1:7071"
+
+
+def test_redirect_lines_round_trip_and_garbage_is_no_redirect() -> None:
+    assert redirect_target(redirect_line("tcp:10.1.2.3:7070")) == "tcp:10.1.2.3:7070"
+    for line in (b"", b"hello\n", b'{"close": 4403}\n', b'{"redirect": 5}\n', b'{"redirect"\n'):
+        assert redirect_target(line) is None
