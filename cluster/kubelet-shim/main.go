@@ -36,6 +36,7 @@ type options struct {
 	ns        limits
 	caps      namespaceCaps
 	learner   string
+	metrics   string
 }
 
 func parseFlags() options {
@@ -57,6 +58,8 @@ func parseFlags() options {
 	flag.IntVar(&o.ns.cpuPercent, "namespace-cpu-percent", 100, "CPU of all of one namespace's pods, in % of a core")
 	flag.IntVar(&o.caps.helpers, "namespace-execs", 16, "execs one namespace may run at once")
 	flag.IntVar(&o.caps.demos, "namespace-demo-servers", 8, "demo app servers one namespace may run at once")
+	flag.StringVar(&o.metrics, "metrics-client", "",
+		"common name of metrics-server's client certificate: it may read resource metrics, nothing else")
 	flag.StringVar(&o.learner, "learner-service-account", "learner",
 		"in namespaces with this ServiceAccount, pods see only the Secrets it may read (\"\" to trust every pod)")
 	flag.Parse()
@@ -119,9 +122,14 @@ func run(o options) error {
 	go pods.prober.run(ctx)
 	go newMemqWorkers(pods).run(ctx)
 
+	apiServer, err := certificateName(o.apiCert)
+	if err != nil {
+		return fmt.Errorf("--api-cert: %w", err)
+	}
+	rights := clientRights{apiServer: apiServer, metrics: o.metrics}
 	srv := &http.Server{
 		Addr:              o.listen,
-		Handler:           routes(pods),
+		Handler:           rights.guard(routes(pods)),
 		TLSConfig:         serverTLS,
 		ReadHeaderTimeout: 10 * time.Second,
 		// SPDY upgrades need HTTP/1.1: an empty map turns HTTP/2 off.

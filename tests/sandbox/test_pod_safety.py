@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import ssl
@@ -180,6 +181,45 @@ def test_demo_app_listens_on_nothing_and_runs_jailed(learner: Learner) -> None:
                     assert rows == [], f"{table}: {rows}"
                 inspected += 1
             assert inspected >= 1, "no live demo server could be inspected"
+
+
+def test_metrics_servers_identity_reads_metrics_and_reaches_no_pod(learner: Learner) -> None:
+    """metrics-server holds a certificate of the cluster CA too, but not the API server's: at the
+    kubelet shim it may read resource metrics and nothing else, and at the API server it has
+    metrics-server's rights, not the admin's."""
+    pki = REPO / "var" / "cluster" / "kwok" / "clusters" / "kubelab" / "pki"
+    if not (pki / "metrics-server-client.crt").exists():
+        pytest.skip("the embedded cluster's metrics-server identity is not there")
+    context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    context.load_cert_chain(
+        str(pki / "metrics-server-client.crt"), str(pki / "metrics-server-client.key")
+    )
+    port = int(os.environ.get("KUBELAB_KUBELET_PORT", "10250"))
+    pod = learner.kubectl("get", "pod", "kuard", "-o", "jsonpath={.metadata.name}").stdout
+
+    def status(method: str, path: str) -> int:
+        connection = http.client.HTTPSConnection("localhost", port, context=context, timeout=10)
+        connection.request(method, path)
+        answer = connection.getresponse().status
+        connection.close()
+        return answer
+
+    assert status("GET", "/metrics/nodes/worker-1/metrics/resource") == 200
+    for method, path in [
+        ("POST", f"/exec/{learner.namespace}/{pod}/kuard?command=id&output=1"),
+        ("GET", f"/containerLogs/{learner.namespace}/{pod}/kuard"),
+        ("POST", f"/portForward/{learner.namespace}/{pod}"),
+        ("POST", f"/attach/{learner.namespace}/{pod}/kuard?output=1"),
+    ]:
+        assert status(method, path) == 403, path
+    kubeconfig = (
+        REPO / "var" / "cluster" / "kwok" / "clusters" / "kubelab" / "metrics-server.kubeconfig"
+    )
+    secrets = subprocess.run(
+        [str(learner.kubectl_path), "--kubeconfig", str(kubeconfig), "get", "secrets", "-A"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert secrets.returncode != 0 and "forbidden" in secrets.stderr
 
 
 def test_kubelet_shim_refuses_clients_without_the_clusters_certificate(learner: Learner) -> None:
