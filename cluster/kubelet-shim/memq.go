@@ -46,21 +46,11 @@ func memqWorker(p *pod) (container, server string) {
 	if !job {
 		return "", ""
 	}
-	for _, c := range p.Spec.Containers {
-		enabled, failing, server := false, false, ""
-		for _, word := range append(append([]string{}, c.Command...), c.Args...) {
-			name, value, _ := strings.Cut(strings.TrimPrefix(word, "--"), "=")
-			switch name {
-			case "keygen-enable":
-				enabled = value == "" || value == "true" || value == "1"
-			case "keygen-memq-server":
-				server = value
-			case "keygen-exit-code":
-				failing = value != "" && value != "0"
-			}
-		}
-		if enabled && server != "" && !failing {
-			return c.Name, server
+	for i := range p.Spec.Containers {
+		k := keygenFlags(&p.Spec.Containers[i])
+		failing := k.exitCode != "" && k.exitCode != "0"
+		if k.enable && k.memqServer != "" && !failing {
+			return p.Spec.Containers[i].Name, k.memqServer
 		}
 	}
 	return "", ""

@@ -68,22 +68,6 @@ func busySeconds(since, now time.Time, numToGen, timeToRun int) float64 {
 	return now.Sub(since).Seconds()
 }
 
-// keygenFlags reads kuard's --keygen-* flags from the container's command line.
-func keygenFlags(c *podContainer) (enable bool, numToGen, timeToRun int) {
-	for _, word := range append(append([]string{}, c.Command...), c.Args...) {
-		name, value, _ := strings.Cut(strings.TrimPrefix(word, "--"), "=")
-		switch name {
-		case "keygen-enable":
-			enable = value == "" || value == "true" || value == "1"
-		case "keygen-num-to-gen":
-			_, _ = fmt.Sscanf(value, "%d", &numToGen)
-		case "keygen-time-to-run":
-			_, _ = fmt.Sscanf(value, "%d", &timeToRun)
-		}
-	}
-	return enable, numToGen, timeToRun
-}
-
 // containerUsage is one running container's cumulative CPU seconds and working set.
 type containerUsage struct {
 	namespace, pod, container string
@@ -106,8 +90,8 @@ func usageOf(c *podContainer, started time.Time, st *demoState, now time.Time) (
 		if k.Enable {
 			busy += busySeconds(time.Unix(0, int64(k.Since*1e9)), now, k.NumToGen, k.TimeToRun)
 		}
-	} else if enable, numToGen, timeToRun := keygenFlags(c); enable {
-		busy = busySeconds(started, now, numToGen, timeToRun)
+	} else if k := keygenFlags(c); k.enable {
+		busy = busySeconds(started, now, k.numToGen, k.timeToRun)
 	}
 	if st != nil {
 		memory += float64(min(max(st.Memory.AllocatedBytes, 0), maxAllocatedBytes))

@@ -53,6 +53,35 @@ type podContainer struct {
 	} `json:"resources"`
 }
 
+// keygenArgs are kuard's --keygen-* flags on a container's command line (its load, metrics.go;
+// its MemQ worker, memq.go).
+type keygenArgs struct {
+	enable              bool
+	numToGen, timeToRun int
+	memqServer          string
+	exitCode            string // as written: "" when absent
+}
+
+func keygenFlags(c *podContainer) keygenArgs {
+	var k keygenArgs
+	for _, word := range append(append([]string{}, c.Command...), c.Args...) {
+		name, value, _ := strings.Cut(strings.TrimPrefix(word, "--"), "=")
+		switch name {
+		case "keygen-enable":
+			k.enable = value == "" || value == "true" || value == "1"
+		case "keygen-num-to-gen":
+			_, _ = fmt.Sscanf(value, "%d", &k.numToGen)
+		case "keygen-time-to-run":
+			_, _ = fmt.Sscanf(value, "%d", &k.timeToRun)
+		case "keygen-memq-server":
+			k.memqServer = value
+		case "keygen-exit-code":
+			k.exitCode = value
+		}
+	}
+	return k
+}
+
 type containerState struct {
 	Running *struct {
 		StartedAt string `json:"startedAt"`
