@@ -53,24 +53,31 @@ def _put_keygen(base: str, config: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def _top(learner: Learner) -> dict[str, int]:
-    """`kubectl top pods` as the learner: millicores by pod (empty until metrics exist)."""
+def _top(learner: Learner, memory: bool = False) -> dict[str, int]:
+    """`kubectl top pods` as the learner: millicores (or MiB) by pod, empty until metrics exist."""
     done = learner.kubectl("top", "pods", "--no-headers")
     if done.returncode != 0:
         return {}
-    return {line.split()[0]: int(line.split()[1].rstrip("m")) for line in done.stdout.splitlines()}
+    column, unit = (2, "Mi") if memory else (1, "m")
+    rows = [line.split() for line in done.stdout.splitlines()]
+    return {row[0]: int(row[column].removesuffix(unit)) for row in rows}
+
+
+def _kuard_pod(learner: Learner) -> str:
+    """The learner's kuard ReplicaSet, its one Pod ready; that Pod's name."""
+    _ok(learner.kubectl("apply", "-f", "-", input=KUARD_RS))
+    _ok(learner.kubectl("wait", "--for=condition=Ready", "pods", "-l", "app=kuard",
+                        "--timeout=60s"))  # fmt: skip
+    return _ok(learner.kubectl("get", "pods", "-l", "app=kuard", "-o",
+                               "jsonpath={.items[0].metadata.name}"))  # fmt: skip
 
 
 def test_keygen_load_shows_in_top_and_the_autoscaler_scales(
     make_learner: Callable[..., Learner],
 ) -> None:
     learner = make_learner("metrics-load")
-    _ok(learner.kubectl("apply", "-f", "-", input=KUARD_RS))
+    pod = _kuard_pod(learner)
     _ok(learner.kubectl("autoscale", "rs", "kuard", "--min=1", "--max=3", "--cpu=80%"))
-    _ok(learner.kubectl("wait", "--for=condition=Ready", "pods", "-l", "app=kuard",
-                        "--timeout=60s"))  # fmt: skip
-    pod = _ok(learner.kubectl("get", "pods", "-l", "app=kuard", "-o",
-                              "jsonpath={.items[0].metadata.name}"))  # fmt: skip
     # At rest: a millicore or two, and the autoscaler keeps its minimum.
     wait_until(lambda: pod in _top(learner), timeout=60, what="metrics for the pod")
     assert _top(learner)[pod] <= 5
@@ -91,32 +98,22 @@ def test_keygen_load_shows_in_top_and_the_autoscaler_scales(
     wait_until(lambda: _top(learner).get(pod, 1000) <= 5, timeout=60, what="the pod at rest")
 
 
-def _top_memory(learner: Learner) -> dict[str, int]:
-    """`kubectl top pods` as the learner: MiB by pod."""
-    done = learner.kubectl("top", "pods", "--no-headers")
-    if done.returncode != 0:
-        return {}
-    return {line.split()[0]: int(line.split()[2].rstrip("Mi")) for line in done.stdout.splitlines()}
-
-
 def test_memory_allocated_through_kuard_shows_in_top(
     make_learner: Callable[..., Learner],
 ) -> None:
     learner = make_learner("metrics-memory")
-    _ok(learner.kubectl("apply", "-f", "-", input=KUARD_RS))
-    _ok(learner.kubectl("wait", "--for=condition=Ready", "pods", "-l", "app=kuard",
-                        "--timeout=60s"))  # fmt: skip
-    pod = _ok(learner.kubectl("get", "pods", "-l", "app=kuard", "-o",
-                              "jsonpath={.items[0].metadata.name}"))  # fmt: skip
-    wait_until(lambda: pod in _top_memory(learner), timeout=60, what="metrics for the pod")
-    assert _top_memory(learner)[pod] < 20  # kuard at rest
+    pod = _kuard_pod(learner)
+    wait_until(lambda: pod in _top(learner, memory=True), timeout=60, what="metrics for the pod")
+    assert _top(learner, memory=True)[pod] < 20  # kuard at rest
     with port_forward(learner, pod) as port:
         done = subprocess.run(
             ["curl", "-sf", f"http://127.0.0.1:{port}/memory/alloc?size=300Mi"],
             capture_output=True, text=True,
         )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    wait_until(lambda: _top_memory(learner).get(pod, 0) >= 300, timeout=60, what="300 MiB more")
+    wait_until(
+        lambda: _top(learner, memory=True).get(pod, 0) >= 300, timeout=60, what="300 MiB more"
+    )
 
 
 def test_metrics_stay_in_the_learners_namespace(
