@@ -170,6 +170,13 @@ def classroom_join(*, user: Any, code: str) -> Joined:
     return Joined(classroom, created=True)
 
 
+def classroom_enrol(*, classroom: Classroom, user: Any) -> bool:
+    """Put a student in the class without a join code (their LMS course says they are in it).
+    True if they were not in it before."""
+    _, created = Enrollment.objects.get_or_create(classroom=classroom, student=user)
+    return created
+
+
 def instructor_add(*, classroom: Classroom, username: str) -> Any:
     """Make another instructor a co-instructor of the class."""
     user = get_user_model().objects.filter(username=(username or "").strip()).first()

@@ -23,6 +23,7 @@ from classes.cells import CellNotFound, cell_shown
 from classes.codes import InvalidCode, code_display, code_normalise
 from classes.deadlines import DeadlineError, deadline_set, extension_grant, extension_revoke
 from classes.export import export_filename, gradebook_csv, gradebook_json
+from classes.extras import gradebook_extras
 from classes.forms import ClassroomForm, InstructorForm, JoinForm, join_code_problem
 from classes.gradebook import Gradebook
 from classes.labs import class_lab_values, lab_choices
@@ -171,13 +172,15 @@ def _joined_message(request: HttpRequest, classroom: Classroom, created: bool) -
 def detail(request: HttpRequest, classroom_id: int) -> HttpResponse:
     classroom = _classroom(request, classroom_id)
     book = gradebook_get(classroom=classroom, language=get_language())
+    rows = book.rows()
     return render(
         request,
         "classes/detail.html",
         {
             "classroom": classroom,
             "book": book,
-            "rows": book.rows(),
+            "rows": rows,
+            "extras": gradebook_extras(classroom, [row.student.id for row in rows]),
             "join_url": _join_url(request, classroom),
             "join_code": code_display(classroom.join_code),
         },

@@ -40,6 +40,7 @@ from labs.rows import rows_copy, rows_insert, rows_with_ids
 from labs.scoring import points_earned, points_kept
 from labs.selectors import ExerciseNotFound, attempt_payload, exercise_get
 from labs.services import Graded, GradeOutcome, runs_prune, still_starting
+from labs.signals import attempts_graded_send
 from labs.snapshot import read_failure, snapshot_evidence, snapshot_scripts_run
 from labs.spec import Exercise, Lab
 from labs.translation import check_message
@@ -367,6 +368,9 @@ def _chunk_store(
                 )
             )  # fmt: skip
         _attempts_write(fresh, runs, now)
+        attempts_graded_send(
+            attempt.pk for attempt, graded in fresh if graded.outcome.status != "inconclusive"
+        )
         for attempt, graded in fresh:
             if graded.generation % 10 == 0:
                 runs_prune(attempt)

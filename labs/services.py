@@ -29,6 +29,7 @@ from labs.library import DRAFT, lab_resolve
 from labs.models import Attempt, AttemptStatus, CheckResult, GradingRun, Trigger
 from labs.scoring import points_earned, points_kept
 from labs.selectors import ExerciseNotFound, attempt_payload, exercise_get
+from labs.signals import attempts_graded_send
 from labs.snapshot import snapshot_cached, snapshot_evidence, snapshot_take
 from labs.spec import Exercise
 from labs.tasks import attempt_grade_task
@@ -387,6 +388,7 @@ def _grading_store(attempt_id: int, graded: Graded, *, tries: int, final_try: bo
             attempt.graded_generation = graded.generation
             attempt.best_points = points_kept(attempt.best_points, graded.points)
             fields += ["graded_generation", "best_points"]
+            attempts_graded_send([attempt.pk])
         if outcome.status == "passed" and attempt.completed_at is None:
             attempt.completed_at = timezone.now()
             fields.append("completed_at")
