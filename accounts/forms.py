@@ -16,6 +16,9 @@ class SignupForm(UserCreationForm):
         username = str(super().clean_username() or "")
         if username_is_reserved(username):
             raise forms.ValidationError(
-                _("Names starting with “guest-” are kept for guests; choose another.")
+                _(
+                    "Names starting with “guest-” or “lti-” are kept for guests and for "
+                    "learners from an LMS; choose another."
+                )
             )
         return username

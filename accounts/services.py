@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 # Only guests are called this; sign-up and claiming refuse it, so a name never passes for one.
 GUEST_USERNAME_PREFIX = "guest-"
+# Accounts of people who come in through an LMS (lms.launches): nobody signs up as one, so a
+# name can never be taken before its LMS user arrives.
+LMS_USERNAME_PREFIX = "lti-"
 _GUEST_NAME_ALPHABET = string.ascii_lowercase + string.digits
 _GUEST_NAME_LENGTH = 6
 _RATE_WINDOW_SECONDS = 3600
@@ -57,7 +60,7 @@ def student_signup(*, username: str, password: str, email: str = "") -> User:
 
 
 def username_is_reserved(username: str) -> bool:
-    return username.strip().lower().startswith(GUEST_USERNAME_PREFIX)
+    return username.strip().lower().startswith((GUEST_USERNAME_PREFIX, LMS_USERNAME_PREFIX))
 
 
 # --- Guests ----------------------------------------------------------------------------------
@@ -136,7 +139,10 @@ def _guest_claim_locked(*, user: Any, username: str, hashed: str, email: str) ->
     username = username.strip()
     if username_is_reserved(username):
         raise GuestClaimError(
-            _("Names starting with “guest-” are kept for guests; choose another.")
+            _(
+                "Names starting with “guest-” or “lti-” are kept for guests and for "
+                "learners from an LMS; choose another."
+            )
         )
     taken = get_user_model().objects.filter(username__iexact=username).exclude(pk=locked.pk)
     if taken.exists():

@@ -78,6 +78,8 @@ app.conf.update(
         "accounts-guests-prune": {"task": "accounts.guests_prune", "schedule": 900.0},
         # Grades as of the deadline (classes/deadline_grades.py): taken within a minute of it.
         "classes-deadlines-take": {"task": "classes.deadlines_take", "schedule": 60.0},
+        # Scores owed to LMSes whose sending task was lost or whose retry is due (lms/).
+        "lms-passback-sweep": {"task": "lms.passback_sweep", "schedule": 60.0},
     },
 )
 # kubelab.tasks is not an app module, so name it; app tasks are found by autodiscovery.

@@ -43,11 +43,18 @@ INSTALLED_APPS = [
     "terminal",
     "classes",
     "studio",
+    # LTI 1.3 (lms/): django-lti's tables (registrations, deployments, keys, LMS users,
+    # courses, links) and kubelab's own on top.
+    "lti_tool",
+    "lms",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "kubelab.outages.OutageMiddleware",
+    # Outside the session, CSRF, framing and CSP middleware, so it sees the cookies and headers
+    # they set; inside the outage one, so a session it cannot read is a 503 like any other.
+    "lms.framing.FramedSessionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -178,7 +185,9 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 if KUBELAB_HTTPS:
     SECURE_HSTS_SECONDS = env_int("KUBELAB_HSTS_SECONDS", 31536000, maximum=2 * 31536000)
     CSRF_TRUSTED_ORIGINS = [*CSRF_TRUSTED_ORIGINS, *(f"https://{h}" for h in ALLOWED_HOSTS)]
-X_FRAME_OPTIONS = "DENY"
+X_FRAME_OPTIONS = "DENY"  # lms.framing lifts it for sessions an LMS launched, for that LMS only
+# Scores an LMS did not take are sent again after this many seconds, doubling up to an hour.
+LMS_RETRY_SECONDS = env_int("KUBELAB_LMS_RETRY_SECONDS", 30, minimum=1, maximum=3600)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 

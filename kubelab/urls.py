@@ -17,5 +17,6 @@ urlpatterns = [
     path("labs/studio/", include("studio.urls")),
     path("labs/", include("labs.urls")),
     path("classes/", include("classes.urls")),
+    path("lms/", include("lms.urls")),
     path("", include("tutorials.urls")),
 ]

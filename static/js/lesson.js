@@ -127,7 +127,7 @@
     window.dispatchEvent(new Event("resize"));  // lets the terminal refit
     return value;
   }
-  let current = apply(parseFloat(localStorage.getItem(key)) || 50);
+  let current = apply(parseFloat(window.kubelabStorage.local.getItem(key)) || 50);
   handle.addEventListener("pointerdown", (event) => {
     handle.setPointerCapture(event.pointerId);
     layout.classList.add("is-resizing");
@@ -140,7 +140,7 @@
   handle.addEventListener("pointerup", (event) => {
     handle.releasePointerCapture(event.pointerId);
     layout.classList.remove("is-resizing");
-    localStorage.setItem(key, String(current));
+    window.kubelabStorage.local.setItem(key, String(current));
   });
   handle.addEventListener("keydown", (event) => {
     const step = event.shiftKey ? 10 : 2;
@@ -148,6 +148,6 @@
     else if (event.key === "ArrowRight") current = apply(current + step);
     else return;
     event.preventDefault();
-    localStorage.setItem(key, String(current));
+    window.kubelabStorage.local.setItem(key, String(current));
   });
 })();

@@ -1,3 +1,24 @@
+// The browser's storage, or a page-long memory where it is refused: inside an LMS's frame, a
+// browser that blocks third-party storage throws on the first touch of localStorage, which
+// would stop the terminal from starting at all. Settings then last as long as the page.
+window.kubelabStorage = (() => {
+  function open(name) {
+    try {
+      const store = window[name];
+      store.getItem("kubelab");
+      return store;
+    } catch (refused) {
+      const kept = new Map();
+      return {
+        getItem: (key) => (kept.has(key) ? kept.get(key) : null),
+        setItem: (key, value) => { kept.set(key, String(value)); },
+        removeItem: (key) => { kept.delete(key); },
+      };
+    }
+  }
+  return { local: open("localStorage"), session: open("sessionStorage") };
+})();
+
 // Site-wide behaviour that needs no framework: auto-submitting selects (the language switch).
 document.querySelectorAll("select[data-autosubmit]").forEach((select) => {
   select.addEventListener("change", () => select.form.submit());

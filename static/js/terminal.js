@@ -27,7 +27,7 @@
     fontSize: 14,
     scrollback: 5000,
     allowProposedApi: false,
-    screenReaderMode: localStorage.getItem(SCREEN_READER_KEY) === "on",
+    screenReaderMode: window.kubelabStorage.local.getItem(SCREEN_READER_KEY) === "on",
     theme: { background: "#0d1117", foreground: "#e6edf3", cursor: "#58a6ff", selectionBackground: "#264f78" },
   });
   const fit = new window.FitAddon.FitAddon();
@@ -88,7 +88,7 @@
 
   function url() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const id = sessionStorage.getItem(SESSION_KEY);
+    const id = window.kubelabStorage.session.getItem(SESSION_KEY);
     const path = panel.dataset.wsPath + (id ? encodeURIComponent(id) + "/" : "");
     return `${scheme}//${location.host}${path}?rows=${term.rows}&cols=${term.cols}`;
   }
@@ -128,7 +128,7 @@
       if (ws !== socket) return;
       ws = null;
       if (event.code === 4401) { setStatus("login"); return; }
-      if (event.code === 4403 || event.code === 4400) sessionStorage.removeItem(SESSION_KEY);
+      if (event.code === 4403 || event.code === 4400) window.kubelabStorage.session.removeItem(SESSION_KEY);
       if (state === "closed") return;
       retries += 1;
       const delay = Math.min(8000, 300 * 2 ** Math.min(retries, 5));
@@ -138,7 +138,7 @@
   }
 
   function onStatus(kind, detail, sessionId) {
-    if (sessionId) sessionStorage.setItem(SESSION_KEY, sessionId);
+    if (sessionId) window.kubelabStorage.session.setItem(SESSION_KEY, sessionId);
     if (kind === "attached") {
       // The server replays the scrollback next: start from a clean screen.
       term.reset();
@@ -153,7 +153,7 @@
     } else if (kind === "error") {
       setStatus("error", detail);
     } else if (kind === "closed") {
-      sessionStorage.removeItem(SESSION_KEY);
+      window.kubelabStorage.session.removeItem(SESSION_KEY);
       setStatus("closed", detail);
     } else if (kind === "idle-warning") {
       // The shell keeps running (state stays ready); only the line says what is coming.
@@ -235,7 +235,7 @@
   screenReaderBox.checked = term.options.screenReaderMode;
   screenReaderBox.addEventListener("change", () => {
     term.options.screenReaderMode = screenReaderBox.checked;
-    localStorage.setItem(SCREEN_READER_KEY, screenReaderBox.checked ? "on" : "off");
+    window.kubelabStorage.local.setItem(SCREEN_READER_KEY, screenReaderBox.checked ? "on" : "off");
   });
 
   window.kubelabTerminal = {
@@ -253,7 +253,7 @@
     },
     focus() { term.focus(); },
     get state() { return state; },
-    get sessionId() { return sessionStorage.getItem(SESSION_KEY); },
+    get sessionId() { return window.kubelabStorage.session.getItem(SESSION_KEY); },
   };
 
   connect();

@@ -180,7 +180,7 @@ def test_every_chinese_message_is_translated_and_none_is_fuzzy() -> None:
     assert not fuzzy, fuzzy[:3]
 
 
-SOURCE_FOLDERS = ("accounts", "classes", "kubelab", "labs", "sandbox", "studio", "terminal",
+SOURCE_FOLDERS = ("accounts", "classes", "kubelab", "labs", "lms", "sandbox", "studio", "terminal",
                   "tutorials", "templates", "static", "locale")  # fmt: skip
 
 
