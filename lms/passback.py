@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -30,6 +31,7 @@ MAX_BACKOFF_SECONDS = 3600
 # Longer waits are left to the beat sweep: Redis hands a task held longer than its visibility
 # timeout (300 s) to a second worker.
 COUNTDOWN_LIMIT = 240
+SEND_CLAIM_SECONDS = 120  # longer than a send can take (two HTTP calls of at most 25 s each)
 
 
 def passbacks_for_gradings(sender: Any = None, *, attempt_ids: list[int], **_: Any) -> int:
@@ -128,6 +130,18 @@ def passback_send(passback_id: int) -> str:
         return "gone"
     if row.state == PassbackState.SENT and row.sent_version >= row.version:
         return "up-to-date"
+    # One send of a version at a time (a retry's countdown, the sweep and "Send again" may all
+    # queue one); a worker that dies holding it frees it when the claim expires.
+    claim = f"lms:sending:{row.pk}:{row.version}"
+    if not cache.add(claim, 1, SEND_CLAIM_SECONDS):
+        return "in-flight"
+    try:
+        return _send(row)
+    finally:
+        cache.delete(claim)
+
+
+def _send(row: Passback) -> str:
     activity = row.activity
     context = activity.resource_link.context
     registration = context.deployment.registration

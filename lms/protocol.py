@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Final, cast
 from urllib.parse import urlsplit
@@ -262,7 +263,29 @@ def deep_link_answer(
 # --- services (AGS, NRPS), outside any launch -------------------------------------------
 
 
-def _service_error(exc: Exception, what: str) -> Exception:
+# An access token serves an hour (IMS: expires_in 3600): a worker keeps its connector, and the
+# token in it, for 50 minutes rather than ask the LMS for a new one before every score. Keyed
+# by the registration's modification time, so an edited registration is used at once.
+CONNECTOR_SECONDS = 50 * 60
+_connectors: dict[tuple[int, float], tuple[float, ServiceConnector]] = {}
+
+
+def _connector(registration: LtiRegistration) -> ServiceConnector:
+    key = (registration.pk, registration.datetime_modified.timestamp())
+    now = time.monotonic()
+    held = _connectors.get(key)
+    if held is not None and now - held[0] < CONNECTOR_SECONDS:
+        return held[1]
+    connector = ServiceConnector(registration.to_registration(), requests_session=_http())
+    _connectors[key] = (now, connector)
+    return connector
+
+
+def _service_error(exc: Exception, what: str, registration: LtiRegistration) -> Exception:
+    if isinstance(exc, LtiServiceException) and exc.response.status_code == 401:
+        # The LMS no longer takes the token this worker holds: the next try asks for a new one.
+        for key in [k for k in _connectors if k[0] == registration.pk]:
+            _connectors.pop(key, None)
     if isinstance(exc, LtiServiceException):
         response = exc.response
         status = response.status_code
@@ -298,7 +321,7 @@ def score_publish(
     """POST one score to its line item (FullyGraded). LmsUnavailable: try again later."""
     if not service_url_valid(lineitem_url):
         raise LmsRefused(f"kubelab does not send scores to {lineitem_url[:200]}")
-    connector = ServiceConnector(registration.to_registration(), requests_session=_http())
+    connector = _connector(registration)
     service = AssignmentsGradesService(
         connector,
         {"scope": [AGS_SCORE, AGS_LINEITEM], "lineitems": lineitems_url, "lineitem": lineitem_url},
@@ -315,7 +338,7 @@ def score_publish(
     try:
         service.put_grade(grade)
     except (LtiException, LtiServiceException, requests.RequestException) as exc:
-        raise _service_error(exc, "sending a score") from None
+        raise _service_error(exc, "sending a score", registration) from None
 
 
 def lineitem_create(
@@ -325,7 +348,7 @@ def lineitem_create(
     """The URL of the line item for a link, created if the platform did not make one."""
     if not service_url_valid(lineitems_url):
         raise LmsRefused(f"kubelab does not create line items at {lineitems_url[:200]}")
-    connector = ServiceConnector(registration.to_registration(), requests_session=_http())
+    connector = _connector(registration)
     service = AssignmentsGradesService(
         connector, {"scope": [AGS_LINEITEM, AGS_LINEITEM_READ], "lineitems": lineitems_url}
     )
@@ -340,7 +363,7 @@ def lineitem_create(
     try:
         item = service.find_or_create_lineitem(wanted, find_by="resource_id")
     except (LtiException, LtiServiceException, requests.RequestException) as exc:
-        raise _service_error(exc, "creating a line item") from None
+        raise _service_error(exc, "creating a line item", registration) from None
     return str(item.get_id())
 
 
@@ -348,7 +371,7 @@ def members_fetch(*, registration: LtiRegistration, memberships_url: str) -> lis
     """Every member of the course (NRPS, every page)."""
     if not service_url_valid(memberships_url):
         raise LmsRefused(f"kubelab does not read rosters from {memberships_url[:200]}")
-    connector = ServiceConnector(registration.to_registration(), requests_session=_http())
+    connector = _connector(registration)
     service = NamesRolesProvisioningService(connector, {"context_memberships_url": memberships_url})
     members: list[dict[str, Any]] = []
     url: str | None = memberships_url
@@ -367,5 +390,5 @@ def members_fetch(*, registration: LtiRegistration, memberships_url: str) -> lis
             if not service_url_valid(url):
                 raise LmsRefused(f"the roster's next page is at {url[:200]}")
     except (LtiException, LtiServiceException, requests.RequestException) as exc:
-        raise _service_error(exc, "reading the roster") from None
+        raise _service_error(exc, "reading the roster", registration) from None
     raise LmsRefused(f"the roster has more than {MAX_ROSTER_PAGES} pages")

@@ -50,7 +50,12 @@ def register(platform: TestPlatform, *, active: bool = True) -> LtiRegistration:
 
 
 @pytest.fixture
-def lms(learner_site: Callable[..., LearnerSite]) -> Iterator[Lms]:
+def lms(
+    learner_site: Callable[..., LearnerSite],
+    grading_queue: str,  # noqa: F811 (the fixture, imported above)
+) -> Iterator[Lms]:
+    """Sends queued by a test go to a queue of its own (grading_queue): no worker of another
+    test sends them behind its back; a test that wants the worker path starts one on it."""
     site = learner_site("lms", KUBELAB_LMS_RETRY_SECONDS="1")
     with TestPlatform(site.url) as platform:
         platform.add_member("teacher-1", "Tina Teacher", [INSTRUCTOR], "tina@example.test")

@@ -465,6 +465,10 @@ class TestPlatform:
     def course_url(self) -> str:
         return f"{self.url}/course/{quote(self.context_id, safe='')}"
 
+    def revoke_tokens(self) -> None:
+        """Every access token issued so far stops working (401), as when an LMS rotates them."""
+        self._tokens.clear()
+
     def gradebook_url(self) -> str:
         return self.url + "/gradebook"
 

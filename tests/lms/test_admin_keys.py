@@ -108,3 +108,31 @@ def test_the_picker_needs_a_deep_linking_launch_in_the_session() -> None:
     assert response.status_code == 400
     assert "There is nothing to place" in response.content.decode()
     assert Client().get("/lms/deep-link/").status_code == 302  # to the log-in page
+
+
+def test_the_picker_offers_an_instructor_their_own_published_labs_and_no_one_elses() -> None:
+    from lms.deeplinking import PlacementError, placements_answer
+    from lms.targets import catalog_choices
+    from studio.models import LabTest, LabTestStatus
+    from studio.services import authored_lab_create, version_publish
+
+    author = person("author", role=Role.INSTRUCTOR)
+    other = person("other", role=Role.INSTRUCTOR)
+    lab = authored_lab_create(owner=author, slug="my-own-pods", starter="pod")
+    LabTest.objects.create(lab=lab, digest=lab.draft_digest, spec="", status=LabTestStatus.PASSED)
+    version_publish(lab=lab, by=author)
+
+    def offered(user: Any) -> set[str]:
+        found = set()
+        for chapter in catalog_choices(user=user, language="en"):
+            for lab_choice, exercises in chapter.labs:
+                found |= {str(lab_choice.target), *(str(e.target) for e in exercises)}
+        return found
+
+    assert "lab:my-own-pods" in offered(author) and "lab:pods" in offered(author)
+    assert "lab:my-own-pods" not in offered(other)
+    with pytest.raises(PlacementError, match="not in the catalog"):
+        placements_answer(
+            user=other, pending={}, chosen=["lab:my-own-pods"], language="en",
+            launch_url="http://testserver/lms/launch/",
+        )  # fmt: skip

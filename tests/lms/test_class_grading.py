@@ -45,5 +45,7 @@ def test_a_class_grading_sends_the_points_of_every_learner_from_the_lms(
     row = Passback.objects.get()
     assert row.user_id == done.user.pk and row.score_given == 1
     assert passback_send(row.pk) == "sent"
-    assert [(s["userId"], s["scoreGiven"]) for s in lms.platform.scores] == [("student-2", 1)]
+    assert [(s["userId"], float(s["scoreGiven"])) for s in lms.platform.scores] == [
+        ("student-2", 1.0)
+    ]
     assert Passback.objects.get().state == PassbackState.SENT

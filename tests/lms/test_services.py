@@ -11,6 +11,7 @@ import time
 from datetime import datetime
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 from lti_tool.models import LtiUser
 
@@ -70,6 +71,16 @@ def test_deep_linking_places_a_chapter_a_lab_and_an_exercise(lms: Lms) -> None:
     assert CourseClass.objects.get().classroom.labs == ["pods"]
 
 
+def test_the_picker_enforces_csrf_in_the_frame_too(lms: Lms) -> None:
+    session, _ = lms.launch("teacher-1", deep_link=True)
+    forged = session.post(
+        lms.site.url + "/lms/deep-link/", data={"target": ["lab:pods"]},
+        headers={"Referer": lms.site.url + "/lms/deep-link/"}, timeout=30,
+    )  # fmt: skip
+    assert forged.status_code == 403
+    assert lms.platform.deep_link_returns == []
+
+
 def test_a_placement_not_in_the_catalog_is_refused(lms: Lms) -> None:
     session, _ = lms.launch("teacher-1", deep_link=True)
     picker = session.get(lms.site.url + "/lms/deep-link/", timeout=30)
@@ -103,6 +114,12 @@ def test_a_pass_sends_one_score_to_the_lms_and_sending_again_changes_nothing(lms
     _learner_passes(lms, link)
     row = Passback.objects.get()
     assert row.state == PassbackState.PENDING
+    # A send of this version already under way elsewhere (the sweep and a retry, say): this one
+    # stands back rather than post the score twice.
+    claim = f"lms:sending:{row.pk}:{row.version}"
+    assert cache.add(claim, 1, 60)
+    assert passback_send(row.pk) == "in-flight" and lms.platform.scores == []
+    cache.delete(claim)
     assert passback_send(row.pk) == "sent"
     assert passback_send(row.pk) == "up-to-date"
     assert len(lms.platform.scores) == 1
@@ -113,6 +130,26 @@ def test_a_pass_sends_one_score_to_the_lms_and_sending_again_changes_nothing(lms
     assert score["lineitem"] == next(iter(lms.platform.lineitems.values()))["id"]
     sent_at = datetime.fromisoformat(score["timestamp"].replace("Z", "+00:00"))
     assert abs((sent_at - row.timestamp).total_seconds()) < 0.01
+
+
+def test_a_token_the_lms_revoked_is_replaced_on_the_next_try(lms: Lms) -> None:
+    (link,) = _place(lms, "lab:pods")
+    attempt = _learner_passes(lms, link)
+    row = Passback.objects.get()
+    assert passback_send(row.pk) == "sent"
+    tokens = lms.platform.token_requests
+    lms.platform.revoke_tokens()
+    # A second exercise passed: a new score, sent with the token this process holds.
+    Attempt.objects.create(
+        user=attempt.user, lab="pods", exercise="resources-and-probes", status="passed",
+        requested_generation=1, graded_generation=1, best_points=1, completed_at=timezone.now(),
+    )  # fmt: skip
+    passbacks_for_gradings(attempt_ids=[attempt.pk])
+    assert passback_send(row.pk) == "retrying"
+    assert "401" in Passback.objects.get().last_error
+    assert passback_send(row.pk) == "sent"  # with a new token
+    assert lms.platform.token_requests == tokens + 1
+    assert [float(s["scoreGiven"]) for s in lms.platform.scores] == [1.0, 2.0]
 
 
 def test_nothing_is_sent_for_work_never_graded(lms: Lms) -> None:
