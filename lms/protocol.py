@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.core.cache import cache
+from django.db import DataError
 from django.http import HttpRequest, HttpResponse
 from jwcrypto.jwk import JWK
 from lti_tool.models import Key, LtiRegistration
@@ -188,7 +189,10 @@ def launch_validate(request: HttpRequest) -> Launch:
             f"the deployment {library.deployment.deployment_id} of this platform is not "
             "enabled in kubelab; an administrator enables it in the LTI registration"
         )
-    sync_data_from_launch(library)
+    try:
+        sync_data_from_launch(library)
+    except DataError as exc:  # a claim longer than django-lti's columns (a 600-character name)
+        raise LaunchRefused(f"the LMS sent a value kubelab cannot keep: {exc}"[:300]) from None
     return Launch(library.get_launch_id(), library, claims)
 
 

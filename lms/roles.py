@@ -1,4 +1,5 @@
-"""Which kubelab role an LTI roles claim (or an NRPS member's roles) gives: pure."""
+"""What an LTI launch says about its user, in kubelab's terms: the role its roles claim (or an
+NRPS member's roles) gives, and the language its locale asks for. Pure."""
 
 from __future__ import annotations
 
@@ -22,3 +23,15 @@ def teaches(roles: Iterable[str]) -> bool:
     return any(
         (full := _full(str(role))) in _TEACHING or full.startswith(_TEACHING_SUB) for role in roles
     )
+
+
+def language_for_locale(locale: str) -> str:
+    """kubelab's language for a BCP 47 locale from the launch ("zh-TW", "zh-Hant-HK", "en-GB"),
+    or "" when kubelab has none of it (the browser's own choice then stands). Simplified
+    Chinese is not Traditional: a zh-CN reader keeps their browser's choice."""
+    parts = locale.replace("_", "-").lower().split("-")
+    if parts[0] == "en":
+        return "en"
+    if parts[0] == "zh" and ({"hant", "tw", "hk", "mo"} & set(parts[1:])):
+        return "zh-hant"
+    return ""

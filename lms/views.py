@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -37,6 +38,7 @@ from lms.protocol import (
     login_registration,
     tool_jwks,
 )
+from lms.roles import language_for_locale
 from lms.roster import roster_sync_queue
 
 logger = logging.getLogger(__name__)
@@ -120,7 +122,13 @@ def launch(request: HttpRequest) -> HttpResponse:
             "settings": validated.claims.get(DEEP_LINKING_SETTINGS) or {},
             "context": (validated.claim("context") or {}).get("id", ""),
         }
-    return redirect(landing.path)
+    response = redirect(landing.path)
+    # The LMS says which language its user reads; kubelab speaks it if it has it.
+    presentation = validated.claim("launch_presentation") or {}
+    language = language_for_locale(str(presentation.get("locale") or ""))
+    if language:
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax")
+    return response
 
 
 @require_GET

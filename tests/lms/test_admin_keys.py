@@ -136,3 +136,14 @@ def test_the_picker_offers_an_instructor_their_own_published_labs_and_no_one_els
             user=other, pending={}, chosen=["lab:my-own-pods"], language="en",
             launch_url="http://testserver/lms/launch/",
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("locale", "language"),
+    [("zh-TW", "zh-hant"), ("zh-Hant-HK", "zh-hant"), ("zh_tw", "zh-hant"), ("en-GB", "en"),
+     ("en", "en"), ("zh-CN", ""), ("zh", ""), ("fr-FR", ""), ("", "")],
+)  # fmt: skip
+def test_the_launch_locale_picks_kubelabs_language(locale: str, language: str) -> None:
+    from lms.roles import language_for_locale
+
+    assert language_for_locale(locale) == language

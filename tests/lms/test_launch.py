@@ -18,7 +18,7 @@ from classes.models import Enrollment
 from lms.launches import username_for
 from lms.models import CourseClass, LinkedActivity
 from tests.lms.conftest import Lms, cookie_header
-from tests.lms.platform import as_browser
+from tests.lms.platform import LEARNER, as_browser
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -188,9 +188,7 @@ def test_a_deployment_not_enabled_in_kubelab_is_refused(lms: Lms) -> None:
 
 
 def test_learners_cannot_place_content(lms: Lms) -> None:
-    lms.platform.add_member(
-        "student-2", "Pat", ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"]
-    )
+    lms.platform.add_member("student-2", "Pat", [LEARNER])
     _, response = lms.launch("student-2", deep_link=True)
     assert response.status_code == 400
     assert "Only the course's instructors" in html.unescape(response.text)
@@ -200,3 +198,14 @@ def test_jwks_publishes_the_signing_key(lms: Lms) -> None:
     keys = requests.get(lms.site.url + "/lms/jwks.json", timeout=30).json()["keys"]
     assert keys and all(k["kty"] == "RSA" and k["alg"] == "RS256" and k["kid"] for k in keys)
     assert all("d" not in k and "p" not in k for k in keys)  # public halves only
+
+
+def test_a_claim_too_long_to_keep_is_a_refusal_not_a_crash(lms: Lms) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite keeps a string of any length")
+    lms.platform.add_member("student-long", "N" * 600, [LEARNER])
+    _, response = lms.launch("student-long", _link(lms))
+    assert response.status_code == 403
+    assert "cannot keep" in response.text
