@@ -147,3 +147,14 @@ def test_the_launch_locale_picks_kubelabs_language(locale: str, language: str) -
     from lms.roles import language_for_locale
 
     assert language_for_locale(locale) == language
+
+
+def test_nobody_signs_up_under_a_name_kept_for_lms_learners() -> None:
+    from accounts.forms import SignupForm
+
+    form = SignupForm(
+        data={"username": "lti-0123456789abcdef0123", "password1": "a-Long-pass-9876",
+              "password2": "a-Long-pass-9876"}
+    )  # fmt: skip
+    assert not form.is_valid()
+    assert "kept for guests and for learners from an LMS" in str(form.errors["username"])
