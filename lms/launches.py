@@ -48,7 +48,7 @@ class Landing:
 def launch_accept(launch: Launch) -> Landing:
     lti_user = launch.library.user
     instructor = teaches(launch.claim("roles") or [])
-    user = account_for(lti_user, instructor=instructor, claims=launch.claims)
+    user = account_for(lti_user, instructor=instructor)
     classroom = _course_class(launch, user=user, instructor=instructor)
     origins = frame_origins(launch.registration)
     if launch.library.is_deep_link_launch:
@@ -85,9 +85,7 @@ def username_for(lti_user: LtiUser) -> str:
     return f"{LMS_USERNAME_PREFIX}{digest[:20]}"
 
 
-def account_for(
-    lti_user: LtiUser, *, instructor: bool, claims: dict[str, Any] | None = None
-) -> Any:
+def account_for(lti_user: LtiUser, *, instructor: bool) -> Any:
     """The kubelab account of an LMS user, made on first sight (no password: they come in
     through the LMS only). An instructor in any course becomes a kubelab instructor; a role is
     never taken away here (an instructor is a learner in someone else's course)."""
@@ -143,14 +141,14 @@ def course_class_for(context: LtiContext, *, user: Any, instructor: bool) -> Cla
         if not instructor:
             return None
         name = (context.title or context.label or "LMS course")[:120]
-        with transaction.atomic():
-            classroom = classroom_create(owner=user, name=name, labs=[])
-            link, created = CourseClass.objects.get_or_create(
-                context=context, defaults={"classroom": classroom}
-            )
-            if not created:  # another instructor's launch made it first
-                classroom.delete()
-        members_enrol_known(link)
+        try:
+            with transaction.atomic():
+                classroom = classroom_create(owner=user, name=name, labs=[])
+                link = CourseClass.objects.create(context=context, classroom=classroom)
+        except IntegrityError:  # another instructor's launch made it a moment ago
+            link = CourseClass.objects.select_related("classroom").get(context=context)
+        else:
+            members_enrol_known(link)
     classroom = link.classroom
     if instructor:
         classroom.instructors.add(user)
