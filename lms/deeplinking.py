@@ -4,7 +4,6 @@ link in the course, a graded one with its gradebook column."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -14,6 +13,7 @@ from lms.launches import class_lab_add, course_class_for
 from lms.protocol import LaunchRefused, Placement, deep_link_answer
 from lms.targets import (
     ChapterChoices,
+    Choice,
     TargetError,
     catalog_choices,
     target_parse,
@@ -31,13 +31,6 @@ def deep_link_choices(*, user: Any, language: str) -> list[ChapterChoices]:
     return catalog_choices(user=user, language=language)
 
 
-@dataclass(frozen=True)
-class _Chosen:
-    target: str
-    title: str
-    points: int
-
-
 def placements_answer(
     *, user: Any, pending: dict[str, Any], chosen: list[str], language: str, launch_url: str
 ) -> tuple[str, str]:
@@ -47,16 +40,11 @@ def placements_answer(
         raise PlacementError(_("Choose at least one chapter, lab or exercise."))
     if len(chosen) > MAX_PLACEMENTS:
         raise PlacementError(_("Choose at most %(n)d at once.") % {"n": MAX_PLACEMENTS})
-    offered: dict[str, _Chosen] = {}
+    offered: dict[str, Choice] = {}
     for chapter in catalog_choices(user=user, language=language):
-        offered[str(chapter.chapter.target)] = _Chosen(
-            str(chapter.chapter.target), chapter.chapter.title, 0
-        )
+        offered[str(chapter.chapter.target)] = chapter.chapter
         for lab, exercises in chapter.labs:
-            for choice in (lab, *exercises):
-                offered[str(choice.target)] = _Chosen(
-                    str(choice.target), choice.title, choice.points
-                )
+            offered.update((str(choice.target), choice) for choice in (lab, *exercises))
     picked = []
     for text in chosen:
         try:
@@ -69,7 +57,7 @@ def placements_answer(
     registration = LtiRegistration.objects.filter(pk=pending.get("registration")).first()
     if registration is None:
         raise PlacementError(_("The LMS registration is gone; ask an administrator."))
-    _class_labs(user, registration, pending, [target_parse(c.target) for c in picked])
+    _class_labs(user, registration, pending, [c.target for c in picked])
     try:
         return deep_link_answer(
             registration=registration,
@@ -78,7 +66,7 @@ def placements_answer(
             placements=[
                 Placement(
                     title=f"kubelab: {c.title}",
-                    target=c.target,
+                    target=str(c.target),
                     score_maximum=c.points,
                     label=f"kubelab: {c.title}",
                 )

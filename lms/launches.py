@@ -21,11 +21,18 @@ from classes.labs import class_lab_values
 from classes.models import Classroom
 from classes.services import ClassError, classroom_create, classroom_enrol, classroom_update
 from labs.library import is_catalog_lab
-from labs.models import LabVersion
 from lms.models import CourseClass, LinkedActivity, PlatformSite
 from lms.protocol import Launch
 from lms.roles import teaches
-from lms.targets import CUSTOM_KEY, Target, TargetError, target_parse, target_path, target_worth
+from lms.targets import (
+    CUSTOM_KEY,
+    Target,
+    TargetError,
+    newest_version,
+    target_parse,
+    target_path,
+    target_worth,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -219,10 +226,10 @@ def class_lab_add(classroom: Classroom, target: Target, *, by: Any) -> None:
         return
     worth_lab = target.slug
     if not is_catalog_lab(worth_lab):
-        newest = LabVersion.objects.filter(lab__slug=worth_lab).order_by("-number").first()
+        newest = newest_version(worth_lab)
         if newest is None:
             return
-        worth_lab = f"{worth_lab}@{newest.number}"
+        worth_lab = f"{worth_lab}@{newest}"
     try:
         classroom_update(classroom=classroom, name=classroom.name, labs=[*values, worth_lab], by=by)
     except ClassError as exc:

@@ -37,11 +37,11 @@ SEND_CLAIM_SECONDS = 120  # longer than a send can take (two HTTP calls of at mo
 def passbacks_for_gradings(sender: Any = None, *, attempt_ids: list[int], **_: Any) -> int:
     """The attempts' learners' linked activities get their scores worked out again (the
     attempts_graded receiver). One query when no learner of these came from an LMS."""
-    user_ids = set(Attempt.objects.filter(pk__in=attempt_ids).values_list("user_id", flat=True))
-    lti_users = list(LtiUser.objects.filter(auth_user_id__in=user_ids))
+    graded = list(Attempt.objects.filter(pk__in=attempt_ids).values_list("user_id", "lab"))
+    lti_users = list(LtiUser.objects.filter(auth_user_id__in={user for user, _ in graded}))
     if not lti_users:
         return 0
-    labs = set(Attempt.objects.filter(pk__in=attempt_ids).values_list("lab", flat=True))
+    labs = {lab for _, lab in graded}
     changed = 0
     for lti_user in lti_users:
         contexts = LtiMembership.objects.filter(user=lti_user).values_list("context_id", flat=True)

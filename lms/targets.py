@@ -91,12 +91,18 @@ def _lab(slug: str, *, user: Any) -> Lab:
             return lab_resolve(slug=slug, version=version)
         if slug in catalog_get().labs:
             return lab_resolve(slug=slug)
-        latest = LabVersion.objects.filter(lab__slug=slug).order_by("-number").first()
-        if latest is None:
+        newest = newest_version(slug)
+        if newest is None:
             raise TargetError(f"kubelab has no lab {slug}")
-        return lab_resolve(slug=slug, version=latest.number)
+        return lab_resolve(slug=slug, version=newest)
     except LabNotFound:
         raise TargetError(f"kubelab has no lab {slug}") from None
+
+
+def newest_version(slug: str) -> int | None:
+    """The newest published version of a lab written in the studio, if it has one."""
+    numbers = LabVersion.objects.filter(lab__slug=slug).order_by("-number")
+    return numbers.values_list("number", flat=True).first()
 
 
 def target_check(target: Target) -> None:

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from lti_tool.models import LtiRegistration
 
 from classes.selectors import ClassroomNotFound, classroom_get_for_instructor
+from kubelab.security import SITE_POLICY
 from lms.deeplinking import DEEP_LINK_SESSION, PlacementError, deep_link_choices, placements_answer
 from lms.framing import FRAME_ORIGINS, cookies_for_frames, frame_allow
 from lms.launches import LaunchNotUsable, frame_origins, launch_accept, origin_of
@@ -167,13 +168,9 @@ def deep_link(request: HttpRequest) -> HttpResponse:
         )
     del request.session[DEEP_LINK_SESSION]
     response = render(request, "lms/deep_link_return.html", {"action": return_url, "jwt": token})
-    # The form posts to the LMS: the page's CSP must allow that one destination.
-    policy = response.get("Content-Security-Policy")
-    if policy is None:
-        from kubelab.security import SITE_POLICY
-
-        policy = SITE_POLICY
-    response["Content-Security-Policy"] = policy.replace(
+    # The form posts to the LMS: this page's CSP (the site's, which the middleware would add)
+    # must allow that one destination.
+    response["Content-Security-Policy"] = SITE_POLICY.replace(
         "form-action 'self'", f"form-action 'self' {origin_of(return_url)}"
     )
     return response
