@@ -12,7 +12,6 @@ from lti_tool.models import LtiContext, LtiRegistration
 from lms.launches import class_lab_add, course_class_for
 from lms.protocol import LaunchRefused, Placement, deep_link_answer
 from lms.targets import (
-    ChapterChoices,
     Choice,
     TargetError,
     catalog_choices,
@@ -25,10 +24,6 @@ MAX_PLACEMENTS = 50
 
 class PlacementError(ValueError):
     """What the instructor chose cannot be placed; says why."""
-
-
-def deep_link_choices(*, user: Any, language: str) -> list[ChapterChoices]:
-    return catalog_choices(user=user, language=language)
 
 
 def placements_answer(

@@ -29,9 +29,9 @@ from lms.targets import (
     Target,
     TargetError,
     newest_version,
+    target_check,
     target_parse,
     target_path,
-    target_worth,
 )
 
 logger = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ def activity_for(launch: Launch, *, classroom: Classroom | None, by: Any) -> Lin
         )
     try:
         target = target_parse(text)
-        target_worth(target)  # raises if the lab or exercise is gone
+        target_check(target)  # the chapter, lab or exercise must exist
     except TargetError as exc:
         raise LaunchNotUsable(
             _("This link opens something kubelab does not have: %(what)s.") % {"what": exc}

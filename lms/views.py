@@ -25,7 +25,7 @@ from lti_tool.models import LtiRegistration
 
 from classes.selectors import ClassroomNotFound, classroom_get_for_instructor
 from kubelab.security import SITE_POLICY
-from lms.deeplinking import DEEP_LINK_SESSION, PlacementError, deep_link_choices, placements_answer
+from lms.deeplinking import DEEP_LINK_SESSION, PlacementError, placements_answer
 from lms.framing import FRAME_ORIGINS, cookies_for_frames, frame_allow
 from lms.launches import LaunchNotUsable, frame_origins, launch_accept, origin_of
 from lms.models import CourseClass, Passback, PassbackState
@@ -41,6 +41,7 @@ from lms.protocol import (
 )
 from lms.roles import language_for_locale
 from lms.roster import roster_sync_queue
+from lms.targets import catalog_choices
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ def deep_link(request: HttpRequest) -> HttpResponse:
             400,
         )
     language = get_language()
-    choices = deep_link_choices(user=request.user, language=language)
+    choices = catalog_choices(user=request.user, language=language)
     if request.method == "GET":
         return render(request, "lms/deep_link.html", {"choices": choices})
     try:

@@ -94,6 +94,9 @@ def test_a_link_that_names_no_activity_says_what_to_do(lms: Lms) -> None:
     _link(lms, "gone", "lab:no-such-lab")
     _, response = lms.launch("student-1", "gone")
     assert response.status_code == 400 and "no-such-lab" in response.text
+    _link(lms, "no-chapter", "chapter:no-such-chapter")
+    _, response = lms.launch("student-1", "no-chapter")
+    assert response.status_code == 400 and "no-such-chapter" in response.text
 
 
 def test_login_from_an_unknown_platform_is_refused(lms: Lms) -> None:
