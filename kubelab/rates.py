@@ -24,6 +24,7 @@ DEFAULT_LIMITS: dict[str, str] = {
     "guest": "5/h",  # guest starts per client network (KUBELAB_GUEST_PER_IP_HOUR)
     "check": "30/m",  # Check presses per learner
     "hint": "20/m",  # hints revealed per learner
+    "setup": "10/10m",  # an imported scenario's step set up per learner (a jail, kubectl calls)
     "auto-check": "10/m",  # auto-check switched on per learner
     "pod-page": "240/m",  # pod-port page requests per learner (a page pulls several)
     "pod-token": "10/m",  # fresh tokens the pod-port view may mint per learner

@@ -106,7 +106,11 @@ def _run_steps(steps: Steps | None, environment: Environment, lab: Lab) -> Ran:
         return Ran(True)
     script = "set -e\n" + "\n".join(steps.commands)
     run = learner_shell_run(
-        script=script, kubeconfig=environment.kubeconfig, timeout=COMMAND_TIMEOUT, files=lab.files
+        script=script,
+        kubeconfig=environment.kubeconfig,
+        timeout=COMMAND_TIMEOUT,
+        files=lab.files,
+        scenario=lab.scenario,
     )
     if run.exit_code == 0:
         return Ran(True)

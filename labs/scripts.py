@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from jails.oneshot import oneshot_run
 from labs.checks import ScriptRun
+from labs.namespacing import scenario_script
 
 __all__ = ["learner_shell_run"]
 
@@ -20,11 +21,17 @@ def learner_shell_run(
     kubeconfig: str,
     timeout: float,
     files: Mapping[str, str] | None = None,
+    scenario: bool = False,
 ) -> ScriptRun:
-    """Run `script` with /bin/sh as the learner; `files` are written to its working directory."""
+    """Run `script` with /bin/sh as the learner; `files` are written to its working directory.
+    ``scenario``: an imported scenario's step, which sees every namespace as the learner's own
+    (labs.namespacing)."""
+    files = dict(files or {})
+    if scenario:
+        script, files = scenario_script(script, files)
     # exit code None with timed_out False means the jail could not start (output says why).
     exit_code, output, timed_out = oneshot_run(
-        script=script, kubeconfig=kubeconfig, timeout=timeout, files=dict(files or {})
+        script=script, kubeconfig=kubeconfig, timeout=timeout, files=files
     )
     if exit_code is None and not timed_out:
         return ScriptRun(exit_code=None, output=str(output), error="the jail did not start")

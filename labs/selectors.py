@@ -185,6 +185,18 @@ class ExerciseRow:
     # the version they work on now.
     graded_version: int | None = None
     version: int | None = None
+    # An imported scenario's exercise: the learner may run its setup (labs.learner_setup).
+    setup_available: bool = False
+    # Text to read that follows this exercise in the lab (labs.spec.Reading).
+    readings_after: list[ReadingRow] = field(default_factory=list)
+
+
+@dataclass
+class ReadingRow:
+    id: str
+    title: str
+    html: str
+    why: str = ""
 
 
 @dataclass
@@ -194,6 +206,8 @@ class LabChecklist:
     exercises: list[ExerciseRow]
     # An authored lab's version (0: the author's draft); None for the catalog's labs.
     version: int | None = None
+    # The lab's readings before its first exercise.
+    readings_before: list[ReadingRow] = field(default_factory=list)
 
     @property
     def completed(self) -> int:
@@ -238,6 +252,7 @@ def lab_checklists(
             attempt = attempts.get(f"{slug}/{exercise.id}")
             row = _exercise_row(lab, exercise, attempt, language)
             row.version = version if written else None
+            row.readings_after = _reading_rows(lab, exercise.id, language)
             rows.append(row)
         checklists.append(
             LabChecklist(
@@ -245,9 +260,22 @@ def lab_checklists(
                 text_for(lab.title, language),
                 rows,
                 version=version if written else None,
+                readings_before=_reading_rows(lab, None, language),
             )
         )
     return checklists
+
+
+def _reading_rows(lab: Lab, after: str | None, language: str) -> list[ReadingRow]:
+    return [
+        ReadingRow(
+            reading.id,
+            text_for(reading.title, language),
+            _render_markdown(text_for(reading.text, language), language),
+            text_for(reading.why, language) if reading.why else "",
+        )
+        for reading in lab.readings_after(after)
+    ]
 
 
 def exercise_preview(*, lab: Lab, exercise: Exercise, language: str) -> ExerciseRow:
@@ -297,6 +325,7 @@ def _exercise_row(
         else [],
         solution_commands=list(exercise.solution.commands) if visible else [],
         checks_requested=attempt.checks_requested if attempt else 0,
+        setup_available=lab.scenario and exercise.setup is not None,
         graded_version=(
             attempt.last_run.lab_version
             if attempt is not None and attempt.last_run is not None and not is_catalog_lab(lab.slug)

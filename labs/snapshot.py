@@ -109,7 +109,7 @@ def snapshot_scripts_run(
             scripts[check.id] = _outage_sorted(
                 learner_shell_run(
                     script=check.run, kubeconfig=credentials, timeout=check.timeout,
-                    files=lab.files,
+                    files=lab.files, scenario=lab.scenario,
                 )
             )  # fmt: skip
     return Snapshot(

@@ -34,3 +34,19 @@ def attempt_grade_task(self, attempt_id: int) -> str:
         except MaxRetriesExceededError:
             return "gave-up"
     return outcome
+
+
+@shared_task(name="labs.exercise_setup", acks_late=True, reject_on_worker_lost=True)
+def exercise_setup_task(user_id: int, lab_slug: str, exercise_id: str, version: int) -> bool:
+    # Not retried: a setup half done and run again would fail on what its first run made; the
+    # learner sees the outcome and may press the button again.
+    from django.contrib.auth import get_user_model
+
+    from labs.learner_setup import exercise_setup_run
+
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return False
+    return exercise_setup_run(
+        user=user, lab_slug=lab_slug, exercise_id=exercise_id, version=version
+    )

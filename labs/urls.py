@@ -11,5 +11,6 @@ urlpatterns = [
     path("<slug:lab>/<slug:exercise>/", views.exercise_redirect, name="exercise"),
     path("<slug:lab>/<slug:exercise>/check/", views.check, name="check"),
     path("<slug:lab>/<slug:exercise>/hint/", views.hint, name="hint"),
+    path("<slug:lab>/<slug:exercise>/setup/", views.setup, name="setup"),
     path("<slug:lab>/<slug:exercise>/panel/", views.panel, name="panel"),
 ]

@@ -101,6 +101,26 @@ def hint(request: HttpRequest, lab: str, exercise: str) -> HttpResponse:
 
 @login_required
 @require_POST
+def setup(request: HttpRequest, lab: str, exercise: str) -> HttpResponse:
+    """Run an imported scenario's setup for this step in the learner's namespace (queued)."""
+    from labs.learner_setup import SetupUnavailable, exercise_setup_request
+
+    version = _exercise_or_404(request, lab, exercise)
+    try:
+        rate_limit_take(scope="setup", key=f"user:{request.user.pk}")
+    except RateLimited as exc:
+        return limited_response(request, exc)
+    try:
+        exercise_setup_request(
+            user=request.user, lab_slug=lab, exercise_id=exercise, version=version
+        )
+    except SetupUnavailable:
+        raise Http404(f"{lab}/{exercise} has no setup to run") from None
+    return JsonResponse({"exercise": f"{lab}/{exercise}", "queued": True}, status=202)
+
+
+@login_required
+@require_POST
 def auto_check(request: HttpRequest, lab: str) -> HttpResponse:
     version = _version_or_404(request, lab)
     try:

@@ -157,7 +157,10 @@ _HOST = re.compile(
 )
 
 
-def command_reaches_out(command: str) -> str | None:
+NAMESPACE_FLAGS = frozenset({"--namespace", "-n", "--all-namespaces", "-A"})
+
+
+def command_reaches_out(command: str, *, namespaces_mapped: bool = False) -> str | None:
     """What in a shell command leaves the learner's namespace, credentials or machine: a kubectl
     flag such as ``-n other`` or ``--all-namespaces``, or a network tool aimed at anything but
     this machine (curl to localhost after a port-forward is fine). None when nothing does."""
@@ -188,6 +191,10 @@ def command_reaches_out(command: str) -> str | None:
             continue
         if tool in ("kubectl", "k"):
             flag = word.split("=", 1)[0]
+            if namespaces_mapped and (flag in NAMESPACE_FLAGS or flag.startswith("-n")):
+                # An imported scenario's `-n ios`: every namespace is the learner's own there
+                # (labs.namespacing), so the flag reaches nowhere else.
+                continue
             if flag in REACHING_FLAGS:
                 return f"`kubectl {flag}`"
         elif tool in NETWORK_TOOLS and not word.startswith("-") and _names_a_host(word):
@@ -204,7 +211,7 @@ def reaching_problems(lab: Lab, spec: str, *, slug: str) -> list[Problem]:
     problems: list[Problem] = []
 
     def refuse(command: str, path: tuple[str | int, ...]) -> None:
-        what = command_reaches_out(command)
+        what = command_reaches_out(command, namespaces_mapped=lab.scenario)
         if what is None or root is None:
             return
         problems.append(

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from accounts.roles import Role, user_has_role
 from kubelab.events import user_event_send
+from labs.killercoda.importing import outcome_lines
 from labs.library import RESERVED_SLUGS, catalog_dir, catalog_get, lab_digest, spec_file
 from labs.messages import Translate
 from labs.models import AuthoredLab, LabVersion
@@ -30,6 +31,7 @@ from studio.archive import ArchiveError, lab_unzip, lab_zip
 from studio.content import content_problems, reaching_problems, slug_problem
 from studio.marks import Mark, problem_marks
 from studio.models import LabTest, LabTestStatus
+from studio.scenarios import ScenarioImportError, is_scenario_zip, scenario_zip_convert
 from studio.selectors import lab_test_passed
 from studio.starters import STARTERS
 from studio.tasks import lab_test_task
@@ -285,18 +287,32 @@ def version_publish(*, lab: AuthoredLab, by: Any) -> LabVersion:
     return version
 
 
-def lab_import(*, owner: Any, data: bytes, slug: str = "") -> AuthoredLab:
-    """A new lab from a zip in the catalog's layout (the folder's name is the slug unless
-    another is given)."""
+def lab_import(*, owner: Any, data: bytes, slug: str = "") -> tuple[AuthoredLab, list[str]]:
+    """A new lab from a zip: in the catalog's layout (the folder's name is the slug unless
+    another is given), or a Killercoda scenario (``index.json``), converted. The lines say what
+    became of a scenario's steps."""
+    if is_scenario_zip(data):
+        _instructor(owner)
+        try:
+            imported = scenario_zip_convert(data, slug=slug)
+        except ScenarioImportError as exc:
+            raise StudioError(
+                _("The scenario was not imported: %(why)s.") % {"why": str(exc)}
+            ) from None
+        lab = authored_lab_create(
+            owner=owner, slug=imported.slug, content=(imported.spec, imported.files)
+        )
+        return lab, outcome_lines(imported)
     try:
         unpacked = lab_unzip(data)
     except ArchiveError as exc:
         raise StudioError(_("The zip was not imported: %(why)s.") % {"why": str(exc)}) from None
-    return authored_lab_create(
+    lab = authored_lab_create(
         owner=owner,
         slug=slug or unpacked.folder,
         content=(unpacked.spec, unpacked.files),
     )
+    return lab, []
 
 
 def lab_export(*, lab: AuthoredLab, version: int | None = None) -> tuple[str, bytes]:

@@ -125,13 +125,18 @@ def import_zip(request: HttpRequest) -> HttpResponse:
         )
         return redirect("studio:index")
     try:
-        lab = lab_import(
+        lab, outcome = lab_import(
             owner=request.user, data=upload.read(MAX_ARCHIVE_BYTES + 1),
             slug=request.POST.get("slug", "").strip(),
         )  # fmt: skip
     except StudioError as exc:
         messages.error(request, str(exc))
         return redirect("studio:index")
+    if outcome:
+        messages.info(
+            request,
+            _("Imported from Killercoda. What became of each step:") + "\n" + "\n".join(outcome),
+        )
     return redirect("studio:editor", lab.slug)
 
 

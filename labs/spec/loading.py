@@ -147,10 +147,22 @@ def lab_parse(text: str, *, slug: str, file: str, files: Mapping[str, str] | Non
         where = f"exercises[{e_index}]"
         problems += _reference_problems(exercise, where, file, lines, base)
         problems += _steps_problems(
-            exercise.setup, f"{where}.setup", files, file, lines, (*base, "setup")
+            exercise.setup,
+            f"{where}.setup",
+            files,
+            file,
+            lines,
+            (*base, "setup"),
+            scenario=lab.scenario,
         )
         problems += _steps_problems(
-            exercise.solution, f"{where}.solution", files, file, lines, (*base, "solution")
+            exercise.solution,
+            f"{where}.solution",
+            files,
+            file,
+            lines,
+            (*base, "solution"),
+            scenario=lab.scenario,
         )
         for m_index, miss in enumerate(exercise.near_misses):
             problems += _steps_problems(
@@ -160,6 +172,7 @@ def lab_parse(text: str, *, slug: str, file: str, files: Mapping[str, str] | Non
                 file,
                 lines,
                 (*base, "near_misses", m_index),
+                scenario=lab.scenario,
             )
     if problems:
         raise SpecError(problems)

@@ -345,6 +345,19 @@ class Exercise(_Model):
         raise KeyError(check_id)
 
 
+class Reading(_Model):
+    """Text to read between exercises, with nothing to check: an imported scenario's intro, its
+    finish, and a step kubelab cannot grade (``why`` says what it needs that a learner's
+    namespace does not have)."""
+
+    id: Slug
+    title: Text
+    text: Text
+    # The exercise it follows; none: before the first exercise.
+    after: Slug | None = None
+    why: Text | None = None
+
+
 class Lab(_Model):
     slug: Slug
     title: Text
@@ -353,6 +366,12 @@ class Lab(_Model):
     summary: Text | None = None
     solution_policy: SolutionPolicy = Field(default_factory=SolutionPolicy)
     exercises: list[Exercise] = Field(min_length=1)
+    readings: list[Reading] = Field(default_factory=list)
+    # Written for a cluster of one's own (an imported Killercoda scenario): its steps and script
+    # checks see every namespace they name (`-n ios`, `namespace: ios`, `-A`) as the learner's
+    # own, and its exercises' setups are the learner's to run (a "Set up" button), because the
+    # starting state they make is what the exercise is about.
+    scenario: bool = False
     # Filled by the loader from files/ (never from lab.yaml): name -> text.
     files: dict[str, str] = Field(default_factory=dict, exclude=True)
 
@@ -370,6 +389,31 @@ class Lab(_Model):
                 Msg.of(_("give every exercise its own id")),
             )
         return self
+
+    @model_validator(mode="after")
+    def _readings_placed(self) -> Lab:
+        ids = {exercise.id for exercise in self.exercises}
+        seen: set[str] = set()
+        for reading in self.readings:
+            if reading.after is not None and reading.after not in ids:
+                raise SpecValueError(
+                    Msg.of(
+                        _("reading {reading} follows exercise {id}, which this lab does not have"),
+                        reading=repr(reading.id), id=repr(reading.after),
+                    ),
+                    Msg.of(_("name one of the lab's exercise ids, or drop `after`")),
+                )  # fmt: skip
+            if reading.id in seen or reading.id in ids:
+                raise SpecValueError(
+                    Msg.of(_("reading id {id} is used twice"), id=repr(reading.id)),
+                    Msg.of(_("give every exercise and reading its own id")),
+                )
+            seen.add(reading.id)
+        return self
+
+    def readings_after(self, exercise_id: str | None) -> list[Reading]:
+        """The readings placed after this exercise (None: before the first), in order."""
+        return [r for r in self.readings if r.after == exercise_id]
 
     def exercise(self, exercise_id: str) -> Exercise:
         for exercise in self.exercises:

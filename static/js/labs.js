@@ -151,7 +151,38 @@
     }
   }
 
+  // An imported scenario's "Set up this step": queued, then its outcome arrives as
+  // {type: "labs.setup", exercise, ok, output}.
+  function showSetup(event) {
+    const item = exerciseElement(event.exercise);
+    const status = item && item.querySelector("[data-labs-setup-status]");
+    if (!status) return;
+    status.dataset.ok = event.ok ? "true" : "false";
+    status.textContent = event.ok
+      ? strings.setUp || "set up"
+      : `${strings.setupFailed || "setup failed:"} ${event.output || ""}`;
+    const button = item.querySelector("[data-labs-setup]");
+    if (button) button.disabled = false;
+  }
+
   document.addEventListener("click", async (event) => {
+    const setupButton = event.target.closest("[data-labs-setup]");
+    if (setupButton) {
+      event.preventDefault();
+      const item = setupButton.closest("[data-labs-exercise]");
+      const status = item.querySelector("[data-labs-setup-status]");
+      setupButton.disabled = true;
+      status.dataset.ok = "";
+      status.textContent = strings.settingUp || "setting up…";
+      try {
+        await post(setupButton.dataset.url);
+      } catch (error) {
+        status.dataset.ok = "false";
+        status.textContent = error.sentence || strings.error || "error";
+        setupButton.disabled = false;
+      }
+      return;
+    }
     const button = event.target.closest("[data-labs-check], [data-labs-hint]");
     if (!button) return;
     event.preventDefault();
@@ -189,6 +220,7 @@
         if (event.type === "labs.result") showResult(event);
         else if (event.type === "labs.results") (event.results || []).forEach(showResult);
         else if (event.type === "labs.checking") showChecking(event);
+        else if (event.type === "labs.setup") showSetup(event);
       },
     });
   }

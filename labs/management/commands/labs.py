@@ -61,6 +61,25 @@ class Command(BaseCommand):
         test.add_argument("--repeat", type=int, default=2)
         test.add_argument("--workers", type=int, default=6)
         test.add_argument("--json", help="also write the report as JSON to this file")
+        kc = sub.add_parser(
+            "import-killercoda",
+            help="Turn Killercoda scenarios (folders with index.json) into labs in the catalog's "
+            "layout.",
+        )
+        kc.add_argument("source", help="a scenario's folder, or a folder of scenarios")
+        kc.add_argument("--out", default="", help="where the lab folders go (default labs/catalog)")
+        kc.add_argument("--slug", default="", help="the lab's slug (one scenario only)")
+        kc.add_argument("--chapter", default="", help="its chapter (default: guessed)")
+        kc.add_argument("--licence", default="", help="the source's licence, for the attribution")
+        kc.add_argument("--source-name", default="", help="where it came from (a repository)")
+        corpus = sub.add_parser(
+            "corpus-report",
+            help="Import every Killercoda scenario under the folders, and run each one's own "
+            "commands against its verify.sh on the cluster; totals and grouped reasons.",
+        )
+        corpus.add_argument("roots", nargs="+")
+        corpus.add_argument("--no-run", action="store_true", help="import and validate only")
+        corpus.add_argument("--workers", type=int, default=4)
         watch = sub.add_parser(
             "watch", help="Grade learners' open exercises whenever their namespace changes."
         )
@@ -86,6 +105,22 @@ class Command(BaseCommand):
                 self.stdout.write(exercise_id)
         elif action == "test":
             self.test(options)
+        elif action == "import-killercoda":
+            self.import_killercoda(options)
+        elif action == "corpus-report":
+            from labs.corpus import corpus_run, report_text
+
+            def progress(line: str) -> None:
+                self.stdout.write(line)
+                sys.stdout.flush()
+
+            report = corpus_run(
+                [Path(r) for r in options["roots"]],
+                run=not options["no_run"],
+                workers=options["workers"],
+                progress=progress,
+            )
+            self.stdout.write(report_text(report))
         elif action == "watch":
             from labs.watcher import CACHED_DEBOUNCE, QUEUED_DEBOUNCE, watch_forever
 
@@ -94,6 +129,23 @@ class Command(BaseCommand):
             if debounce is None:
                 debounce = CACHED_DEBOUNCE if cache else QUEUED_DEBOUNCE
             watch_forever(debounce=debounce, log=self.stdout.write, cache=cache)
+
+    def import_killercoda(self, options: dict[str, Any]) -> None:
+        from labs.killercoda.importing import ImportProblem, scenarios_import
+
+        try:
+            written = scenarios_import(
+                Path(options["source"]),
+                out=Path(options["out"]) if options["out"] else catalog_dir(),
+                slug=options["slug"],
+                chapter=options["chapter"],
+                licence=options["licence"],
+                source_name=options["source_name"],
+            )
+        except ImportProblem as exc:
+            raise CommandError(str(exc)) from None
+        for line in written:
+            self.stdout.write(line)
 
     def validate(self, options: dict[str, Any]) -> None:
         catalog = _catalog(options.get("catalog"))

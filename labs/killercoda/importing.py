@@ -1,0 +1,97 @@
+"""Scenarios on disk into lab folders on disk (``manage.py labs import-killercoda``): each lab
+is validated before anything is written, and an existing folder is never overwritten."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from labs.killercoda.convert import Imported, ImportRefused, scenario_convert
+from labs.killercoda.scenario import ScenarioError, scenario_read
+from labs.killercoda.source import SourceError, Tree, tree_from_folder
+from labs.spec import SpecError
+from labs.spec.loading import lab_parse_with_files
+
+
+class ImportProblem(ValueError):
+    pass
+
+
+def imported_check(imported: Imported) -> None:
+    """SpecError when the lab would not validate (an importer's bug or an odd scenario)."""
+    lab_parse_with_files(
+        imported.spec,
+        slug=imported.slug,
+        file=f"{imported.slug}/lab.yaml",
+        files=imported.files,
+        files_dir=f"{imported.slug}/files",
+    )
+
+
+def outcome_lines(imported: Imported) -> list[str]:
+    lines = []
+    for step in imported.steps:
+        if step.exercise_id:
+            solved = "" if step.has_solution else " (no {{exec}} commands: write its solution)"
+            lines.append(f"  step {step.number}: exercise {step.exercise_id}{solved}")
+        else:
+            lines.append(f"  step {step.number}: to read, because it {'; it '.join(step.why)}")
+    lines += [f"  note: {note}" for note in imported.notes]
+    return lines
+
+
+def scenarios_import(
+    source: Path,
+    *,
+    out: Path,
+    slug: str = "",
+    chapter: str = "",
+    licence: str = "",
+    source_name: str = "",
+) -> list[str]:
+    """Write one lab folder per scenario under ``source``; the lines say what became of each."""
+    try:
+        tree: Tree = tree_from_folder(source)
+    except (SourceError, OSError) as exc:
+        raise ImportProblem(f"{source}: {exc}") from None
+    folders = tree.scenario_folders()
+    if not folders:
+        raise ImportProblem(f"{source}: no index.json here; give a Killercoda scenario's folder")
+    if slug and len(folders) > 1:
+        raise ImportProblem(f"--slug names one lab, and {source} holds {len(folders)} scenarios")
+    lines: list[str] = []
+    failures = 0
+    for folder in folders:
+        where = f"{source}/{folder}".rstrip("/")
+        try:
+            scenario = scenario_read(tree, folder)
+            imported = scenario_convert(
+                tree,
+                scenario,
+                slug=slug,
+                chapter=chapter,
+                licence=licence,
+                source=source_name or source.resolve().name,
+            )
+            imported_check(imported)
+        except (ScenarioError, ImportRefused) as exc:
+            failures += 1
+            lines.append(f"{where}: not imported: {exc}")
+            continue
+        except SpecError as exc:
+            failures += 1
+            lines.append(f"{where}: not imported, the lab would not validate:\n{exc}")
+            continue
+        target = out / imported.slug
+        if target.exists():
+            failures += 1
+            lines.append(f"{where}: not imported: {target} exists; give another --slug")
+            continue
+        (target / "files").mkdir(parents=True)
+        (target / "lab.yaml").write_text(imported.spec, encoding="utf-8")
+        for name, text in imported.files.items():
+            (target / "files" / name).write_text(text, encoding="utf-8")
+        lines.append(f"{where}: {target} ({imported.exercises} exercise(s))")
+        lines += outcome_lines(imported)
+    if failures == len(folders):
+        raise ImportProblem("\n".join(lines))
+    return lines
