@@ -16,8 +16,14 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from labs.killercoda.environment import namespaces_mapped, namespaces_named, unmappable
-from labs.killercoda.markdown import killercoda_markdown
+from labs.killercoda.environment import (
+    namespaces_mapped,
+    namespaces_named,
+    paths_mapped,
+    unmappable,
+    verify_reads_files,
+)
+from labs.killercoda.markdown import killercoda_markdown, solution_from_section
 from labs.killercoda.scenario import Scenario
 from labs.killercoda.source import Tree
 
@@ -46,6 +52,8 @@ class StepOutcome:
     exercise_id: str | None  # None: imported as a reading
     why: list[str] = field(default_factory=list)
     has_solution: bool = False
+    # Where the solution came from: its {{exec}} blocks, or the code of its Solution section.
+    solution_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -196,8 +204,13 @@ def scenario_convert(
         for n, script in enumerate((scenario.intro.background, scenario.intro.foreground)):
             if script:
                 name = f"intro-{'background' if n == 0 else 'foreground'}.sh"
-                files[name] = namespaces_mapped(script, names)
+                files[name] = paths_mapped(namespaces_mapped(script, names))
                 setup_scripts.append(f"bash {name}")
+    intro_scripts = (
+        "\n".join(s for s in (scenario.intro.background, scenario.intro.foreground) if s)
+        if scenario.intro is not None
+        else ""
+    )
     done_before: list[str] = []
     exercises: list[dict[str, object]] = []
     outcomes: list[StepOutcome] = []
@@ -210,12 +223,20 @@ def scenario_convert(
     for number, step in enumerate(scenario.steps, start=1):
         converted = killercoda_markdown(step.text)
         text = namespaces_mapped(converted.markdown, names)
-        commands = [namespaces_mapped(c, names) for c in converted.commands]
+        solution_from = "exec" if converted.commands else ""
+        raw = converted.commands
+        if not raw and converted.solution_blocks:
+            raw = solution_from_section(converted.solution_blocks)
+            solution_from = "solution section" if raw else ""
+        commands = [paths_mapped(namespaces_mapped(c, names)) for c in raw]
         yaml_blocks = "\n".join(re.findall(r"```yaml\n(.*?)```", converted.markdown, re.DOTALL))
         asked = "\n".join(
-            t for t in (step.verify, step.background, step.foreground, *commands, yaml_blocks) if t
-        )
-        why = image_why + unmappable(asked)
+            t
+            for t in (intro_scripts, step.verify, step.background, step.foreground, *commands,
+                      yaml_blocks)
+            if t
+        )  # fmt: skip
+        why = image_why + unmappable(asked) + verify_reads_files(step.verify or "")
         if step.verify is None:
             why = [NO_CHECK, *why]
         if why:
@@ -234,10 +255,10 @@ def scenario_convert(
         for n, script in enumerate((step.background, step.foreground)):
             if script:
                 name = f"step-{number}-{'background' if n == 0 else 'foreground'}.sh"
-                files[name] = namespaces_mapped(script, names)
+                files[name] = paths_mapped(namespaces_mapped(script, names))
                 setup_scripts.append(f"bash {name}")
         verify_name = f"step-{number}-verify.sh"
-        files[verify_name] = namespaces_mapped(step.verify or "", names)
+        files[verify_name] = paths_mapped(namespaces_mapped(step.verify or "", names))
         setup = [*setup_scripts, *done_before]
         if not exercises and files.keys() - {k for k in files if k.startswith(("step-", "intro-"))}:
             text = (
@@ -281,7 +302,9 @@ def scenario_convert(
         )
         done_before += commands
         last_exercise = exercise_id
-        outcomes.append(StepOutcome(number, step.title, exercise_id, [], bool(commands)))
+        outcomes.append(
+            StepOutcome(number, step.title, exercise_id, [], bool(commands), solution_from)
+        )
     if scenario.finish is not None and scenario.finish.text.strip():
         readings.append(
             {

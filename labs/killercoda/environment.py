@@ -68,6 +68,45 @@ RULES = (
 )  # fmt: skip
 
 
+# Namespaced kinds a kubelab learner may not make: their rights follow the course's chapters
+# (sandbox.manifests.LEARNER_RULES; tests/labs/test_killercoda.py holds the two together).
+# kind -> the words kubectl takes for it.
+NOT_GRANTED = {
+    "Secret": ("secret", "secrets"),
+    "ServiceAccount": ("sa", "serviceaccount", "serviceaccounts"),
+    "Role": ("role", "roles"),
+    "RoleBinding": ("rolebinding", "rolebindings"),
+    "NetworkPolicy": ("networkpolicy", "networkpolicies", "netpol"),
+    "Ingress": ("ingress", "ingresses", "ing"),
+    "CronJob": ("cronjob", "cronjobs", "cj"),
+    "PersistentVolumeClaim": ("pvc", "persistentvolumeclaim", "persistentvolumeclaims"),
+    "StatefulSet": ("statefulset", "statefulsets", "sts"),
+    "ResourceQuota": ("quota", "resourcequota", "resourcequotas"),
+    "LimitRange": ("limitrange", "limitranges", "limits"),
+    "PodDisruptionBudget": ("pdb", "poddisruptionbudget", "poddisruptionbudgets"),
+}
+# Of those, the ones a learner may read (`kubectl get all`, `describe quota`).
+READABLE = frozenset({"ResourceQuota", "LimitRange", "CronJob", "StatefulSet"})
+_KIND_LINE = re.compile(r"^\s*kind:\s*[\"']?(\w+)", re.MULTILINE)
+
+
+def not_granted(text: str) -> list[str]:
+    """The kinds these commands or manifests make (or read) that a learner has no rights to."""
+    found = []
+    kinds = set(_KIND_LINE.findall(text))
+    for kind, words in NOT_GRANTED.items():
+        named = "|".join(words)
+        verbs = "create|edit|patch|set|delete" + ("" if kind in READABLE else "|get|describe")
+        if kind in kinds or re.search(
+            rf"\b(k|kubectl)\b[^\n|;&]*\s({verbs})\s+({named})(\b|/)", text
+        ):
+            found.append(
+                f"uses a {kind}, which kubelab's learners may not make or read (their rights "
+                "follow the course's chapters)"
+            )
+    return found
+
+
 def unmappable(text: str) -> list[str]:
     """Why these commands (or this manifest) cannot run in a learner's namespace; [] if they can."""
     found: list[str] = []
@@ -90,7 +129,33 @@ def unmappable(text: str) -> list[str]:
         add("changes a node (cordon, drain, taint, labels); nodes belong to the whole cluster")
     if _DELETE_NAMESPACE.search(text):
         add("deletes a namespace; the learner's namespace is theirs to keep")
+    for why in not_granted(text):
+        add(why)
     return found
+
+
+_FILES_READ = re.compile(r"(?<![\w.])(/opt/|/root/|~/|\$HOME\b|\$\{HOME\})[\w./${}-]*")
+
+
+def verify_reads_files(verify: str) -> list[str]:
+    """Why a verify.sh that checks files on the machine cannot be a check here: the learner's
+    terminal and kubelab's checks run in separate jails that share only the cluster."""
+    found = _FILES_READ.search(verify)
+    if found is None:
+        return []
+    return [
+        f"checks a file on the machine ({found.group(0)}); kubelab's checks run apart from the "
+        "learner's terminal and see only the cluster"
+    ]
+
+
+_ROOT_PATHS = re.compile(r"(?<=[\s\"'=>:(])/(opt|root)/")
+
+
+def paths_mapped(script: str) -> str:
+    """Root's folders in a script (``/opt/course``, ``/root``) as the learner's home, where a
+    scenario's setup can write them."""
+    return _ROOT_PATHS.sub(lambda m: "$HOME/opt/" if m.group(1) == "opt" else "$HOME/", script)
 
 
 _NS_WORD = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"

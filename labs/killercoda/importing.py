@@ -3,6 +3,7 @@ is validated before anything is written, and an existing folder is never overwri
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from labs.killercoda.convert import Imported, ImportRefused, scenario_convert
@@ -39,6 +40,16 @@ def outcome_lines(imported: Imported) -> list[str]:
     return lines
 
 
+def _orders_used(catalog: Path) -> set[int]:
+    """The `order:` of every lab already in the catalog folder (a catalog orders each once)."""
+    used = set()
+    for spec in catalog.glob("*/lab.yaml"):
+        found = re.search(r"^order:\s*(\d+)", spec.read_text(encoding="utf-8"), re.MULTILINE)
+        if found:
+            used.add(int(found.group(1)))
+    return used
+
+
 def scenarios_import(
     source: Path,
     *,
@@ -60,7 +71,13 @@ def scenarios_import(
         raise ImportProblem(f"--slug names one lab, and {source} holds {len(folders)} scenarios")
     lines: list[str] = []
     failures = 0
+    used = _orders_used(out)
     for folder in folders:
+        order = next((n for n in range(50, 100) if n not in used), None) or next(
+            (n for n in range(1, 50) if n not in used), None
+        )
+        if order is None:
+            raise ImportProblem(f"{out} holds 99 labs, as many as a catalog may order")
         where = f"{source}/{folder}".rstrip("/")
         try:
             scenario = scenario_read(tree, folder)
@@ -71,6 +88,7 @@ def scenarios_import(
                 chapter=chapter,
                 licence=licence,
                 source=source_name or source.resolve().name,
+                order=order,
             )
             imported_check(imported)
         except (ScenarioError, ImportRefused) as exc:
@@ -86,6 +104,7 @@ def scenarios_import(
             failures += 1
             lines.append(f"{where}: not imported: {target} exists; give another --slug")
             continue
+        used.add(order)
         (target / "files").mkdir(parents=True)
         (target / "lab.yaml").write_text(imported.spec, encoding="utf-8")
         for name, text in imported.files.items():

@@ -11,7 +11,7 @@ the step's reference solution.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _FENCE_OPEN = re.compile(r"^(?P<indent>\s{0,3})(?P<fence>```+|~~~+)\s*(?P<info>[^`]*)$")
 _MARK = r"\{\{(?P<mark>[a-z ]*)\}\}"
@@ -23,6 +23,34 @@ _YAMLISH = re.compile(r"^\s*(apiVersion|kind|metadata):", re.MULTILINE)
 class Converted:
     markdown: str
     commands: list[str]
+    # Code in a "Solution" <details> section without {{exec}} (many authors' convention):
+    # (kind, code), in order; convert.solution_from_section turns them into commands.
+    solution_blocks: list[tuple[str, str]] = field(default_factory=list)
+
+
+_INTERACTIVE = re.compile(
+    r"\b(k|kubectl)\b[^\n|;&]*\sedit\b|^\s*(vi|vim|nano|less|more|watch)\b|\s(-w|--watch)\b"
+)
+
+
+def solution_from_section(blocks: list[tuple[str, str]]) -> list[str]:
+    """Commands from a Solution section's code: a manifest is applied, shell lines run (comments,
+    editors and watches left out: nobody is at the keyboard), ``k`` read as kubectl."""
+    commands = []
+    for kind, code in blocks:
+        if kind == "yaml" and _YAMLISH.search(code):
+            commands.append(f"kubectl apply -f - <<'KUBELAB_EOF'\n{code.strip()}\nKUBELAB_EOF")
+        elif kind == "text":
+            lines = [
+                re.sub(r"^(\s*)k(?=\s)", r"\1kubectl", line)
+                for line in code.split("\n")
+                if line.strip()
+                and not line.lstrip().startswith("#")
+                and not _INTERACTIVE.search(line)
+            ]
+            if lines:
+                commands.append("\n".join(lines))
+    return commands
 
 
 def _fence(code: str, kind: str) -> list[str]:
@@ -47,9 +75,16 @@ def killercoda_markdown(text: str) -> Converted:
     lines = text.replace("\r\n", "\n").split("\n")
     out: list[str] = []
     commands: list[str] = []
+    solution_blocks: list[tuple[str, str]] = []
+    in_solution = False
     i = 0
     while i < len(lines):
         line = lines[i]
+        lowered = line.lower()
+        if "<summary" in lowered and "solution" in lowered:
+            in_solution = True
+        elif "</details>" in lowered:
+            in_solution = False
         opened = _FENCE_OPEN.match(line)
         if opened:
             fence = opened.group("fence")
@@ -69,9 +104,12 @@ def killercoda_markdown(text: str) -> Converted:
                 body.append(lines[j])
                 j += 1
             code = "\n".join(body)
+            kind = _kind(opened.group("info"), code, mark)
             if mark.startswith("exec") and code.strip():
                 commands.append(code.strip("\n"))
-            out += _fence(code, _kind(opened.group("info"), code, mark))
+            elif in_solution and code.strip():
+                solution_blocks.append((kind, code.strip("\n")))
+            out += _fence(code, kind)
             i = j + 1 if closed else j
             continue
 
@@ -90,4 +128,4 @@ def killercoda_markdown(text: str) -> Converted:
         if runs and not _INLINE.fullmatch(line.strip()):
             out += ["", *_fence("\n".join(m.group("code").strip() for m in runs), "shell"), ""]
         i += 1
-    return Converted("\n".join(out).strip("\n") + "\n", commands)
+    return Converted("\n".join(out).strip("\n") + "\n", commands, solution_blocks)

@@ -90,7 +90,7 @@ def tree_from_zip(data: bytes) -> Tree:
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
                 raise SourceError(f"{name} is a symbolic link; a scenario holds plain files only")
-            if mode and not stat.S_ISREG(mode):
+            if stat.S_IFMT(mode) and not stat.S_ISREG(mode):
                 raise SourceError(f"{name} is not a plain file")
             with archive.open(info) as handle:
                 body = handle.read(MAX_FILE_BYTES + 1)
