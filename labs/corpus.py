@@ -30,7 +30,9 @@ class ScenarioResult:
     readings: int = 0
     passed: int = 0  # exercises whose solution passed after failing first
     no_solution: int = 0
-    reasons: list[str] = field(default_factory=list)  # one per refusal or failed exercise
+    reasons: list[str] = field(default_factory=list)  # why it was not read, or did not validate
+    step_reasons: list[str] = field(default_factory=list)  # each reason of each step to read
+    failures: list[str] = field(default_factory=list)  # why an exercise did not pass
 
     @property
     def end_to_end(self) -> bool:
@@ -48,15 +50,25 @@ class CorpusReport:
             "scenarios": len(r),
             "imported": sum(x.imported for x in r),
             "valid": sum(x.valid for x in r),
+            "steps": sum(x.exercises + x.readings for x in r),
             "exercises": sum(x.exercises for x in r),
+            "exercises without solution commands": sum(x.no_solution for x in r),
             "steps read only": sum(x.readings for x in r),
             "exercises passing end to end": sum(x.passed for x in r),
             "scenarios passing end to end": sum(x.end_to_end for x in r),
         }
 
     def reasons(self) -> list[tuple[str, int]]:
-        """Every reason, with how many scenarios or exercises it stopped, most first."""
+        """Why scenarios were not read or did not validate, counted, most first."""
         return Counter(_grouped(why) for x in self.results for why in x.reasons).most_common()
+
+    def step_reasons(self) -> list[tuple[str, int]]:
+        """Why steps are text to read: each reason, with how many steps it holds back."""
+        return Counter(why for x in self.results for why in x.step_reasons).most_common()
+
+    def failures(self) -> list[tuple[str, int]]:
+        """Why imported exercises did not pass on the cluster, counted."""
+        return Counter(_grouped(why) for x in self.results for why in x.failures).most_common()
 
 
 def _grouped(why: str) -> str:
@@ -76,13 +88,16 @@ def _import_one(base: Path, folder: str, tree_source: str) -> tuple[ScenarioResu
         result.reasons.append(f"not read: {exc}")
         return result, None
     except ImportRefused as exc:
-        result.reasons += [f"read only: {w}" for w in str(exc).split("; ")]
-        result.readings = len(scenario.steps)
+        result.readings = len(exc.steps)
+        result.step_reasons = [why for step in exc.steps for why in step.why]
+        if not exc.steps:
+            result.reasons.append("it has no steps")
         return result, None
     result.imported = True
     result.exercises = imported.exercises
     result.readings = len(imported.steps) - imported.exercises
     result.no_solution = sum(1 for s in imported.steps if s.exercise_id and not s.has_solution)
+    result.step_reasons = [why for step in imported.steps for why in step.why]
     try:
         lab = lab_parse_with_files(
             imported.spec,
@@ -126,7 +141,10 @@ def corpus_run(
             results.append(result)
             if lab is not None:
                 labs.append((result, lab))
-            progress(f"{root.name}/{folder}: " + ("imported" if lab else "; ".join(result.reasons)))
+            progress(
+                f"{root.name}/{folder}: "
+                + ("imported" if lab else "; ".join(result.reasons) or "nothing to check here")
+            )
     if run and labs:
         from labs.contenttest import catalog_test
 
@@ -145,18 +163,24 @@ def corpus_run(
             else:
                 failed = next(s for s in solution if not s.ok)
                 detail = failed.detail.strip().splitlines()
-                result.reasons.append(
+                result.failures.append(
                     f"{failed.name}: {detail[-1] if detail else ''}"
                     + (" (the cluster did not answer)" if failed.inconclusive else "")
                 )
-                progress(f"{item.key}: {result.reasons[-1]}")
+                progress(f"{item.key}: {result.failures[-1]}")
     return CorpusReport(results, time.monotonic() - started)
 
 
 def report_text(report: CorpusReport) -> str:
     lines = [f"{k}: {v}" for k, v in report.totals().items()]
     lines.append(f"seconds: {report.seconds:.0f}")
-    lines.append("")
-    lines.append("why scenarios or exercises did not pass, grouped (count, reason):")
-    lines += [f"{count:5d}  {why}" for why, count in report.reasons()]
+    for title, counted in (
+        ("why steps are text to read (steps, reason; a step may have several)",
+         report.step_reasons()),
+        ("why scenarios were not imported (scenarios, reason)", report.reasons()),
+        ("why imported exercises did not pass on the cluster (exercises, reason)",
+         report.failures()),
+    ):  # fmt: skip
+        lines += ["", title + ":"]
+        lines += [f"{count:5d}  {why}" for why, count in counted] or ["    -  none"]
     return "\n".join(lines)

@@ -42,7 +42,12 @@ NO_CHECK = "the scenario gives this step no verify.sh, so there is nothing to ch
 
 
 class ImportRefused(ValueError):
-    """The scenario imports as nothing a learner could be graded on; the message says why."""
+    """The scenario imports as nothing a learner could be graded on; the message says why, and
+    ``steps`` what became of each step."""
+
+    def __init__(self, message: str, steps: list[StepOutcome] | None = None) -> None:
+        super().__init__(message)
+        self.steps = steps or []
 
 
 @dataclass(frozen=True)
@@ -321,7 +326,7 @@ def scenario_convert(
             "; ".join(f"step {o.number} ({o.title}): {', '.join(o.why)}" for o in outcomes)
             or "it has no steps"
         )
-        raise ImportRefused(f"no step of this scenario can be checked here: {reasons}")
+        raise ImportRefused(f"no step of this scenario can be checked here: {reasons}", outcomes)
     lab = {
         "title": _block(scenario.title),
         "chapter": chapter or chapter_guess(everything),

@@ -71,7 +71,7 @@ def test_the_shop_scenario_becomes_a_lab_that_validates():
     # verify.sh is a script check, run from the lab's files
     check = lab.exercises[0].checks[0]
     assert isinstance(check, ScriptCheck) and check.run == "bash step-1-verify.sh"
-    assert "kubectl -n \"$NS\" get deploy web" in lab.files["step-1-verify.sh"]
+    assert 'kubectl -n "$NS" get deploy web' in lab.files["step-1-verify.sh"]
     # {{exec}} blocks are the solution, in order, with the namespace made the learner's
     assert lab.exercises[0].solution.commands == ["kubectl scale deployment web --replicas=3"]
     assert lab.exercises[1].solution.commands[0].startswith("sed -i")
