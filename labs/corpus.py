@@ -33,6 +33,9 @@ class ScenarioResult:
     reasons: list[str] = field(default_factory=list)  # why it was not read, or did not validate
     step_reasons: list[str] = field(default_factory=list)  # each reason of each step to read
     failures: list[str] = field(default_factory=list)  # why an exercise did not pass
+    # Exercise ids in order, and those whose step gave no commands to run.
+    order: list[str] = field(default_factory=list)
+    unsolved: set[str] = field(default_factory=set)
 
     @property
     def end_to_end(self) -> bool:
@@ -98,6 +101,10 @@ def _import_one(base: Path, folder: str, tree_source: str) -> tuple[ScenarioResu
     result.readings = len(imported.steps) - imported.exercises
     result.no_solution = sum(1 for s in imported.steps if s.exercise_id and not s.has_solution)
     result.step_reasons = [why for step in imported.steps for why in step.why]
+    result.order = [s.exercise_id for s in imported.steps if s.exercise_id]
+    result.unsolved = {
+        s.exercise_id for s in imported.steps if s.exercise_id and not s.has_solution
+    }
     try:
         lab = lab_parse_with_files(
             imported.spec,
@@ -163,9 +170,16 @@ def corpus_run(
             else:
                 failed = next(s for s in solution if not s.ok)
                 detail = failed.detail.strip().splitlines()
+                exercise_id = item.key.split("/", 1)[1]
+                earlier = result.order[: result.order.index(exercise_id)]
+                if exercise_id not in result.unsolved and result.unsolved & set(earlier):
+                    # Its setup replays the earlier steps' commands, and one gave none.
+                    why = "an earlier step gives no commands, so this step's starting state is "
+                    why += "not made"
+                else:
+                    why = f"{failed.name}: {detail[-1] if detail else ''}"
                 result.failures.append(
-                    f"{failed.name}: {detail[-1] if detail else ''}"
-                    + (" (the cluster did not answer)" if failed.inconclusive else "")
+                    why + (" (the cluster did not answer)" if failed.inconclusive else "")
                 )
                 progress(f"{item.key}: {result.failures[-1]}")
     return CorpusReport(results, time.monotonic() - started)

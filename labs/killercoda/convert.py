@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from labs.killercoda.environment import (
+    namespaces_crossed,
     namespaces_mapped,
     namespaces_named,
     paths_mapped,
@@ -241,7 +242,12 @@ def scenario_convert(
                       yaml_blocks)
             if t
         )  # fmt: skip
-        why = image_why + unmappable(asked) + verify_reads_files(step.verify or "")
+        why = (
+            image_why
+            + unmappable(asked)
+            + verify_reads_files(step.verify or "")
+            + namespaces_crossed(step.verify or "", names)
+        )
         if step.verify is None:
             why = [NO_CHECK, *why]
         if why:

@@ -152,6 +152,18 @@ def verify_reads_files(verify: str) -> list[str]:
 _ROOT_PATHS = re.compile(r"(?<=[\s\"'=>:(])/(opt|root)/")
 
 
+def namespaces_crossed(verify: str, names: set[str]) -> list[str]:
+    """A step whose check looks at two of the scenario's namespaces (a Pod moved from prime to
+    mars) cannot be mapped: both are the learner's one namespace here."""
+    seen = sorted(n for n in names if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", verify))
+    if len(seen) < 2:
+        return []
+    return [
+        f"works across namespaces ({', '.join(seen)}), which are all the learner's one "
+        "namespace here"
+    ]
+
+
 def paths_mapped(script: str) -> str:
     """Root's folders in a script (``/opt/course``, ``/root``) as the learner's home, where a
     scenario's setup can write them."""

@@ -383,3 +383,11 @@ def test_what_learners_may_not_make_agrees_with_their_rights():
 )
 def test_kinds_learners_may_not_make_are_marked(command, marked):
     assert any("may not make or read" in why for why in unmappable(command)) == marked
+
+
+def test_a_check_across_two_of_the_scenarios_namespaces_is_marked():
+    from labs.killercoda.environment import namespaces_crossed
+
+    verify = 'SRC=prime; DST=mars\nkubectl -n "$DST" get pod web\n! kubectl -n prime get pod web'
+    assert "(mars, prime)" in namespaces_crossed(verify, {"prime", "mars"})[0]
+    assert namespaces_crossed("kubectl -n ios get deploy", {"ios", "mars"}) == []
