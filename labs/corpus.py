@@ -81,7 +81,9 @@ def _grouped(why: str) -> str:
     return re.sub(r"\d+(\.\d+)?", "N", why)[:200]
 
 
-def _import_one(base: Path, folder: str, tree_source: str) -> tuple[ScenarioResult, Lab | None]:
+def corpus_import_one(
+    base: Path, folder: str, tree_source: str
+) -> tuple[ScenarioResult, Lab | None]:
     result = ScenarioResult(tree_source, folder)
     try:
         tree = tree_from_folder(base / folder if folder else base)
@@ -144,7 +146,7 @@ def corpus_run(
             if ".git" not in p.parts and (rel := p.parent.relative_to(root).as_posix())
         )
         for folder in folders:
-            result, lab = _import_one(root, folder, str(root))
+            result, lab = corpus_import_one(root, folder, str(root))
             results.append(result)
             if lab is not None:
                 labs.append((result, lab))
