@@ -149,7 +149,8 @@ def verify_reads_files(verify: str) -> list[str]:
     ]
 
 
-_ROOT_PATHS = re.compile(r"(?<=[\s\"'=>:(])/(opt|root)/")
+_ROOT_PATHS = re.compile(r"(?<=[\s\"'=>:(])/(opt|root|usr/local/bin)/")
+_ROOT_PATHS_AS = {"opt": "$HOME/opt/", "root": "$HOME/", "usr/local/bin": "$HOME/.kubelab-bin/"}
 
 
 def namespaces_crossed(verify: str, names: set[str]) -> list[str]:
@@ -165,9 +166,9 @@ def namespaces_crossed(verify: str, names: set[str]) -> list[str]:
 
 
 def paths_mapped(script: str) -> str:
-    """Root's folders in a script (``/opt/course``, ``/root``) as the learner's home, where a
-    scenario's setup can write them."""
-    return _ROOT_PATHS.sub(lambda m: "$HOME/opt/" if m.group(1) == "opt" else "$HOME/", script)
+    """Root's folders in a script (``/opt/course``, ``/root``, ``/usr/local/bin``) as the
+    learner's home (and the folder first on a scenario's PATH), where its setup can write."""
+    return _ROOT_PATHS.sub(lambda m: _ROOT_PATHS_AS[m.group(1)], script)
 
 
 _NS_WORD = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"

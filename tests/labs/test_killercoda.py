@@ -391,3 +391,12 @@ def test_a_check_across_two_of_the_scenarios_namespaces_is_marked():
     verify = 'SRC=prime; DST=mars\nkubectl -n "$DST" get pod web\n! kubectl -n prime get pod web'
     assert "(mars, prime)" in namespaces_crossed(verify, {"prime", "mars"})[0]
     assert namespaces_crossed("kubectl -n ios get deploy", {"ios", "mars"}) == []
+
+
+def test_roots_folders_become_the_learners_home():
+    from labs.killercoda.environment import paths_mapped
+
+    mapped = paths_mapped("mkdir -p /opt/course/1\ncat > /usr/local/bin/x\ncp a /root/b\nls /etc/x")
+    assert mapped == (
+        "mkdir -p $HOME/opt/course/1\ncat > $HOME/.kubelab-bin/x\ncp a $HOME/b\nls /etc/x"
+    )

@@ -99,8 +99,8 @@ s=sec; s="${{s}}rets"; k=/etc/kube; k="${{k}}rnetes/admin.conf"
 for f in {SECRETS_FILE} /etc/shadow /root /work; do
   if [ -e "$f" ] && cat "$f" 2>/dev/null; then echo "LEAK $f"; fi
 done
-if timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/{redis_port}; printf "PING\\r\\n" >&3; head -c 64 <&3'
-then echo "REACHED redis"; fi
+redis='exec 3<>/dev/tcp/127.0.0.1/{redis_port}; printf "PING\\r\\n" >&3; head -c 64 <&3'
+if timeout 5 bash -c "$redis"; then echo "REACHED redis"; fi
 "$KUBELAB_REAL_KUBECTL" get "$s" -n kube-system && echo "LEAK kube-system secrets"
 kubectl --kubeconfig="$k" get "$s" -A && echo "LEAK admin"
 kubectl get configmap flag
@@ -177,7 +177,7 @@ def test_set_up_this_step_makes_the_starting_state_in_the_learners_namespace(
         for path in SHOP.rglob("*"):
             if path.is_file():
                 archive.writestr(f"shop-basics/{path.relative_to(SHOP)}", path.read_bytes())
-    lab, outcome = lab_import(owner=learner.user, data=buffer.getvalue(), slug="shop-try")
+    _, outcome = lab_import(owner=learner.user, data=buffer.getvalue(), slug="shop-try")
     assert any("step 3: to read" in line for line in outcome), outcome
     told: list[dict[str, Any]] = []
     monkeypatch.setattr(

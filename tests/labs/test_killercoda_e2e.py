@@ -6,7 +6,6 @@ command into the terminal, and the exercise turns green."""
 
 from __future__ import annotations
 
-import io
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -90,7 +89,7 @@ def test_an_imported_scenario_is_set_up_worked_and_turns_green(
     status = exercise.locator("[data-labs-setup-status]")
     wait_js(
         page,
-        f"(document.querySelector('[data-labs-exercise=\"{EXERCISE}\"] "
+        f'(document.querySelector(\'[data-labs-exercise="{EXERCISE}"] '
         "[data-labs-setup-status]').dataset.ok || '') === 'true'",
         timeout=60_000,
     )
