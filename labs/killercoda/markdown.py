@@ -77,14 +77,24 @@ def killercoda_markdown(text: str) -> Converted:
     commands: list[str] = []
     solution_blocks: list[tuple[str, str]] = []
     in_solution = False
+    # "## Solution" above a <details> whose summary says something else ("Click to view YAML"):
+    # the first such section that holds code is the solution.
+    solution_ahead = False
+    found_before = 0
     i = 0
     while i < len(lines):
         line = lines[i]
         lowered = line.lower()
-        if "<summary" in lowered and "solution" in lowered:
-            in_solution = True
+        if "<details" in lowered and (solution_ahead or "solution" in lowered):
+            in_solution, found_before = True, len(solution_blocks)
+        elif "<summary" in lowered and "solution" in lowered:
+            in_solution, found_before = True, len(solution_blocks)
         elif "</details>" in lowered:
+            if in_solution and len(solution_blocks) > found_before:
+                solution_ahead = False
             in_solution = False
+        elif "solution" in lowered and not line.lstrip().startswith(("```", "~~~")):
+            solution_ahead = True
         opened = _FENCE_OPEN.match(line)
         if opened:
             fence = opened.group("fence")

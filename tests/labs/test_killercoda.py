@@ -400,3 +400,22 @@ def test_roots_folders_become_the_learners_home():
     assert mapped == (
         "mkdir -p $HOME/opt/course/1\ncat > $HOME/.kubelab-bin/x\ncp a $HOME/b\nls /etc/x"
     )
+
+
+def test_a_solution_section_is_found_under_a_heading_and_its_first_code_taken():
+    converted = killercoda_markdown(
+        "Create it.\n\n## ✅ Solution\n\n<details><summary>Short notes</summary>\n\nRead on.\n"
+        "</details>\n\n<details>\n<summary>Click to view YAML</summary>\n\n```yaml\n"
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n```\n\n```bash\n# check it\n"
+        "k get pod web\nkubectl edit pod web\nkubectl get pods -w\n```\n</details>\n\n"
+        "<details><summary>Another way</summary>\n\n```bash\nkubectl run web --image=x\n```\n"
+        "</details>\n"
+    )
+    assert converted.commands == []
+    from labs.killercoda.markdown import solution_from_section
+
+    assert solution_from_section(converted.solution_blocks) == [
+        "kubectl apply -f - <<'KUBELAB_EOF'\napiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n"
+        "KUBELAB_EOF",
+        "kubectl get pod web",
+    ]
