@@ -10,7 +10,7 @@ import zipfile
 
 from labs.killercoda.convert import Imported, ImportRefused, scenario_convert, slugify
 from labs.killercoda.scenario import ScenarioError, scenario_read
-from labs.killercoda.source import SourceError, tree_from_zip
+from labs.killercoda.source import SourceError, Tree, tree_from_uploads, tree_from_zip
 from studio.content import SLUG_MAX
 
 
@@ -31,15 +31,29 @@ def is_scenario_zip(data: bytes) -> bool:
 def scenario_zip_convert(data: bytes, *, slug: str = "") -> Imported:
     try:
         tree = tree_from_zip(data)
+    except SourceError as exc:
+        raise ScenarioImportError(str(exc)) from None
+    return _converted(tree, slug=slug, source="an uploaded zip")
+
+
+def scenario_folder_convert(uploads: list[tuple[str, bytes]], *, slug: str = "") -> Imported:
+    """A scenario's folder as a browser uploads it: each file with its path in the folder."""
+    try:
+        tree = tree_from_uploads(uploads)
+    except SourceError as exc:
+        raise ScenarioImportError(str(exc)) from None
+    return _converted(tree, slug=slug, source="an uploaded folder")
+
+
+def _converted(tree: Tree, *, slug: str, source: str) -> Imported:
+    try:
         folders = tree.scenario_folders()
         if len(folders) != 1:
             raise ScenarioImportError(
-                f"the zip holds {len(folders)} scenarios (index.json files); upload one at a time"
+                f"it holds {len(folders)} scenarios (index.json files); upload one at a time"
             )
         scenario = scenario_read(tree, folders[0])
         name = slug or slugify(scenario.title, SLUG_MAX)
-        return scenario_convert(
-            tree, scenario, slug=name[:SLUG_MAX].rstrip("-"), source="an uploaded zip"
-        )
-    except (SourceError, ScenarioError, ImportRefused) as exc:
+        return scenario_convert(tree, scenario, slug=name[:SLUG_MAX].rstrip("-"), source=source)
+    except (ScenarioError, ImportRefused) as exc:
         raise ScenarioImportError(str(exc)) from None

@@ -8,7 +8,7 @@ validated here (``studio.content``) before it is parsed, kept or run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from accounts.roles import Role, user_has_role
 from kubelab.events import user_event_send
+from labs.killercoda.convert import Imported
 from labs.killercoda.importing import outcome_lines
 from labs.library import RESERVED_SLUGS, catalog_dir, catalog_get, lab_digest, spec_file
 from labs.messages import Translate
@@ -31,7 +32,12 @@ from studio.archive import ArchiveError, lab_unzip, lab_zip
 from studio.content import content_problems, reaching_problems, slug_problem
 from studio.marks import Mark, problem_marks
 from studio.models import LabTest, LabTestStatus
-from studio.scenarios import ScenarioImportError, is_scenario_zip, scenario_zip_convert
+from studio.scenarios import (
+    ScenarioImportError,
+    is_scenario_zip,
+    scenario_folder_convert,
+    scenario_zip_convert,
+)
 from studio.selectors import lab_test_passed
 from studio.starters import STARTERS
 from studio.tasks import lab_test_task
@@ -292,17 +298,7 @@ def lab_import(*, owner: Any, data: bytes, slug: str = "") -> tuple[AuthoredLab,
     another is given), or a Killercoda scenario (``index.json``), converted. The lines say what
     became of a scenario's steps."""
     if is_scenario_zip(data):
-        _instructor(owner)
-        try:
-            imported = scenario_zip_convert(data, slug=slug)
-        except ScenarioImportError as exc:
-            raise StudioError(
-                _("The scenario was not imported: %(why)s.") % {"why": str(exc)}
-            ) from None
-        lab = authored_lab_create(
-            owner=owner, slug=imported.slug, content=(imported.spec, imported.files)
-        )
-        return lab, outcome_lines(imported)
+        return _scenario_import(owner, lambda: scenario_zip_convert(data, slug=slug))
     try:
         unpacked = lab_unzip(data)
     except ArchiveError as exc:
@@ -313,6 +309,27 @@ def lab_import(*, owner: Any, data: bytes, slug: str = "") -> tuple[AuthoredLab,
         content=(unpacked.spec, unpacked.files),
     )
     return lab, []
+
+
+def scenario_folder_import(
+    *, owner: Any, uploads: list[tuple[str, bytes]], slug: str = ""
+) -> tuple[AuthoredLab, list[str]]:
+    """A new lab from a Killercoda scenario's folder, uploaded file by file with its paths."""
+    return _scenario_import(owner, lambda: scenario_folder_convert(uploads, slug=slug))
+
+
+def _scenario_import(owner: Any, convert: Callable[[], Imported]) -> tuple[AuthoredLab, list[str]]:
+    _instructor(owner)
+    try:
+        imported = convert()
+    except ScenarioImportError as exc:
+        raise StudioError(
+            _("The scenario was not imported: %(why)s.") % {"why": str(exc)}
+        ) from None
+    lab = authored_lab_create(
+        owner=owner, slug=imported.slug, content=(imported.spec, imported.files)
+    )
+    return lab, outcome_lines(imported)
 
 
 def lab_export(*, lab: AuthoredLab, version: int | None = None) -> tuple[str, bytes]:

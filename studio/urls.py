@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("new/", views.create, name="create"),
     path("import/", views.import_zip, name="import"),
+    path("import-folder/", views.import_folder, name="import_folder"),
     path("<slug:slug>/", views.editor, name="editor"),
     path("<slug:slug>/draft/", views.draft, name="draft"),
     path("<slug:slug>/test/", views.lab_test, name="test"),

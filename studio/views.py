@@ -9,9 +9,11 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext as _
@@ -49,6 +51,7 @@ from studio.services import (
     lab_export,
     lab_import,
     lab_test_request,
+    scenario_folder_import,
     version_publish,
 )
 from studio.starters import STARTERS
@@ -138,6 +141,54 @@ def import_zip(request: HttpRequest) -> HttpResponse:
             _("Imported from Killercoda. What became of each step:") + "\n" + "\n".join(outcome),
         )
     return redirect("studio:editor", lab.slug)
+
+
+def _folder_answer(request: HttpRequest, url: str) -> HttpResponse:
+    # The page's script asks for JSON: a redirect it followed itself would show the next page,
+    # and its messages, to the script instead of the author.
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"next": url})
+    return redirect(url)
+
+
+@login_required
+@require_POST
+def import_folder(request: HttpRequest) -> HttpResponse:
+    """A Killercoda scenario's folder from the browser (static/js/studio-import.js sends each
+    file with its path in the folder, which a plain form would drop)."""
+    _studio(request)
+    try:
+        uploads = request.FILES.getlist("files")
+    except TooManyFilesSent:
+        messages.error(request, _("The folder holds too many files to be one scenario."))
+        return _folder_answer(request, reverse("studio:index"))
+    paths = request.POST.getlist("paths")
+    if not uploads or len(paths) != len(uploads):
+        messages.error(request, _("Choose a scenario's folder to import."))
+        return _folder_answer(request, reverse("studio:index"))
+    if sum(upload.size or 0 for upload in uploads) > MAX_ARCHIVE_BYTES:
+        messages.error(
+            request,
+            _("The folder was not imported: it is larger than %(kib)s KiB.")
+            % {"kib": MAX_ARCHIVE_BYTES // 1024},
+        )
+        return _folder_answer(request, reverse("studio:index"))
+    try:
+        lab, outcome = scenario_folder_import(
+            owner=request.user,
+            uploads=[
+                (p, u.read(MAX_ARCHIVE_BYTES + 1)) for p, u in zip(paths, uploads, strict=True)
+            ],
+            slug=request.POST.get("slug", "").strip(),
+        )
+    except StudioError as exc:
+        messages.error(request, str(exc))
+        return _folder_answer(request, reverse("studio:index"))
+    messages.info(
+        request,
+        _("Imported from Killercoda. What became of each step:") + "\n" + "\n".join(outcome),
+    )
+    return _folder_answer(request, reverse("studio:editor", args=[lab.slug]))
 
 
 def _test_json(test: LabTest | None, digest: str) -> dict[str, Any] | None:

@@ -85,9 +85,9 @@ def killercoda_markdown(text: str) -> Converted:
     while i < len(lines):
         line = lines[i]
         lowered = line.lower()
-        if "<details" in lowered and (solution_ahead or "solution" in lowered):
-            in_solution, found_before = True, len(solution_blocks)
-        elif "<summary" in lowered and "solution" in lowered:
+        if ("<details" in lowered and (solution_ahead or "solution" in lowered)) or (
+            "<summary" in lowered and "solution" in lowered
+        ):
             in_solution, found_before = True, len(solution_blocks)
         elif "</details>" in lowered:
             if in_solution and len(solution_blocks) > found_before:

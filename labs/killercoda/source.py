@@ -106,6 +106,28 @@ def tree_from_zip(data: bytes) -> Tree:
     return Tree(files, skipped)
 
 
+def tree_from_uploads(uploads: list[tuple[str, bytes]]) -> Tree:
+    """A folder a browser uploaded: (its relative path, the file's bytes) for each file. Paths
+    are checked as a zip's are; a browser sends no links."""
+    if len(uploads) > MAX_ENTRIES:
+        raise SourceError(f"the folder holds {len(uploads)} files; at most {MAX_ENTRIES}")
+    files: dict[str, bytes] = {}
+    skipped: dict[str, str] = {}
+    total = 0
+    for path, body in uploads:
+        name = _clean(path)
+        if any(part in SKIPPED_FOLDERS for part in PurePosixPath(name).parts):
+            continue
+        if len(body) > MAX_FILE_BYTES:
+            skipped[name] = f"larger than {MAX_FILE_BYTES // 1024} KiB"
+            continue
+        total += len(body)
+        if total > MAX_TREE_BYTES:
+            raise SourceError(f"the folder holds more than {MAX_TREE_BYTES // (1024 * 1024)} MiB")
+        files[name] = body
+    return Tree(files, skipped)
+
+
 def tree_from_folder(root: Path) -> Tree:
     """A folder's regular files, never following a link (each is skipped and named), skipping
     .git and the like."""

@@ -1,4 +1,4 @@
-"""In Debian's chromium: an instructor uploads a Killercoda scenario (the team's, as a zip) in
+"""In Debian's chromium: an instructor uploads a Killercoda scenario's folder (the team's) in
 the studio, reads what became of each step, and tries it as a learner: the intro and the step
 kubelab cannot check are there to read with the reason; "Set up this step" makes the scenario's
 starting state in their namespace; the step's "Run in terminal" button types the scenario's own
@@ -6,7 +6,6 @@ command into the terminal, and the exercise turns green."""
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,17 +37,11 @@ def test_an_imported_scenario_is_set_up_worked_and_turns_green(
     labs_watcher: Process,
     cluster: Any,
     page: Any,
-    tmp_path: Path,
 ) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     author = make_learner()
     role_grant(user=author.user, role=Role.INSTRUCTOR)
-    archive = tmp_path / "shop-basics.zip"
-    with zipfile.ZipFile(archive, "w") as bundle:
-        for path in sorted(SHOP.rglob("*")):
-            if path.is_file():
-                bundle.write(path, f"shop-basics/{path.relative_to(SHOP)}")
     site = learner_site(
         "killercoda",
         KUBELAB_KUBECONFIG=str(cluster.kubeconfig),
@@ -57,10 +50,10 @@ def test_an_imported_scenario_is_set_up_worked_and_turns_green(
     page.set_default_timeout(15_000)
     site.login(page, author.user.username, "x" * 12, path="/labs/studio/")
 
-    # The studio's import takes the scenario's zip as it is.
-    page.set_input_files("#import-archive", str(archive))
-    page.fill("#import-slug", "shop-e2e")
-    page.click("#import-lab form button[type=submit]")
+    # The studio's import takes the scenario's folder as it is (a zip works too).
+    page.set_input_files("#import-folder", str(SHOP))
+    page.fill("#import-folder-slug", "shop-e2e")
+    page.click("[data-scenario-folder] button[type=submit]")
     page.wait_for_url("**/labs/studio/shop-e2e/")
     said = page.inner_text("body")
     assert "Imported from Killercoda" in said

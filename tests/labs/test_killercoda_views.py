@@ -110,3 +110,40 @@ def test_set_up_is_rate_limited(imported: AuthoredLab, author: Any, settings: An
     answers = [client.post(f"/labs/shop/{STEP}/setup/") for _ in range(3)]
     assert [a.status_code for a in answers] == [202, 202, 429]
     assert int(answers[2]["Retry-After"]) > 0
+
+
+def _folder(extra: dict[str, bytes] | None = None) -> dict[str, Any]:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    files = {f"shop/{p.relative_to(SHOP)}": p.read_bytes() for p in SHOP.rglob("*") if p.is_file()}
+    files.update(extra or {})
+    return {
+        "files": [
+            SimpleUploadedFile(path.rsplit("/", 1)[-1], body) for path, body in files.items()
+        ],
+        "paths": list(files),
+    }
+
+
+def test_a_scenarios_folder_imports_with_its_paths(author: Any) -> None:
+    page = client_for(author).post(
+        "/labs/studio/import-folder/", {**_folder(), "slug": "shop-folder"}, follow=True
+    )
+    assert "step 3: to read" in page.content.decode()
+    lab = AuthoredLab.objects.get(slug="shop-folder")
+    assert lab.valid_digest == lab.draft_digest
+    assert "intro-background.sh" in lab.draft_files and "an uploaded folder" in lab.draft_spec
+
+
+def test_a_folder_upload_that_climbs_out_or_lies_is_refused(author: Any) -> None:
+    client = client_for(author)
+    climbing = _folder({"shop/../../../etc/cron.d/x": b"* * * * * root sh"})
+    page = client.post("/labs/studio/import-folder/", climbing, follow=True)
+    assert "points outside the scenario&#x27;s folder" in page.content.decode()
+    uneven = _folder()
+    uneven["paths"] = uneven["paths"][:-1]
+    page = client.post("/labs/studio/import-folder/", uneven, follow=True)
+    assert "Choose a scenario&#x27;s folder to import." in page.content.decode()
+    assert not AuthoredLab.objects.exists()
+    student = client_for(person("student"))
+    assert student.post("/labs/studio/import-folder/", _folder()).status_code == 404
