@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labs.killercoda.convert import Imported, ImportRefused, scenario_convert
+from labs.killercoda.importing import imported_lab
 from labs.killercoda.scenario import ScenarioError, scenario_read
 from labs.killercoda.source import SourceError, tree_from_folder
 from labs.spec import Lab, SpecError
-from labs.spec.loading import lab_parse_with_files
 
 
 @dataclass
@@ -29,13 +29,16 @@ class ScenarioResult:
     exercises: int = 0
     readings: int = 0
     passed: int = 0  # exercises whose solution passed after failing first
-    no_solution: int = 0
     reasons: list[str] = field(default_factory=list)  # why it was not read, or did not validate
     step_reasons: list[str] = field(default_factory=list)  # each reason of each step to read
     failures: list[str] = field(default_factory=list)  # why an exercise did not pass
     # Exercise ids in order, and those whose step gave no commands to run.
     order: list[str] = field(default_factory=list)
     unsolved: set[str] = field(default_factory=set)
+
+    @property
+    def no_solution(self) -> int:
+        return len(self.unsolved)
 
     @property
     def end_to_end(self) -> bool:
@@ -101,20 +104,13 @@ def corpus_import_one(
     result.imported = True
     result.exercises = imported.exercises
     result.readings = len(imported.steps) - imported.exercises
-    result.no_solution = sum(1 for s in imported.steps if s.exercise_id and not s.has_solution)
     result.step_reasons = [why for step in imported.steps for why in step.why]
     result.order = [s.exercise_id for s in imported.steps if s.exercise_id]
     result.unsolved = {
         s.exercise_id for s in imported.steps if s.exercise_id and not s.has_solution
     }
     try:
-        lab = lab_parse_with_files(
-            imported.spec,
-            slug=imported.slug,
-            file=f"{imported.slug}/lab.yaml",
-            files=imported.files,
-            files_dir=f"{imported.slug}/files",
-        )
+        lab = imported_lab(imported)
     except SpecError as exc:
         result.reasons += [f"does not validate: {p.render()}" for p in exc.problems]
         return result, None

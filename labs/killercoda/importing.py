@@ -9,7 +9,7 @@ from pathlib import Path
 from labs.killercoda.convert import Imported, ImportRefused, scenario_convert
 from labs.killercoda.scenario import ScenarioError, scenario_read
 from labs.killercoda.source import SourceError, Tree, tree_from_folder
-from labs.spec import SpecError
+from labs.spec import Lab, SpecError
 from labs.spec.loading import lab_parse_with_files
 
 
@@ -17,9 +17,10 @@ class ImportProblem(ValueError):
     pass
 
 
-def imported_check(imported: Imported) -> None:
-    """SpecError when the lab would not validate (an importer's bug or an odd scenario)."""
-    lab_parse_with_files(
+def imported_lab(imported: Imported) -> Lab:
+    """The imported lab, validated as `labs validate` would; SpecError when it does not (an
+    importer's bug or an odd scenario)."""
+    return lab_parse_with_files(
         imported.spec,
         slug=imported.slug,
         file=f"{imported.slug}/lab.yaml",
@@ -32,7 +33,10 @@ def outcome_lines(imported: Imported) -> list[str]:
     lines = []
     for step in imported.steps:
         if step.exercise_id:
-            solved = "" if step.has_solution else " (no {{exec}} commands: write its solution)"
+            solved = {
+                "exec": "",
+                "solution section": " (its solution: the code of its Solution section)",
+            }.get(step.solution_from, " (no commands to run: write its solution)")
             lines.append(f"  step {step.number}: exercise {step.exercise_id}{solved}")
         else:
             lines.append(f"  step {step.number}: to read, because it {'; it '.join(step.why)}")
@@ -90,7 +94,7 @@ def scenarios_import(
                 source=source_name or source.resolve().name,
                 order=order,
             )
-            imported_check(imported)
+            imported_lab(imported)
         except (ScenarioError, ImportRefused) as exc:
             failures += 1
             lines.append(f"{where}: not imported: {exc}")

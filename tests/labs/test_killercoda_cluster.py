@@ -208,3 +208,33 @@ def test_set_up_this_step_makes_the_starting_state_in_the_learners_namespace(
     )
     assert not ok and told[-1]["ok"] is False
     assert "already exists" in told[-1]["output"], told[-1]
+
+
+def test_the_corpus_run_imports_runs_and_counts_the_reasons(cluster: Any, tmp_path: Path) -> None:
+    from labs.corpus import corpus_run, report_text
+
+    nodes = tmp_path / "nodes"
+    nodes.mkdir()
+    (nodes / "index.json").write_text(
+        '{"title": "Drain", "details": {"steps": [{"title": "Drain", "text": "s.md", '
+        '"verify": "v.sh"}]}, "backend": {"imageid": "kubernetes-kubeadm-2nodes"}}'
+    )
+    (nodes / "s.md").write_text("`kubectl drain node01`{{exec}}")
+    (nodes / "v.sh").write_text("kubectl get node node01 -o jsonpath='{.spec.unschedulable}'")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "index.json").write_text('{"title": "x", "details": {"steps": [}')
+    lines: list[str] = []
+    report = corpus_run([SHOP.parent, tmp_path], workers=2, progress=lines.append)
+    totals = report.totals()
+    assert totals["scenarios"] == 3 and totals["imported"] == 1 and totals["valid"] == 1
+    assert totals["exercises"] == 2 and totals["exercises passing end to end"] == 2
+    assert totals["scenarios passing end to end"] == 1
+    assert dict(report.step_reasons()) == {
+        "works on a clusterrole, which belongs to the whole cluster, not a namespace": 1,
+        "changes a node (cordon, drain, taint, labels); nodes belong to the whole cluster": 1,
+    }
+    assert report.reasons() == [("not read: index.json:N: not valid JSON: Expecting value", 1)]
+    text = report_text(report)
+    assert "exercises passing end to end: 2" in text
+    assert any(line.endswith(": passed") for line in lines), lines
