@@ -14,7 +14,7 @@ import pytest
 
 from labs.killercoda.convert import ImportRefused, scenario_convert
 from labs.killercoda.environment import namespaces_mapped, namespaces_named, unmappable
-from labs.killercoda.importing import ImportProblem, scenarios_import
+from labs.killercoda.importing import ImportProblem, imported_lab, scenarios_import
 from labs.killercoda.markdown import killercoda_markdown
 from labs.killercoda.scenario import ScenarioError, scenario_read
 from labs.killercoda.source import (
@@ -24,7 +24,7 @@ from labs.killercoda.source import (
     tree_from_zip,
 )
 from labs.spec import ScriptCheck
-from labs.spec.loading import lab_load, lab_parse_with_files
+from labs.spec.loading import lab_load
 
 SCENARIOS = Path(__file__).parent / "killercoda" / "scenarios"
 SHOP = SCENARIOS / "shop-basics"
@@ -36,13 +36,7 @@ def _imported(folder: Path = SHOP, **kwargs):
 
 
 def _parsed(imported):
-    return lab_parse_with_files(
-        imported.spec,
-        slug=imported.slug,
-        file=f"{imported.slug}/lab.yaml",
-        files=imported.files,
-        files_dir=f"{imported.slug}/files",
-    )
+    return imported_lab(imported)
 
 
 def _zip(entries: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
