@@ -38,7 +38,7 @@ def setup_offered(*, lab_slug: str, exercise_id: str, version: int) -> bool:
         lab, exercise = exercise_get(lab_slug=lab_slug, exercise_id=exercise_id, version=version)
     except ExerciseNotFound:
         return False
-    return lab.scenario and exercise.setup is not None
+    return lab.learner_setup(exercise) is not None
 
 
 def exercise_setup_request(*, user: Any, lab_slug: str, exercise_id: str, version: int) -> None:
@@ -66,8 +66,8 @@ def exercise_setup_run(*, user: Any, lab_slug: str, exercise_id: str, version: i
     """Run the setup now (on a worker); True when every command succeeded."""
     key = f"{lab_slug}/{exercise_id}"
     lab = lab_resolve(slug=lab_slug, version=version)
-    exercise = lab.exercise(exercise_id)
-    if not lab.scenario or exercise.setup is None:
+    setup = lab.learner_setup(lab.exercise(exercise_id))
+    if setup is None:
         return False
     try:
         environment = learner_environment(user=user)
@@ -79,7 +79,7 @@ def exercise_setup_run(*, user: Any, lab_slug: str, exercise_id: str, version: i
         _tell(int(user.pk), key, ok=False, output="your environment is still starting; try again")
         return False
     run = learner_shell_run(
-        script="set -e\n" + "\n".join(exercise.setup.commands),
+        script="set -e\n" + "\n".join(setup.commands),
         kubeconfig=kubeconfig,
         timeout=SETUP_TIMEOUT,
         files=lab.files,

@@ -325,7 +325,7 @@ def _exercise_row(
         else [],
         solution_commands=list(exercise.solution.commands) if visible else [],
         checks_requested=attempt.checks_requested if attempt else 0,
-        setup_available=lab.scenario and exercise.setup is not None,
+        setup_available=lab.learner_setup(exercise) is not None,
         graded_version=(
             attempt.last_run.lab_version
             if attempt is not None and attempt.last_run is not None and not is_catalog_lab(lab.slug)

@@ -411,6 +411,11 @@ class Lab(_Model):
             seen.add(reading.id)
         return self
 
+    def learner_setup(self, exercise: Exercise) -> Steps | None:
+        """The setup a learner may run themselves ("Set up this step"): an imported scenario's
+        only; a catalog lab's setup is the state the learner's own earlier work makes."""
+        return exercise.setup if self.scenario else None
+
     def readings_after(self, exercise_id: str | None) -> list[Reading]:
         """The readings placed after this exercise (None: before the first), in order."""
         return [r for r in self.readings if r.after == exercise_id]
