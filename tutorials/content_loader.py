@@ -53,6 +53,9 @@ Callouts
 Exercise links
     ``[text](exercise:pods/kuard-pod)``; the id must be listed in the front matter's
     ``exercises``. The renderer turns it into a link to the lab.
+Picture links
+    ``[watch it in the namespace picture](picture:)``, with nothing after the colon (and no
+    title). The renderer turns it into a link that opens the workbench's "Namespace picture" tab.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ from tutorials.dialect import (
     fence_info_parse,
     heading_split,
     markdown_parser,
+    picture_link_target,
 )
 from tutorials.yamlpos import error_line, path_line
 
@@ -221,6 +225,7 @@ def lesson_parse(text: str, *, source: Path, chapter_slug: str, language: str) -
     code_blocks = _code_blocks_collect(tokens, source, body_first_line)
     _callouts_check(tokens, source, body_first_line)
     _exercise_links_check(tokens, meta.exercises, source, body_first_line)
+    _picture_links_check(tokens, source, body_first_line)
     return Lesson(
         chapter_slug=chapter_slug,
         language=language,
@@ -569,6 +574,29 @@ def _exercise_links_check(
                     _token_line(token, body_first_line),
                     f"link to exercise '{exercise}' which is not listed in the front "
                     "matter's exercises",
+                )
+
+
+def _picture_links_check(tokens: Sequence[Token], source: Path, body_first_line: int) -> None:
+    for token in tokens:
+        if token.type != "inline" or not token.children:
+            continue
+        for child in token.children:
+            if child.type != "link_open":
+                continue
+            target = picture_link_target(str(child.attrGet("href") or ""))
+            if target:
+                raise ContentError(
+                    source,
+                    _token_line(token, body_first_line),
+                    f"picture link 'picture:{target}' names a target, but there is only one "
+                    "namespace picture; write '[text](picture:)'",
+                )
+            if target is not None and child.attrGet("title") is not None:
+                raise ContentError(
+                    source,
+                    _token_line(token, body_first_line),
+                    "picture link has a title, which is not shown; write '[text](picture:)'",
                 )
 
 

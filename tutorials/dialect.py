@@ -1,7 +1,8 @@
 """The course's Markdown dialect, read the same way by the lesson loader and the renderer:
 CommonMark with tables and raw HTML (``markdown_parser``), heading ids written ``{#id}``, callout
-markers ``[!KIND] title``, fence info strings ``<kind> [flag ...]`` and ``exercise:<id>`` links;
-which kinds, flags and ids are allowed, and where, is checked in ``tutorials.content_loader``."""
+markers ``[!KIND] title``, fence info strings ``<kind> [flag ...]``, ``exercise:<id>`` links and
+``picture:`` links (open the workbench's namespace picture); which kinds, flags and ids are
+allowed, and where, is checked in ``tutorials.content_loader``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from markdown_it import MarkdownIt
 _HEADING_ID_RE = re.compile(r"^(?P<text>.*?)\s*\{#(?P<id>[^}\s]*)\}\s*$")
 _CALLOUT_RE = re.compile(r"^\[!(?P<kind>[A-Za-z-]+)\][ \t]*(?P<title>.*)$")
 _EXERCISE_LINK_PREFIX = "exercise:"
+_PICTURE_LINK_PREFIX = "picture:"
 
 
 def markdown_parser() -> MarkdownIt:
@@ -49,3 +51,11 @@ def exercise_link_id(href: str) -> str | None:
     if not href.startswith(_EXERCISE_LINK_PREFIX):
         return None
     return href[len(_EXERCISE_LINK_PREFIX) :]
+
+
+def picture_link_target(href: str) -> str | None:
+    """What follows ``picture:`` in a namespace-picture link (``""`` for the one valid form,
+    ``[text](picture:)``), else ``None``."""
+    if not href.startswith(_PICTURE_LINK_PREFIX):
+        return None
+    return href[len(_PICTURE_LINK_PREFIX) :]

@@ -3,14 +3,16 @@
 Pure: no Django, no ``kubernetes``. The pipeline is
 
 1. parse with the course's Markdown dialect (``dialect.markdown_parser``);
-2. rewrite tokens: heading ids from ``{#id}``, ``exercise:`` links to lab URLs, and callout
+2. rewrite tokens: heading ids from ``{#id}``, ``exercise:`` links to lab URLs, ``picture:``
+   links to an unguessable marker href (all their other attributes dropped), and callout
    blockquotes and code fences replaced by unguessable placeholders;
 3. sanitise the whole HTML with nh3 and an explicit allow-list (no scripts, no event handlers,
    only http(s)/mailto/relative URLs);
 4. swap the placeholders for markup built here from escaped text: callout ``<aside>`` boxes and
    code blocks with their toolbar (Copy, and "Run in terminal" for shell blocks not marked
-   illustrative). Because this trusted markup is added after sanitising, the allow-list never has
-   to admit buttons or ``data-command``.
+   illustrative), and open marked links as ``PICTURE_LINK_OPEN``. Because this trusted markup is
+   added after sanitising, the allow-list never has to admit buttons, ``class``, ``data-command``
+   or ``data-picture-open``.
 
 The "Run in terminal" button carries the command text in ``data-command`` (HTML-escaped; may span
 several lines); front-end code types it into the learner's terminal. Nothing runs server-side.
@@ -35,6 +37,7 @@ from tutorials.dialect import (
     fence_info_parse,
     heading_split,
     markdown_parser,
+    picture_link_target,
 )
 
 ExerciseHref = Callable[[str], str]
@@ -57,6 +60,9 @@ ALLOWED_ATTRIBUTES: Mapping[str, frozenset[str]] = {
     **{f"h{level}": frozenset({"id"}) for level in range(1, 7)},
 }
 ALLOWED_URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
+
+# The workbench's script opens its "Namespace picture" tab (id="picture") on a click on this link.
+PICTURE_LINK_OPEN = '<a href="#picture" class="picture-link" data-picture-open>'
 
 LABELS: Mapping[str, Mapping[str, str]] = {
     "en": {
@@ -148,11 +154,13 @@ def markdown_render(
 
     toc = _headings_rewrite(tokens)
     _cjk_breaks_join(tokens)
-    _links_rewrite(tokens, exercise_href or default_exercise_href)
+    picture_marker = f"#{nonce}-picture"
+    _links_rewrite(tokens, exercise_href or default_exercise_href, picture_marker)
     _callouts_rewrite(tokens, labels, placeholder)
     _fences_rewrite(tokens, labels, placeholder)
     raw = parser.renderer.render(tokens, parser.options, {})
     clean = html_sanitise(raw)
+    clean = re.sub(rf'<a href="{re.escape(picture_marker)}"[^>]*>', PICTURE_LINK_OPEN, clean)
     restored = re.sub(
         rf"<p>({re.escape(nonce)}-\d+)</p>\n?", lambda match: trusted.get(match.group(1), ""), clean
     )
@@ -227,10 +235,17 @@ def _unique_id(candidate: str, used: set[str]) -> str:
     return result
 
 
-def _links_rewrite(tokens: Sequence[Token], exercise_href: ExerciseHref) -> None:
+def _links_rewrite(
+    tokens: Sequence[Token], exercise_href: ExerciseHref, picture_marker: str
+) -> None:
     for token in tokens:
         for child in token.children or []:
             if child.type != "link_open":
+                continue
+            if picture_link_target(str(child.attrGet("href") or "")) is not None:
+                # Any target or title is dropped: there is one picture, and the trusted link
+                # carries no author-written attribute.
+                child.attrs = {"href": picture_marker}
                 continue
             exercise = exercise_link_id(str(child.attrGet("href") or ""))
             if exercise is None:

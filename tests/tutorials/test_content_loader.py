@@ -255,6 +255,27 @@ def test_exercise_link_must_be_listed(tmp_path: Path) -> None:
     assert "link to exercise 'demo/unlisted' which is not listed" in load_error(tmp_path)
 
 
+def test_picture_link_with_a_target_points_at_its_line(tmp_path: Path) -> None:
+    body = GOOD_BODY + "\nWatch [the picture](picture:pods).\n"
+    write_chapter(tmp_path, en=lesson_text(body=body))
+    message = load_error(tmp_path)
+    assert "03-demo/en.md:23: picture link 'picture:pods' names a target" in message
+    assert "write '[text](picture:)'" in message
+
+
+def test_picture_link_with_a_title_is_refused(tmp_path: Path) -> None:
+    body = GOOD_BODY + '\nWatch [the picture](picture: "live").\n'
+    write_chapter(tmp_path, en=lesson_text(body=body))
+    assert "en.md:23: picture link has a title" in load_error(tmp_path)
+
+
+def test_picture_link_loads(tmp_path: Path) -> None:
+    body = GOOD_BODY + "\nWatch [the picture](picture:) as you go.\n"
+    write_chapter(tmp_path, en=lesson_text(body=body), zh=lesson_text(body=body))
+    (chapter,) = chapters_load(tmp_path)
+    assert "(picture:)" in chapter.lesson("en").body_markdown
+
+
 def test_real_content_dir_is_the_default() -> None:
     assert CONTENT_DIR.name == "content"
     assert chapters_load(CONTENT_DIR) == chapters_load()

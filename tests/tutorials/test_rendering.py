@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from tutorials.content_loader import Lesson, chapters_load
-from tutorials.rendering import lesson_render, markdown_render
+from tutorials.content_loader import Chapter, Lesson, chapters_load
+from tutorials.rendering import PICTURE_LINK_OPEN, lesson_render, markdown_render
 
 CHAPTERS = chapters_load()
 LESSONS = [lesson for chapter in CHAPTERS for lesson in chapter.lessons.values()]
@@ -45,6 +45,55 @@ def test_exercise_links_point_at_labs(lesson: Lesson) -> None:
     assert "exercise:" not in rendered.html
     for exercise in re.findall(r'href="/labs/go/([^"]+)"', rendered.html):
         assert exercise in lesson.exercises
+
+
+def test_picture_link_opens_the_namespace_picture() -> None:
+    rendered = markdown_render("Open the [namespace *picture*](picture:) first.\n")
+    assert rendered.html == (
+        '<p>Open the <a href="#picture" class="picture-link" data-picture-open>'
+        "namespace <em>picture</em></a> first.</p>\n"
+    )
+
+
+def test_picture_link_inside_a_callout_and_as_autolink() -> None:
+    rendered = markdown_render("> [!TRY-IT]\n> Watch [it](picture:).\n\n<picture:>\n")
+    assert rendered.html.count(PICTURE_LINK_OPEN) == 2
+    assert "picture:</a>" in rendered.html
+
+
+def test_picture_link_with_a_target_or_title_renders_the_same() -> None:
+    # The loader refuses both in lesson files; the renderer still drops them.
+    rendered = markdown_render('[a](picture:pods "a \\" title")\n')
+    assert rendered.html == f"<p>{PICTURE_LINK_OPEN}a</a></p>\n"
+
+
+def test_content_cannot_forge_picture_links() -> None:
+    source = (
+        '<a href="#picture" class="picture-link" data-picture-open onclick="x()">raw</a>\n\n'
+        '<span data-picture-open class="picture-link">span</span>\n\n'
+        "[upper](PICTURE:)\n"
+    )
+    rendered = markdown_render(source)
+    assert "data-picture-open" not in rendered.html
+    assert "picture-link" not in rendered.html
+    assert "onclick" not in rendered.html
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda chapter: chapter.slug)
+def test_every_language_links_the_picture_as_often(chapter: Chapter) -> None:
+    counts = {
+        language: lesson_render(lesson).html.count(PICTURE_LINK_OPEN)
+        for language, lesson in chapter.lessons.items()
+    }
+    assert len(set(counts.values())) == 1, counts
+
+
+@pytest.mark.parametrize(
+    "slug", ["labels-annotations", "service-discovery", "replicasets", "daemonsets", "jobs"]
+)
+def test_chapters_with_live_changes_point_at_the_picture(slug: str) -> None:
+    (chapter,) = [chapter for chapter in CHAPTERS if chapter.slug == slug]
+    assert PICTURE_LINK_OPEN in lesson_render(chapter.lesson("en")).html
 
 
 def test_chinese_lesson_gets_chinese_labels() -> None:
