@@ -163,3 +163,38 @@ class DeadlineGrade(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lab}/{self.exercise} of {self.student_id} at {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class HelpRequest(models.Model):
+    """A learner's "Ask for help" on one exercise: open (``closed_at`` null) until they cancel
+    it or an instructor of a class of theirs marks it helped. Written by classes.help."""
+
+    class Reason(models.TextChoices):
+        CANCELLED = "cancelled"  # by the student
+        HELPED = "helped"  # by an instructor
+
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="help_requests"
+    )
+    lab = models.SlugField(max_length=63)
+    exercise = models.SlugField(max_length=63)
+    asked_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_reason = models.CharField(max_length=16, blank=True, choices=Reason.choices)
+
+    class Meta:
+        constraints = [
+            # Closed ones stay as history; a second press while one is open is the same request.
+            models.UniqueConstraint(
+                fields=["student", "lab", "exercise"],
+                condition=models.Q(closed_at__isnull=True),
+                name="classes_help_open_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "open" if self.closed_at is None else self.closed_reason
+        return f"{self.lab}/{self.exercise} of {self.student_id}: help {state}"

@@ -3,6 +3,8 @@
 // and {type: "classes.grading", checking: [student ids], progress: {done, requested, finished_at}}
 // and {type: "classes.environment", student, status} when a student's environment changes;
 // a class grading sends its results as {type: "classes.cells", cells: [...]}, a chunk at a time.
+// A student's "Ask for help" flags their cell: {type: "classes.help", student, exercise, open,
+// asked_at}; the flagged cell offers "Mark as helped" (a form, posted here by fetch).
 // On every (re)connect and at a grading run's end the whole grid is re-read from the JSON export,
 // so nothing sent while the page loaded or was away is lost.
 (() => {
@@ -170,8 +172,64 @@
     cell.textContent = strings[key] || status;
   }
 
+  // The help flag: the icon and words in the cell's link, and a "Mark as helped" form beside it
+  // (built here for a flag that arrives live; the server renders the ones open at load).
+  function setHelp(student, exercise, open, askedAt) {
+    const cell = cellFor(student, exercise);
+    if (!cell) return;
+    if (open) cell.dataset.help = "true";
+    else delete cell.dataset.help;
+    const flag = cell.querySelector("[data-cell-help]");
+    if (flag) flag.hidden = !open;
+    const when = cell.querySelector("[data-cell-help-when]");
+    if (when && open) when.textContent = askedAt ? shortTime(askedAt).slice(6) : when.textContent;
+    let form = cell.querySelector("[data-help-form]");
+    if (!open) {
+      if (form) form.remove();
+      return;
+    }
+    if (form || !root.dataset.helpedUrl) return;
+    const [lab, id] = exercise.split("/");
+    form = document.createElement("form");
+    form.className = "gb-helped";
+    form.method = "post";
+    form.action = root.dataset.helpedUrl;
+    form.dataset.helpForm = "";
+    Object.entries({ csrfmiddlewaretoken: csrfToken(), student: String(student), lab, exercise: id })
+      .forEach(([name, value]) => {
+        const input = document.createElement("input");
+        input.type = "hidden";
+        input.name = name;
+        input.value = value;
+        form.appendChild(input);
+      });
+    const button = document.createElement("button");
+    button.type = "submit";
+    button.className = "gb-helped__button";
+    button.textContent = strings.helpMark || "Mark as helped";
+    button.setAttribute("aria-label", (strings.helpMarkLabel || "%(who)s").replace("%(who)s", cell.dataset.cellWho));
+    form.appendChild(button);
+    cell.appendChild(form);
+  }
+
+  // Every flag as the server has it now (after a reconnect, a flag sent while away is not lost).
+  function showHelp(open) {
+    const flagged = new Set();
+    open.forEach((request) => {
+      flagged.add(`${request.student} ${request.exercise}`);
+      setHelp(request.student, request.exercise, true, request.asked_at);
+    });
+    document.querySelectorAll('[data-cell][data-help="true"]').forEach((cell) => {
+      if (!flagged.has(`${cell.dataset.student} ${cell.dataset.exercise}`)) {
+        setHelp(cell.dataset.student, cell.dataset.exercise, false);
+      }
+    });
+  }
+
   function onEvent(event) {
-    if (event.type === "classes.environment") {
+    if (event.type === "classes.help") {
+      setHelp(event.student, event.exercise, Boolean(event.open), event.asked_at);
+    } else if (event.type === "classes.environment") {
       setEnvironment(event.student, String(event.status));
     } else if (event.type === "classes.cell") {
       setCell(event.student, event.exercise, event);
@@ -207,6 +265,10 @@
         });
         recount();
         if (book.grading) showProgress(book.grading);
+      }
+      if (root.dataset.helpUrl) {
+        const help = await fetch(root.dataset.helpUrl, { credentials: "same-origin" });
+        if (help.ok) showHelp((await help.json()).open || []);
       }
     } catch (error) {
       /* the next event or reconnect tries again */
@@ -251,6 +313,30 @@
       }
     });
   }
+
+  // "Mark as helped" stays on the page; the flag goes when the answer (or the event) comes.
+  document.addEventListener("submit", async (event) => {
+    const helpForm = event.target.closest("[data-help-form]");
+    if (!helpForm) return;
+    event.preventDefault();
+    const button = helpForm.querySelector("button");
+    if (button) button.disabled = true;
+    const cell = helpForm.closest("[data-cell]");
+    try {
+      const response = await fetch(helpForm.action, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+        body: new FormData(helpForm),
+      });
+      if (!response.ok) throw new Error(String(response.status));
+      if (cell) setHelp(cell.dataset.student, cell.dataset.exercise, false);
+    } catch (error) {
+      const note = document.querySelector("[data-grade-note]");
+      if (note) note.textContent = strings.helpError || "";
+      if (button) button.disabled = false;
+    }
+  });
 
   function connect() {
     window.kubelabLiveSocket(root.dataset.socketPath, {
