@@ -30,6 +30,7 @@ from classes.selectors import (
     run_progress,
     user_is_instructor,
 )
+from classes.watching import watchers_recheck
 from kubelab.events import Event, group_event_send_now
 from kubelab.socket_control import user_sockets_recheck
 from labs.batch import Stored, attempts_grade_batch, attempts_request, attempts_rerequest
@@ -197,6 +198,7 @@ def student_remove(*, classroom: Classroom, user_id: int) -> bool:
     """Take a student out of the class; their attempts (their own progress) stay."""
     deleted, _ = Enrollment.objects.filter(classroom=classroom, student_id=user_id).delete()
     user_sockets_recheck(user_id=user_id)
+    watchers_recheck(user_id)  # an instructor watching them through this class stops
     return deleted > 0
 
 

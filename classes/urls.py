@@ -2,14 +2,16 @@
 
 from django.urls import path
 
-from classes import views
+from classes import help_views, views, watch_views
 
 app_name = "classes"
 urlpatterns = [
     path("", views.index, name="index"),
     path("new/", views.create, name="create"),
     path("join/", views.join, name="join"),
+    path("watched/", watch_views.watched, name="watched"),
     path("join/<str:code>/", views.join_code, name="join_code"),
+    path("help/<slug:lab>/<slug:exercise>/", help_views.help_toggle, name="help"),
     path("<int:classroom_id>/", views.detail, name="detail"),
     path("<int:classroom_id>/settings/", views.settings_page, name="settings"),
     path("<int:classroom_id>/code/", views.code_action, name="code"),
@@ -24,6 +26,17 @@ urlpatterns = [
         views.student_remove_view,
         name="student_remove",
     ),
+    # Before the cell's <lab>/<exercise>: "watch/object" would read as one.
+    path(
+        "<int:classroom_id>/students/<int:user_id>/watch/",
+        watch_views.shadow,
+        name="shadow",
+    ),
+    path(
+        "<int:classroom_id>/students/<int:user_id>/watch/object/",
+        watch_views.shadow_object,
+        name="shadow_object",
+    ),
     path(
         "<int:classroom_id>/students/<int:user_id>/<slug:lab>/<slug:exercise>/",
         views.cell,
@@ -36,6 +49,8 @@ urlpatterns = [
         views.extension_revoke_view,
         name="extension_revoke",
     ),
+    path("<int:classroom_id>/help/", help_views.help_open, name="help_open"),
+    path("<int:classroom_id>/help/helped/", help_views.helped, name="helped"),
     path("<int:classroom_id>/grade/", views.grade, name="grade"),
     path("<int:classroom_id>/regrade/", views.regrade, name="regrade"),
     path("<int:classroom_id>/gradebook.csv", views.export_csv, name="export_csv"),

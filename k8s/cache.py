@@ -115,6 +115,11 @@ class ObjectCache:
                 found[kind] = [objects[name] for name in sorted(objects)]
         return found
 
+    def versions(self, kinds: Iterable[str]) -> list[str]:
+        """Each kind's resourceVersion: what a read() of those kinds is as of."""
+        with self._lock:
+            return [self._stores[kind].resource_version for kind in kinds if kind in self._stores]
+
     def stats(self) -> dict[str, int]:
         """Objects held per kind (for the watcher's log and the bench)."""
         with self._lock:

@@ -82,6 +82,24 @@ def objects_list(
     return result
 
 
+def objects_list_versioned(
+    *, namespace: str, kinds: list[str] | tuple[str, ...] | set[str] | frozenset[str]
+) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """objects_list, with each list's resourceVersion (what the reads are as of)."""
+    result: dict[str, list[dict[str, Any]]] = {}
+    versions: list[str] = []
+    for kind in sorted(kinds):
+        info = kind_get(kind)
+        result[kind], version = _list(
+            f"{info.prefix}/namespaces/{namespace}/{info.plural}",
+            kind=kind,
+            api_version=info.api_version,
+            what=f"list {info.plural} in {namespace}",
+        )
+        versions.append(version)
+    return result, versions
+
+
 def nodes_list() -> list[dict[str, Any]]:
     """Every node, with its labels and taints (pods_on_nodes checks need them)."""
     items, _ = _list("/api/v1/nodes", kind="Node", api_version="v1", what="list nodes")

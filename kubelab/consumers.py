@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 
 from kubelab.access import user_standing
 from kubelab.events import user_events_group
-from kubelab.socket_control import user_control_group
+from kubelab.socket_groups import user_control_group
 
 
 @database_sync_to_async

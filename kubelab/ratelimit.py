@@ -87,11 +87,13 @@ def _message(limit: Limit, retry_after: int) -> str:
         "guest": _("Too many guest accounts were started from your network."),
         "check": _("You pressed Check very often."),
         "hint": _("You asked for hints very often."),
+        "help": _("You asked for help very often."),
         "auto-check": _("Auto-check was switched on very often."),
         "pod-page": _("Your Pod's page was asked for very often."),
         "pod-token": _("Your Pod's page asked for new credentials very often."),
         "reset": _("You reset your environment very often."),
         "denials": _("Your environment's notices were asked for very often."),
+        "picture": _("Objects of the namespace picture were opened very often."),
         "studio": _("Your lab draft was saved very often."),
         "studio-test": _("You started many lab tests."),
     }.get(limit.scope, _("Too many requests."))

@@ -25,11 +25,13 @@ DEFAULT_LIMITS: dict[str, str] = {
     "check": "30/m",  # Check presses per learner
     "hint": "20/m",  # hints revealed per learner
     "setup": "10/10m",  # an imported scenario's step set up per learner (a jail, kubectl calls)
+    "help": "10/10m",  # "Ask for help" pressed or cancelled per learner (each flags gradebooks)
     "auto-check": "10/m",  # auto-check switched on per learner
     "pod-page": "240/m",  # pod-port page requests per learner (a page pulls several)
     "pod-token": "10/m",  # fresh tokens the pod-port view may mint per learner
     "reset": "10/10m",  # environment resets per learner (each empties a namespace)
     "denials": "60/m",  # reads of the learner's refusal notices
+    "picture": "120/m",  # objects opened in a namespace picture per viewer (two API reads each)
     "studio": "120/m",  # studio drafts saved and checked per author (the editor saves as they type)
     "studio-test": "20/h",  # content tests per author (each makes namespaces on the cluster)
 }

@@ -17,11 +17,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from kubelab.socket_groups import user_control_group
+
 logger = logging.getLogger(__name__)
-
-
-def user_control_group(user_id: int) -> str:
-    return f"sockets.user.{user_id}"
 
 
 def _send(user_id: int, message: dict[str, str]) -> None:

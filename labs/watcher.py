@@ -35,6 +35,7 @@ from typing import Any
 from django.db import close_old_connections
 
 import k8s
+from labs.picture_feed import PictureFeed
 from labs.services import learner_namespaces_get, namespace_changed
 from sandbox.services import denials_announce
 
@@ -43,6 +44,9 @@ logger = logging.getLogger(__name__)
 WATCHED_KINDS = k8s.kinds.WATCHED
 # Kept in the cache beside the watched kinds, never a cue to grade: pods_on_nodes reads them.
 CACHED_ONLY_KINDS = ("Node",)
+# Kept in the cache and a cue to redraw a namespace's picture, never to grade: which Pods stand
+# ready behind a Service.
+PICTURED_ONLY_KINDS = ("EndpointSlice",)
 GRADERS = 2
 # The quiet that ends a burst. A grading from the cache costs a few milliseconds, so a burst's
 # final state (kwok marking a new Pod Running a moment after it was made) is graded soon after;
@@ -232,7 +236,12 @@ class Watcher:
         self.debouncer = Debouncer(debounce=debounce, fire=self.request)
         self.denials = DenialNotices(self.owners, self.stop)
         self.kinds = ChangedKinds()
-        self.cache = k8s.ObjectCache((*WATCHED_KINDS, *CACHED_ONLY_KINDS)) if cache else None
+        self.cache = (
+            k8s.ObjectCache((*WATCHED_KINDS, *CACHED_ONLY_KINDS, *PICTURED_ONLY_KINDS))
+            if cache
+            else None
+        )
+        self.pictures = PictureFeed(self.cache, self.stop)
         self.fired = 0
 
     def request(self, namespace: str) -> None:
@@ -285,6 +294,12 @@ class Watcher:
                 self.kinds.add(namespace, kind)
             self.debouncer.changed(namespace)
             self.denials.changed(namespace)
+            self.pictures.changed(namespace)
+
+    def pictured(self, namespace: str) -> None:
+        """A change only the namespace's picture shows (an endpoint turned ready)."""
+        if namespace and self.owners.owner(namespace) is not None:
+            self.pictures.changed(namespace)
 
     def refusal(self, namespace: str) -> None:
         if namespace and self.owners.owner(namespace) is not None:
@@ -382,6 +397,16 @@ class Watcher:
                 )
                 for kind in CACHED_ONLY_KINDS
             ]
+        threads += [
+            threading.Thread(
+                target=self.watch_kind,
+                args=(kind, None, self.pictured),
+                name=f"watch-{kind}",
+                daemon=True,
+            )
+            for kind in PICTURED_ONLY_KINDS
+        ]
+        threads += self.pictures.threads()
         threads += [
             threading.Thread(target=self.denials.loop, name="labs-denials", daemon=True),
             threading.Thread(

@@ -83,12 +83,19 @@ class Daemon:
                 writer.write(wire.ended_line(ended))
                 await writer.drain()
                 return
-            link = await self._attach(hello, writer)
-            if link is None:
-                return
-            keeper = asyncio.create_task(
-                shell_keep_placed(int(hello["user"]), str(self.advertise), _placement_ttl())
-            )
+            if hello.get("op") == "watch":
+                # An instructor's read-only screen on the learner's shell (terminal.watch).
+                link = ScreenLink(**_screen_io(writer))
+                if not await link.watch(owner_id=int(hello["user"])):
+                    link = None
+                    return
+            else:
+                link = await self._attach(hello, writer)
+                if link is None:
+                    return
+                keeper = asyncio.create_task(
+                    shell_keep_placed(int(hello["user"]), str(self.advertise), _placement_ttl())
+                )
             while line := await reader.readline():
                 text, data = wire.client_message(line)
                 await link.receive(text, data)
@@ -110,16 +117,9 @@ class Daemon:
             lambda: get_user_model().objects.filter(pk=int(hello["user"])).first()
         )()
 
-        async def send_text(text: str) -> None:
-            writer.write(text.encode() + b"\n")
-            await writer.drain()
-
-        async def close(code: int) -> None:
-            writer.write(wire.close_line(code))
-            await writer.drain()
-
+        io = _screen_io(writer)
         if user is None:
-            await close(4401)
+            await io["close"](4401)
             return None
         if terminal_manager().for_owner(user.pk) is None:
             # No shell here: start one only if no other daemon holds (or is starting) theirs.
@@ -130,7 +130,7 @@ class Daemon:
                 writer.write(wire.redirect_line(holder))
                 await writer.drain()
                 return None
-        link = ScreenLink(send_text=send_text, close=close)
+        link = ScreenLink(**io)
         opened = await link.open(
             user=user,
             session_id=hello.get("session") or None,
@@ -150,6 +150,20 @@ class Daemon:
         await terminal_manager().shutdown()
         if self.listen.kind == "unix":
             _unix_path_free(self.listen.path)
+
+
+def _screen_io(writer: asyncio.StreamWriter) -> dict[str, Any]:
+    """A ScreenLink's send and close, over one connection from a web process."""
+
+    async def send_text(text: str) -> None:
+        writer.write(text.encode() + b"\n")
+        await writer.drain()
+
+    async def close(code: int) -> None:
+        writer.write(wire.close_line(code))
+        await writer.drain()
+
+    return {"send_text": send_text, "close": close}
 
 
 def _placement_ttl() -> int:

@@ -2,8 +2,10 @@
 connection per browser screen, newline-delimited JSON.
 
 - web -> daemon, first line, signed: ``{"op": "attach", "user", "session", "rows", "cols",
-  "language", "ts", "sig"}`` (or ``{"op": "end", "user", "reason", ...}`` to end a learner's shell
-  when they log out); then one line per websocket message: ``{"t": text}`` or ``{"b": base64}``.
+  "language", "ts", "sig"}``, or ``{"op": "watch", "user", "watcher", ...}`` (an instructor's
+  read-only screen on the learner's shell), or ``{"op": "end", "user", "reason", ...}`` (end a
+  learner's shell when they log out); then one line per websocket message: ``{"t": text}`` or
+  ``{"b": base64}``.
 - daemon -> web: one line per frame for the screen (terminal.protocol's JSON arrays), or
   ``{"close": code}``: close the websocket with that code.
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from terminal import protocol
+from terminal.manager import terminal_manager
 from terminal.services import (
     TerminalAccessDenied,
     terminal_session_get_for_user,
@@ -17,6 +18,8 @@ from terminal.services import (
 from terminal.session import Attachment, TerminalError, TerminalSession
 
 SendText = Callable[[str], Awaitable[None]]
+# A watcher's close code when the learner has no shell running to watch.
+WATCH_NOTHING = 4410
 Close = Callable[[int], Awaitable[None]]
 
 
@@ -26,6 +29,7 @@ class ScreenLink:
         self._close = close
         self.session: TerminalSession | None = None
         self.attachment: Attachment | None = None
+        self.read_only = False
 
     async def send_text(self, text: str) -> None:
         await self._send(text)
@@ -71,12 +75,31 @@ class ScreenLink:
             await self._send(protocol.encode("status", "running", session.namespace, session.id))
         return True
 
+    async def watch(self, *, owner_id: int) -> bool:
+        """Attach read-only to the learner's live shell in this process (an instructor looking
+        over their shoulder; whoever calls this has checked that they may). Never starts a
+        shell: with none running, the screen is told so and closed (4410), and it tries again
+        later. The caller accepted the socket already."""
+        session = terminal_manager().for_owner(owner_id)
+        if session is None or session.state == "closed":
+            await self._send(protocol.encode("status", "absent", "", ""))
+            await self._close(WATCH_NOTHING)
+            return False
+        self.read_only = True
+        self.session = session
+        await self._send(protocol.encode("status", "watching", session.size, session.id))
+        self.attachment = session.attach(self, watcher=True)
+        return True
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         session, attachment = self.session, self.attachment
         if session is None or attachment is None:
             return
         message = protocol.parse_client_frame(text_data, bytes_data)
-        if isinstance(message, protocol.Stdin):
+        if self.read_only and isinstance(message, (protocol.Stdin, protocol.Resize)):
+            # Nothing a watcher sends reaches the learner's shell or its size.
+            await self._send(protocol.encode("status", "ignored", "read-only", session.id))
+        elif isinstance(message, protocol.Stdin):
             session.write(message.data)
         elif isinstance(message, protocol.Resize):
             session.resize(message.rows, message.cols)

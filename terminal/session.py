@@ -88,6 +88,9 @@ class Attachment:
     )
     fresh: bool = True
     task: asyncio.Task[None] | None = None
+    # An instructor looking over the learner's shoulder: sees the output, never paces it (a
+    # slow watcher skips ahead instead), never keeps an abandoned shell alive, never types.
+    watcher: bool = False
 
 
 def _set_winsize(fd: int, rows: int, cols: int) -> None:
@@ -403,6 +406,18 @@ class TerminalSession:
         if self._master is not None:
             with contextlib.suppress(OSError):
                 _set_winsize(self._master, rows, cols)
+        # Watchers draw the learner's screen at the learner's size.
+        for attachment in self.attachments:
+            if attachment.watcher:
+                self._loop.create_task(
+                    _safe_send(
+                        attachment.screen, protocol.encode("status", "size", self.size, self.id)
+                    )
+                )
+
+    @property
+    def size(self) -> str:
+        return f"{self.rows}x{self.cols}"
 
     def _nudge_redraw(self) -> None:
         """SIGWINCH the foreground job so full-screen programs redraw for a new screen."""
@@ -413,14 +428,20 @@ class TerminalSession:
 
     # ----- output ----------------------------------------------------------------------------
 
+    @property
+    def screens(self) -> list[Attachment]:
+        """The learner's own screens (watchers left out)."""
+        return [a for a in self.attachments if not a.watcher]
+
     def _wants_output(self) -> bool:
         if self._master is None or self.state != "running":
             return False
-        if not self.attachments:
-            # Nobody watching: keep a scrollback's worth, then let the program block on output.
+        screens = self.screens
+        if not screens:
+            # No screen of the learner's: keep a scrollback's worth, then let the program block.
             return self.read_since_detach < self.ring.capacity
         # Read while some screen has room; screens without room fall behind in the ring.
-        return any(a.inflight_bytes < self.config.window_bytes for a in self.attachments)
+        return any(a.inflight_bytes < self.config.window_bytes for a in screens)
 
     def _update_reader(self) -> None:
         want = self._wants_output()
@@ -448,7 +469,7 @@ class TerminalSession:
             self.reader_active = False
             return
         self.ring.write(data)
-        if not self.attachments:
+        if not self.screens:
             self.read_since_detach += len(data)
         elif self.refusals is not None:
             for explained in self.refusals.feed(data):
@@ -502,11 +523,12 @@ class TerminalSession:
 
     # ----- screens ---------------------------------------------------------------------------
 
-    def attach(self, screen: Screen) -> Attachment:
-        attachment = Attachment(screen=screen, cursor=self.ring.tail)
+    def attach(self, screen: Screen, *, watcher: bool = False) -> Attachment:
+        attachment = Attachment(screen=screen, cursor=self.ring.tail, watcher=watcher)
         self.attachments.append(attachment)
-        self.detached_at = None
-        self.read_since_detach = 0
+        if not watcher:
+            self.detached_at = None
+            self.read_since_detach = 0
         attachment.task = self._loop.create_task(self._pump(attachment))
         attachment.wake.set()
         self._update_reader()
@@ -518,7 +540,7 @@ class TerminalSession:
             self.attachments.remove(attachment)
         if attachment.task is not None:
             attachment.task.cancel()
-        if not self.attachments:
+        if not attachment.watcher and not self.screens:
             self.detached_at = time.monotonic()
             self.read_since_detach = 0
         self._update_reader()

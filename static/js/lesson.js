@@ -1,5 +1,6 @@
-// Lesson page: Copy and "Run in terminal" buttons on code blocks, the resizable split, and on
-// narrow screens the two tabs "Lesson | Exercises & terminal" (one pane at a time).
+// Lesson page: Copy and "Run in terminal" buttons on code blocks, the resizable split, on
+// narrow screens the two tabs "Lesson | Exercises & terminal" (one pane at a time), and in the
+// workbench the tabs "Exercises | Namespace picture" above the terminal.
 (() => {
   "use strict";
 
@@ -99,6 +100,94 @@
     });
   }
 
+  // The workbench's tab set (WAI-ARIA tabs, automatic activation). When the page has no
+  // checklist after all (labs_checklists found none), the picture alone is a panel that opens
+  // and closes (a disclosure button), closed at first so the terminal keeps its room.
+  const bench = document.querySelector("[data-workbench-tabs]");
+  const benchList = bench && bench.querySelector("[data-workbench-tablist]");
+  let benchTabs = benchList ? [...benchList.querySelectorAll("[data-workbench-tab]")] : [];
+  const benchPanel = (name) => bench.querySelector(`[data-workbench-panel="${name}"]`);
+  const benchSingle = () => benchTabs.length === 1;
+  function selectBenchTab(name) {
+    if (!bench || !benchPanel(name)) return;
+    if (benchSingle()) {
+      benchTabs[0].setAttribute("aria-expanded", "true");
+      delete bench.dataset.collapsed;
+    } else {
+      benchTabs.forEach((tab) => {
+        const selected = tab.dataset.workbenchTab === name;
+        tab.setAttribute("aria-selected", String(selected));
+        tab.tabIndex = selected ? 0 : -1;
+      });
+    }
+    bench.querySelectorAll("[data-workbench-panel]").forEach((panel) => {
+      panel.hidden = panel.dataset.workbenchPanel !== name;
+    });
+    bench.dataset.selected = name;
+    window.dispatchEvent(new Event("resize"));  // the terminal fits itself to what is left
+  }
+  if (bench) {
+    const exercises = benchPanel("exercises");
+    if (exercises && !exercises.querySelector("[data-labs-panel]")) {
+      exercises.remove();
+      benchTabs.filter((tab) => tab.dataset.workbenchTab === "exercises").forEach((tab) => tab.remove());
+      benchTabs = benchTabs.filter((tab) => tab.isConnected);
+    }
+    benchList.hidden = false;
+    if (benchSingle()) {
+      const tab = benchTabs[0];
+      benchList.removeAttribute("role");
+      tab.removeAttribute("role");
+      tab.removeAttribute("aria-selected");
+      tab.tabIndex = 0;
+      tab.setAttribute("aria-expanded", "false");
+      bench.dataset.selected = tab.dataset.workbenchTab;
+      bench.dataset.collapsed = "";
+      tab.addEventListener("click", () => {
+        if (tab.getAttribute("aria-expanded") === "true") {
+          tab.setAttribute("aria-expanded", "false");
+          benchPanel(tab.dataset.workbenchTab).hidden = true;
+          bench.dataset.collapsed = "";
+          window.dispatchEvent(new Event("resize"));
+        } else {
+          selectBenchTab(tab.dataset.workbenchTab);
+        }
+      });
+    } else {
+      bench.querySelectorAll("[data-workbench-panel]").forEach((panel) => {
+        panel.setAttribute("role", "tabpanel");
+        panel.setAttribute("aria-labelledby", panel.dataset.workbenchPanel + "-tab");
+      });
+      benchList.addEventListener("click", (event) => {
+        const tab = event.target.closest("[data-workbench-tab]");
+        if (tab) selectBenchTab(tab.dataset.workbenchTab);
+      });
+      benchList.addEventListener("keydown", (event) => {
+        const index = benchTabs.indexOf(document.activeElement);
+        if (index < 0) return;
+        const last = benchTabs.length - 1;
+        const moves = { ArrowRight: (index + 1) % benchTabs.length, ArrowLeft: (index + last) % benchTabs.length, Home: 0, End: last };
+        if (!(event.key in moves)) return;
+        event.preventDefault();
+        const next = benchTabs[moves[event.key]];
+        selectBenchTab(next.dataset.workbenchTab);
+        next.focus();
+      });
+      selectBenchTab("exercises");
+    }
+  }
+
+  // Links from the lesson to the picture (<a href="#picture" data-picture-open>) open its tab
+  // and put the keyboard there.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-picture-open], a[href='#picture']");
+    if (!link || !bench || !benchPanel("picture")) return;
+    event.preventDefault();
+    showPane("workbench");
+    selectBenchTab("picture");
+    benchPanel("picture").focus();
+  });
+
   // In-page links (the skip links, the table of contents) into the hidden pane show it first;
   // "Skip to terminal" puts the keyboard in the shell itself.
   document.addEventListener("click", (event) => {
@@ -107,6 +196,8 @@
     if (!target) return;
     const pane = target.closest("[data-lesson-pane]");
     if (pane) showPane(pane.dataset.lessonPane);
+    const benchTabPanel = bench && target.closest("[data-workbench-panel]");
+    if (benchTabPanel && benchTabPanel.hidden) selectBenchTab(benchTabPanel.dataset.workbenchPanel);
     if (target.matches("[data-terminal]") && window.kubelabTerminal) {
       event.preventDefault();
       target.scrollIntoView({ block: "nearest" });
