@@ -29,6 +29,10 @@ MAX_NODES = 50
 # Labels every node carries; they say nothing a learner set or a lesson asks about.
 _NODE_LABEL_NOISE = ("kubernetes.io/", "beta.kubernetes.io/", "node.kubernetes.io/", "type")
 _SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+# Put in every namespace and every Pod by the cluster itself (the API server's CA for
+# in-cluster clients): on every Pod's arrows it would hide what the learner made.
+_CLUSTER_CONFIG_MAP = "kube-root-ca.crt"
+_API_ACCESS_VOLUME = "kube-api-access-"
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,9 @@ def _config_maps_used(pod: Obj) -> list[str]:
     spec = _section(pod, "spec")
     names: list[str] = []
     for volume in spec.get("volumes") or ():
-        if not isinstance(volume, Mapping):
+        if not isinstance(volume, Mapping) or str(volume.get("name")).startswith(
+            _API_ACCESS_VOLUME
+        ):
             continue
         if isinstance(volume.get("configMap"), Mapping):
             names.append(str(volume["configMap"].get("name") or ""))
@@ -278,6 +284,8 @@ def picture_build(
     for kind in DRAWN_KINDS:
         for obj in sorted(objects.get(kind) or (), key=_name):
             name = _name(obj)
+            if kind == "ConfigMap" and name == _CLUSTER_CONFIG_MAP:
+                continue
             entry: dict[str, Any] = {
                 "id": f"{kind}/{name}",
                 "kind": kind,

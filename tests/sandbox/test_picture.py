@@ -270,3 +270,21 @@ def test_each_reader_gets_summaries_in_their_language() -> None:
     assert english["Service/web"] == "ClusterIP 80/TCP"
     assert "summary" not in picture["objects"][0]  # the shared picture is not changed
     assert chinese["ReplicaSet/web-1"] != english["ReplicaSet/web-1"]
+
+
+def test_what_the_cluster_puts_in_every_namespace_is_left_out() -> None:
+    with_token = pod("a", {"app": "x"})
+    with_token["spec"]["volumes"] = [
+        {
+            "name": "kube-api-access-x1y2z",
+            "projected": {"sources": [{"configMap": {"name": "kube-root-ca.crt"}}]},
+        }
+    ]
+    picture = picture_build(
+        namespace="ns",
+        objects={"Pod": [with_token], "ConfigMap": [{"metadata": meta("kube-root-ca.crt")}]},
+        nodes=[],
+        revision=1,
+    )
+    assert [o["id"] for o in picture["objects"]] == ["Pod/a"]
+    assert picture["edges"] == [] and picture["dangling"] == []
