@@ -49,3 +49,20 @@ class RolesContext:
 
 def roles(request: HttpRequest) -> dict[str, RolesContext]:
     return {"roles": RolesContext(request)}
+
+
+class PreferencesContext:
+    """`preferences.screen_reader` in templates (the terminal's mode); lazy like the others."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
+
+    @cached_property
+    def screen_reader(self) -> bool:
+        from accounts.preferences import screen_reader_get
+
+        return screen_reader_get(user=self._request.user)
+
+
+def preferences(request: HttpRequest) -> dict[str, PreferencesContext]:
+    return {"preferences": PreferencesContext(request)}

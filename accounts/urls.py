@@ -10,4 +10,5 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("guest/", views.guest, name="guest"),
     path("claim/", views.claim, name="claim"),
+    path("preferences/screen-reader/", views.screen_reader, name="screen_reader"),
 ]

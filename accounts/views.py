@@ -137,3 +137,18 @@ def claim(request: HttpRequest) -> HttpResponse:
             )
             return redirect(_next_or(request, reverse("tutorials:overview")))
     return render(request, "accounts/claim.html", {"form": form, "next": _next_or(request, "")})
+
+
+@login_required
+@require_http_methods(["POST"])
+def screen_reader(request: HttpRequest) -> HttpResponse:
+    """Save the terminal's screen-reader mode with the account (`on` = "true" or "false")."""
+    from django.http import JsonResponse
+
+    from accounts.preferences import screen_reader_set
+
+    value = request.POST.get("on", "")
+    if value not in ("true", "false"):
+        return JsonResponse({"error": _("Say on=true or on=false.")}, status=400)
+    screen_reader_set(user=request.user, on=value == "true")
+    return JsonResponse({"screen_reader": value == "true"})

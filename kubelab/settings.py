@@ -81,6 +81,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.guest",
                 "accounts.context_processors.roles",
+                "accounts.context_processors.preferences",
             ],
         },
     },

@@ -27,7 +27,10 @@
     fontSize: 14,
     scrollback: 5000,
     allowProposedApi: false,
-    screenReaderMode: window.kubelabStorage.local.getItem(SCREEN_READER_KEY) === "on",
+    // The account's setting (kept on the server, so it follows the learner to every browser).
+    screenReaderMode: screenReaderBox.dataset.saved
+      ? screenReaderBox.dataset.saved === "on"
+      : window.kubelabStorage.local.getItem(SCREEN_READER_KEY) === "on",
     theme: { background: "#0d1117", foreground: "#e6edf3", cursor: "#58a6ff", selectionBackground: "#264f78" },
   });
   const fit = new window.FitAddon.FitAddon();
@@ -236,6 +239,14 @@
   screenReaderBox.addEventListener("change", () => {
     term.options.screenReaderMode = screenReaderBox.checked;
     window.kubelabStorage.local.setItem(SCREEN_READER_KEY, screenReaderBox.checked ? "on" : "off");
+    const token = (document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] || "";
+    const body = new URLSearchParams({ on: screenReaderBox.checked ? "true" : "false" });
+    fetch(screenReaderBox.dataset.url, {
+      method: "POST", credentials: "same-origin", body,
+      headers: { "X-CSRFToken": decodeURIComponent(token), Accept: "application/json" },
+    }).then((answer) => {
+      if (answer.ok) screenReaderBox.dataset.saved = screenReaderBox.checked ? "on" : "off";
+    }).catch(() => { /* kept in this browser; the account keeps the last saved value */ });
   });
 
   window.kubelabTerminal = {

@@ -71,6 +71,16 @@ def test_the_picture_follows_the_terminal_and_an_instructor_watches_read_only(
     site.login(page, learner.user.username, "x" * 12, path="/learn/replicasets/")
     wait_js(page, "document.querySelector('[data-terminal-status]').dataset.state === 'ready'",
             timeout=30_000)  # fmt: skip
+    # Screen-reader mode is the account's setting: it survives a reload, wherever it was set.
+    page.check("[data-terminal-screen-reader]")
+    wait_js(page, "document.querySelector('[data-terminal-screen-reader]').dataset.saved === 'on'")
+    page.evaluate("localStorage.clear()")
+    page.reload()
+    assert page.is_checked("[data-terminal-screen-reader]")
+    page.uncheck("[data-terminal-screen-reader]")
+    wait_js(page, "document.querySelector('[data-terminal-screen-reader]').dataset.saved === 'off'")
+    wait_js(page, "document.querySelector('[data-terminal-status]').dataset.state === 'ready'",
+            timeout=30_000)  # fmt: skip
     page.click("#picture-tab")
     wait_js(page, "document.querySelector('[data-picture]').dataset.pictureRevision !== ''")
 
