@@ -112,6 +112,20 @@ def test_the_picture_follows_the_terminal_and_an_instructor_watches_read_only(
     assert page.locator(f'[data-picture-object="Pod/{quarantined}"]').get_attribute("data-node")
     screenshot(page, "picture-relabelled-pod-detached")
 
+    # Clicking an object shows its YAML and its events; Esc gives focus back.
+    details = '[data-picture-object="ReplicaSet/kuard"] button[data-picture-details]'
+    page.click(details)
+    wait_js(
+        page,
+        "(document.querySelector('[data-picture-dialog-yaml]')?.innerText || '')"
+        ".includes('kind: ReplicaSet')",
+    )
+    events = page.locator("[data-picture-dialog-events]").inner_text()
+    assert "SuccessfulCreate" in events, events
+    screenshot(page, "picture-object-details")
+    page.keyboard.press("Escape")
+    wait_js(page, "document.activeElement?.matches('button[data-picture-details]')")
+
     # The instructor opens the student's shadow view from the gradebook.
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     watcher = context.new_page()
