@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -98,6 +99,21 @@ class PictureConsumer(GroupEventsConsumer):
             return
         await self.send_json(picture_worded(picture, language=self.language))
 
+    async def sockets_recheck(self, message: dict[str, Any]) -> None:
+        """Access changed somewhere: refused now closes for good (4404); an environment that
+        is being made again (a reset, a wake) closes for the page to come back (1013)."""
+        user = await database_sync_to_async(_user_fresh)(self.scope["user"].pk)
+        if user_standing(user) != "active":
+            await self.close(code=4401)
+            return
+        target = await self.target_for(user)
+        if target is None or (
+            target.namespace is not None and picture_group(target.namespace) != self.group
+        ):
+            await self.close(code=self.refused_code)
+        elif target.namespace is None:
+            await self.close(code=TRY_AGAIN_LATER)
+
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
@@ -115,6 +131,10 @@ class PictureConsumer(GroupEventsConsumer):
         if isinstance(event, dict) and event.get("type") == "picture":
             event = picture_worded(event, language=self.language)
         await self.send_json(event)
+
+
+def _user_fresh(user_id: int) -> Any:
+    return get_user_model().objects.filter(pk=user_id).first()
 
 
 def _cluster_away() -> str:

@@ -15,7 +15,8 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 
 from accounts.roles import Role
-from classes.services import classroom_create, classroom_join
+from classes.models import Classroom
+from classes.services import classroom_create, classroom_join, student_remove
 from kubelab.asgi import application
 from labs import watcher as watcher_module
 from tests.fixtures.classes import client_for, person
@@ -159,6 +160,14 @@ async def test_a_scale_and_a_relabel_are_drawn_from_the_shared_watch(
     await comm.disconnect()
 
 
+def _leave(class_id: int, student_id: int) -> None:
+    student_remove(classroom=Classroom.objects.get(pk=class_id), user_id=student_id)
+
+
+def _code(class_id: int) -> str:
+    return str(Classroom.objects.get(pk=class_id).join_code)
+
+
 def _class_of(student: Any) -> tuple[Any, Any, int]:
     teacher = person("teacher", role=Role.INSTRUCTOR)
     stranger = person("other-teacher", role=Role.INSTRUCTOR)
@@ -181,7 +190,20 @@ async def test_only_the_learner_and_their_instructors_see_the_picture_and_its_ob
     shown = await picture_until(comm, lambda p: True)
     assert shown["namespace"] == learner.namespace
     assert "ConfigMap/settings" in {o["id"] for o in shown["objects"]}
-    await comm.disconnect()
+    # The learner's own picture stays open when their class changes; the instructor's closes.
+    own = await socket("/ws/picture/", learner.user)
+    assert (await own.connect())[0]
+    await picture_until(own, lambda p: True)
+    await sync_to_async(_leave)(class_id, learner.user.pk)
+    closed = await comm.receive_output(timeout=10)
+    while closed["type"] != "websocket.close":
+        closed = await comm.receive_output(timeout=10)
+    assert closed["code"] == 4404
+    assert await own.receive_nothing(timeout=1)
+    await own.disconnect()
+    await sync_to_async(classroom_join)(
+        user=learner.user, code=await sync_to_async(_code)(class_id)
+    )
 
     # Another instructor, another learner, the learner's own page, anonymous: refused.
     for user, code in ((stranger, 4404), (other.user, 4404), (learner.user, 4404), (None, 4401)):
