@@ -10,10 +10,14 @@ while it lasts, so the page animates each step and always ends on the final stat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
+from collections.abc import Callable
+from typing import Any
 
+from channels.layers import get_channel_layer
 from django.db import close_old_connections
 
 import k8s
@@ -52,6 +56,24 @@ class PictureFeed:
         self.requests.put(namespace)
 
     def loop(self) -> None:
+        # One event loop for the thread's whole life: async_to_sync per picture built a loop
+        # each time, which cost the watcher about 2 ms of CPU per send against 0.3 ms
+        # (bench/picture_latency).
+        events = asyncio.new_event_loop()
+        layer = get_channel_layer()
+
+        def send(group: str, event: dict[str, Any]) -> None:
+            if layer is not None:
+                events.run_until_complete(
+                    layer.group_send(group, {"type": "group.event", "event": event})
+                )
+
+        try:
+            self._serve(send)
+        finally:
+            events.close()
+
+    def _serve(self, send: Callable[[str, dict[str, Any]], None]) -> None:
         while not self.stop.is_set():
             try:
                 namespace = self.requests.get(timeout=1.0)
@@ -61,7 +83,7 @@ class PictureFeed:
                 self._pending.discard(namespace)
             try:
                 close_old_connections()
-                if picture_publish(namespace=namespace, cache=self.cache):
+                if picture_publish(namespace=namespace, cache=self.cache, send=send):
                     self.sent += 1
             except Exception:  # the cluster or Redis may be away; the next change tries again
                 logger.exception("could not send the picture of %s", namespace)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -36,6 +37,11 @@ def _wanted_key(namespace: str) -> str:
 
 def picture_wanted_mark(namespace: str) -> None:
     shared_cache.set(_wanted_key(namespace), 1, timeout=WANTED_SECONDS)
+
+
+def picture_unwant(namespace: str) -> None:
+    """Forget that the namespace's picture is open (the bench, between its cases)."""
+    shared_cache.delete(_wanted_key(namespace))
 
 
 def picture_wanted(namespace: str) -> bool:
@@ -69,12 +75,22 @@ def picture_read(*, namespace: str, cache: k8s.ObjectCache | None = None) -> dic
     )
 
 
-def picture_publish(*, namespace: str, cache: k8s.ObjectCache | None = None) -> bool:
-    """Send the namespace's picture to its open pages, if any is open; True when sent."""
+Send = Callable[[str, dict[str, Any]], None]
+
+
+def picture_publish(
+    *, namespace: str, cache: k8s.ObjectCache | None = None, send: Send | None = None
+) -> bool:
+    """Send the namespace's picture to its open pages, if any is open; True when sent.
+    `send(group, event)`: how (the watcher keeps one event loop for it), by default
+    kubelab.events.group_event_send_now."""
     if not picture_wanted(namespace):
         return False
     picture = picture_read(namespace=namespace, cache=cache)
-    group_event_send_now(group=picture_group(namespace), event=picture)
+    if send is None:
+        group_event_send_now(group=picture_group(namespace), event=picture)
+    else:
+        send(picture_group(namespace), picture)
     return True
 
 
