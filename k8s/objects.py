@@ -69,17 +69,10 @@ def _list(
 def objects_list(
     *, namespace: str, kinds: list[str] | tuple[str, ...] | set[str] | frozenset[str]
 ) -> dict[str, list[dict[str, Any]]]:
-    """Every object of each kind in one namespace: {"Pod": [...], "Service": [...]}."""
-    result: dict[str, list[dict[str, Any]]] = {}
-    for kind in sorted(kinds):
-        info = _graded(kind)
-        result[kind], _ = _list(
-            f"{info.prefix}/namespaces/{namespace}/{info.plural}",
-            kind=kind,
-            api_version=info.api_version,
-            what=f"list {info.plural} in {namespace}",
-        )
-    return result
+    """Every object of each graded kind in one namespace: {"Pod": [...], "Service": [...]}."""
+    for kind in kinds:
+        _graded(kind)
+    return objects_list_versioned(namespace=namespace, kinds=kinds)[0]
 
 
 def objects_list_versioned(

@@ -20,6 +20,7 @@ from django.core.cache import cache as shared_cache
 import k8s
 from kubelab.events import group_event_send_now
 from sandbox.picture import DRAWN_KINDS, PICTURE_KINDS, picture_build, revision_of
+from sandbox.selectors import event_time
 
 logger = logging.getLogger(__name__)
 
@@ -124,14 +125,14 @@ def picture_object_details(*, namespace: str, kind: str, name: str) -> dict[str,
             namespace=namespace,
             field_selector=f"involvedObject.kind={kind},involvedObject.name={name}",
         )
-        found.sort(key=_event_time, reverse=True)
+        found.sort(key=event_time, reverse=True)
         events = [
             {
                 "type": str(e.get("type") or ""),
                 "reason": str(e.get("reason") or ""),
                 "message": str(e.get("message") or ""),
                 "count": int(e.get("count") or 1),
-                "last_seen": _event_time(e),
+                "last_seen": event_time(e),
             }
             for e in found[:MAX_EVENTS]
         ]
@@ -142,12 +143,3 @@ def picture_object_details(*, namespace: str, kind: str, name: str) -> dict[str,
         "yaml": yaml.safe_dump(stripped, sort_keys=False, allow_unicode=True),
         "events": events,
     }
-
-
-def _event_time(event: dict[str, Any]) -> str:
-    return str(
-        event.get("lastTimestamp")
-        or event.get("eventTime")
-        or (event.get("metadata") or {}).get("creationTimestamp")
-        or ""
-    )

@@ -61,7 +61,7 @@ def explained_in_every_language(message: str, *, asked: int | None = None) -> di
     return sentences
 
 
-def _event_time(event: dict[str, Any]) -> str:
+def event_time(event: dict[str, Any]) -> str:
     return str(
         event.get("lastTimestamp")
         or event.get("eventTime")
@@ -105,7 +105,7 @@ def sandbox_denials(*, environment: LearnerEnvironment | None) -> list[dict[str,
             continue
         involved = event.get("involvedObject") or {}
         key = (str(involved.get("kind", "")), str(involved.get("name", "")))
-        if key not in latest or _event_time(event) > _event_time(latest[key]):
+        if key not in latest or event_time(event) > event_time(latest[key]):
             latest[key] = event
     found = []
     for (kind, name), event in sorted(latest.items()):
@@ -122,7 +122,7 @@ def sandbox_denials(*, environment: LearnerEnvironment | None) -> list[dict[str,
                 "explanation": explanation.sentence if explanation else message,
                 # Every language's, for live notices (pages of either language get them).
                 "explanations": explained_in_every_language(message, asked=asked),
-                "at": _event_time(event),
+                "at": event_time(event),
             }
         )
     return found

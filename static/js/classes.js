@@ -195,7 +195,7 @@
     form.method = "post";
     form.action = root.dataset.helpedUrl;
     form.dataset.helpForm = "";
-    Object.entries({ csrfmiddlewaretoken: csrfToken(), student: String(student), lab, exercise: id })
+    Object.entries({ csrfmiddlewaretoken: window.kubelabCsrfToken(), student: String(student), lab, exercise: id })
       .forEach(([name, value]) => {
         const input = document.createElement("input");
         input.type = "hidden";
@@ -284,10 +284,6 @@
     else onEvent(event);
   }
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
 
   // "Grade the class now" stays on the page: the run's progress arrives on the socket.
   const form = document.querySelector("[data-grade-form]");
@@ -301,7 +297,7 @@
         const response = await fetch(form.action, {
           method: "POST",
           credentials: "same-origin",
-          headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+          headers: { "X-CSRFToken": window.kubelabCsrfToken(), Accept: "application/json" },
         });
         const answer = await response.json();
         if (note) note.textContent = answer.message || "";
@@ -326,7 +322,7 @@
       const response = await fetch(helpForm.action, {
         method: "POST",
         credentials: "same-origin",
-        headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+        headers: { "X-CSRFToken": window.kubelabCsrfToken(), Accept: "application/json" },
         body: new FormData(helpForm),
       });
       if (!response.ok) throw new Error(String(response.status));

@@ -15,10 +15,6 @@
   const resetButton = document.querySelector("[data-environment-reset]");
   const dialog = document.querySelector("[data-environment-reset-dialog]");
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
 
   function localized(texts, fallback) {
     if (!texts || typeof texts !== "object") return String(fallback || "");
@@ -101,7 +97,7 @@
       const response = await fetch(resetButton.dataset.url, {
         method: "POST",
         credentials: "same-origin",
-        headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+        headers: { "X-CSRFToken": window.kubelabCsrfToken(), Accept: "application/json" },
       });
       const body = await response.json().catch(() => ({}));
       if (!response.ok) {

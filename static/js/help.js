@@ -7,10 +7,6 @@
   if (!document.querySelector("[data-labs-help]")) return;
   const labStrings = (document.getElementById("labs-strings") || { dataset: {} }).dataset;
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
 
   function formFor(key) {
     const item = document.querySelector(`[data-labs-exercise="${CSS.escape(key)}"]`);
@@ -43,7 +39,7 @@
       const response = await fetch(form.action, {
         method: "POST",
         credentials: "same-origin",
-        headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+        headers: { "X-CSRFToken": window.kubelabCsrfToken(), Accept: "application/json" },
         body: new FormData(form),
       });
       let answer = {};

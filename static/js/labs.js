@@ -9,16 +9,12 @@
   const strings = (document.getElementById("labs-strings") || { dataset: {} }).dataset;
   const language = (document.documentElement.lang || "en").toLowerCase();
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
 
   async function post(url) {
     const response = await fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+      headers: { "X-CSRFToken": window.kubelabCsrfToken(), Accept: "application/json" },
     });
     if (!response.ok) {
       // A refusal the learner should read (429: too many Checks) comes as {error: sentence}.

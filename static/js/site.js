@@ -107,3 +107,9 @@ window.kubelabLiveSocket = function (path, subscriber) {
   }
   connect();
 };
+
+// The CSRF token for a page's fetch POSTs (Django's cookie), for every script of the site.
+window.kubelabCsrfToken = function () {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+};

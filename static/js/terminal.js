@@ -239,11 +239,10 @@
   screenReaderBox.addEventListener("change", () => {
     term.options.screenReaderMode = screenReaderBox.checked;
     window.kubelabStorage.local.setItem(SCREEN_READER_KEY, screenReaderBox.checked ? "on" : "off");
-    const token = (document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] || "";
     const body = new URLSearchParams({ on: screenReaderBox.checked ? "true" : "false" });
     fetch(screenReaderBox.dataset.url, {
       method: "POST", credentials: "same-origin", body,
-      headers: { "X-CSRFToken": decodeURIComponent(token), Accept: "application/json" },
+      headers: { "X-CSRFToken": window.kubelabCsrfToken(), Accept: "application/json" },
     }).then((answer) => {
       if (answer.ok) screenReaderBox.dataset.saved = screenReaderBox.checked ? "on" : "off";
     }).catch(() => { /* kept in this browser; the account keeps the last saved value */ });
