@@ -105,6 +105,15 @@ def test_every_page_in_chinese_has_no_english_left(
     left += english_left(page, "chapter with terminal, after a Check", names)
     # The shell's own welcome is the page's language too (the prompt and kubectl stay English).
     assert "歡迎使用 kubelab" in page.locator(".terminal-panel .xterm-rows").inner_text()
+    # The namespace picture's tab (this learner's namespace is a test's own, not an
+    # environment of the sandbox app, so the picture says it has none yet: in Chinese).
+    page.click("#picture-tab")
+    wait_js(
+        page,
+        "!document.querySelector('[data-picture-notice]').hidden"
+        " || document.querySelector('[data-picture]').dataset.pictureRevision !== ''",
+    )
+    left += english_left(page, "chapter, the namespace picture tab", names)
     visit(page, f"{url}/classes/", "classes index, learner", names, left)
     visit(page, f"{url}/classes/join/", "join form", names, left)
     visit(page, f"{url}/classes/join/{classroom.join_code}/", "join link", names, left)
@@ -118,6 +127,12 @@ def test_every_page_in_chinese_has_no_english_left(
     visit(page, f"{url}/classes/{classroom.pk}/settings/", "class settings", names, left)
     cell = f"{url}/classes/{classroom.pk}/students/{learner.user.pk}/pods/kuard-pod/"
     visit(page, cell, "a gradebook cell, opened", [*names, learner.namespace], left)
+    watch = f"{url}/classes/{classroom.pk}/students/{learner.user.pk}/watch/"
+    page.goto(watch)
+    wait_js(
+        page, "document.querySelector('[data-terminal-watch-status]').dataset.state === 'watching'"
+    )
+    left += english_left(page, "watching a student", [*names, learner.namespace])
     # The studio: its index, the editor after its first check (marks, preview, a test's report
     # with every step name), a mistake said in Chinese.
     lab = authored_lab_create(owner=teacher, slug="zh-lab", starter="pod")
