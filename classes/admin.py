@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from classes.models import ClassGradingRun, Classroom, Enrollment
+from classes.models import ClassGradingRun, Classroom, Enrollment, HelpRequest
 
 
 @admin.register(Classroom)
@@ -19,3 +19,10 @@ class EnrollmentAdmin(admin.ModelAdmin):
 @admin.register(ClassGradingRun)
 class ClassGradingRunAdmin(admin.ModelAdmin):
     list_display = ("classroom", "requested_by", "started_at", "finished_at", "requested")
+
+
+@admin.register(HelpRequest)
+class HelpRequestAdmin(admin.ModelAdmin):
+    list_display = ("student", "lab", "exercise", "asked_at", "closed_at", "closed_reason")
+    list_filter = ("closed_reason",)
+    list_select_related = ("student",)
