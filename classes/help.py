@@ -19,6 +19,7 @@ from classes.models import Classroom, Enrollment, HelpRequest
 from classes.services import class_events_group
 from kubelab.events import Event, group_event_send_now, user_event_send
 from labs.library import lab_version_for
+from labs.models import Attempt
 from labs.selectors import ExerciseNotFound, exercise_get
 
 HelpKey = tuple[int, str, str]  # (student id, lab slug, exercise id)
@@ -92,6 +93,21 @@ def _close(*, student_id: int, lab: str, exercise: str, by: Any, reason: str) ->
     if closed:
         _announce(student_id=student_id, lab=lab, exercise=exercise, asked_at=None, reason=reason)
     return bool(closed)
+
+
+def help_close_passed(*, attempt_ids: list[int], **kwargs: Any) -> int:
+    """labs.signals.attempts_graded receiver: a request open on an exercise that now passes is
+    closed ("passed"), on the learner's page and the gradebooks. Returns how many closed."""
+    done = Attempt.objects.filter(pk__in=attempt_ids, completed_at__isnull=False).values_list(
+        "user_id", "lab", "exercise"
+    )
+    closed = 0
+    for student_id, lab, exercise in done:
+        closed += _close(
+            student_id=student_id, lab=lab, exercise=exercise, by=None,
+            reason=HelpRequest.Reason.PASSED,
+        )  # fmt: skip
+    return closed
 
 
 def help_open_for_class(*, classroom: Classroom) -> dict[HelpKey, datetime]:

@@ -172,6 +172,7 @@ class HelpRequest(models.Model):
     class Reason(models.TextChoices):
         CANCELLED = "cancelled"  # by the student
         HELPED = "helped"  # by an instructor
+        PASSED = "passed"  # the exercise passed: whatever was asked is answered
 
     student = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="help_requests"

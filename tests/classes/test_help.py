@@ -275,3 +275,34 @@ def test_only_the_class_instructors_may_mark_it_helped_or_read_the_flags(
         assert teacher.post(helped, wrong, headers=JSON).status_code == 404, wrong
     assert client_for(instructor, csrf=True).post(helped, fields).status_code == 403
     assert HelpRequest.objects.filter(closed_at__isnull=True).count() == 2  # nothing closed
+
+
+def test_an_exercise_that_passes_closes_its_request_everywhere(
+    student: Any,
+    sent: list[tuple[str, dict[str, Any]]],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    from django.utils import timezone
+
+    from labs.models import Attempt
+    from labs.signals import attempts_graded_send
+
+    classroom = _classroom(student)
+    client_for(student).post(ASK, headers=JSON)
+    other = help_ask(user=student, lab="pods", exercise="readiness")
+    sent.clear()
+    failing = Attempt.objects.create(user=student, lab="pods", exercise="readiness")
+    passing = Attempt.objects.create(
+        user=student, lab="pods", exercise="kuard-pod", completed_at=timezone.now()
+    )
+    # As a grading stores its results: the receiver runs once the transaction commits.
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        attempts_graded_send([failing.pk, passing.pk])
+    closed = HelpRequest.objects.get(student=student, exercise="kuard-pod")
+    assert closed.closed_reason == HelpRequest.Reason.PASSED and closed.closed_by is None
+    other.refresh_from_db()
+    assert other.closed_at is None  # not passed yet: still asking
+    assert (class_events_group(classroom.pk), {
+        "type": "classes.help", "student": student.pk, "exercise": "pods/kuard-pod",
+        "open": False, "asked_at": None,
+    }) in sent  # fmt: skip
