@@ -93,7 +93,7 @@ def _message(limit: Limit, retry_after: int) -> str:
         "pod-token": _("Your Pod's page asked for new credentials very often."),
         "reset": _("You reset your environment very often."),
         "denials": _("Your environment's notices were asked for very often."),
-        "picture": _("Objects of the namespace picture were opened very often."),
+        "picture": _("The namespace picture or its objects were opened very often."),
         "studio": _("Your lab draft was saved very often."),
         "studio-test": _("You started many lab tests."),
     }.get(limit.scope, _("Too many requests."))

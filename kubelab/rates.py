@@ -31,7 +31,7 @@ DEFAULT_LIMITS: dict[str, str] = {
     "pod-token": "10/m",  # fresh tokens the pod-port view may mint per learner
     "reset": "10/10m",  # environment resets per learner (each empties a namespace)
     "denials": "60/m",  # reads of the learner's refusal notices
-    "picture": "120/m",  # objects opened in a namespace picture per viewer (two API reads each)
+    "picture": "120/m",  # namespace pictures and their objects opened per viewer (API reads each)
     "studio": "120/m",  # studio drafts saved and checked per author (the editor saves as they type)
     "studio-test": "20/h",  # content tests per author (each makes namespaces on the cluster)
 }

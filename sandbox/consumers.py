@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 import k8s
 from kubelab.access import user_standing
 from kubelab.consumers import GroupEventsConsumer
+from kubelab.ratelimit import RateLimited, rate_limit_take
 from kubelab.socket_groups import user_control_group
 from kubelab.socket_language import scope_language
 from sandbox.picture_texts import picture_unavailable, picture_worded
@@ -85,6 +86,14 @@ class PictureConsumer(GroupEventsConsumer):
         self.controls = await self.control_groups(user, target)
         for control in self.controls:
             await self.channel_layer.group_add(control, self.channel_name)
+        # A socket's first picture costs the API server a list of each kind: counted, so
+        # reconnecting in a loop cannot turn the page into a load on the cluster.
+        try:
+            await database_sync_to_async(in_language)(_picture_rate_take, user.pk, self.language)
+        except RateLimited as limited:
+            await self.send_json(picture_unavailable(str(limited)))
+            await self.close(code=TRY_AGAIN_LATER)
+            return
         # Wanted before the first read: a change after the read reaches this socket.
         await database_sync_to_async(picture_wanted_mark)(target.namespace)
         try:
@@ -131,6 +140,10 @@ class PictureConsumer(GroupEventsConsumer):
         if isinstance(event, dict) and event.get("type") == "picture":
             event = picture_worded(event, language=self.language)
         await self.send_json(event)
+
+
+def _picture_rate_take(user_id: int) -> None:
+    rate_limit_take(scope="picture", key=f"user:{user_id}")
 
 
 def _user_fresh(user_id: int) -> Any:

@@ -236,3 +236,20 @@ async def test_only_the_learner_and_their_instructors_see_the_picture_and_its_ob
             )
 
     await sync_to_async(pages)()
+
+
+async def test_opening_the_picture_over_and_over_is_rate_limited(
+    make_learner: Callable[..., Learner], settings: Any
+) -> None:
+    learner = await sync_to_async(make_learner)()
+    settings.KUBELAB_RATE_LIMITS = {**settings.KUBELAB_RATE_LIMITS, "picture": "2/m"}
+    for _ in range(2):
+        comm = await socket("/ws/picture/", learner.user)
+        assert (await comm.connect())[0]
+        assert (await picture_until(comm, lambda p: True))["namespace"] == learner.namespace
+        await comm.disconnect()
+    limited = await socket("/ws/picture/", learner.user)
+    assert (await limited.connect())[0]
+    said = await limited.receive_json_from(timeout=10)
+    assert said["type"] == "picture.unavailable" and "very often" in said["reason"]
+    assert (await limited.receive_output(timeout=5))["code"] == 1013  # the page tries later
