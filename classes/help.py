@@ -45,10 +45,23 @@ def help_may_ask(*, user: Any, lab: str, exercise: str) -> bool:
     return True
 
 
+def help_labs_watched(*, user: Any) -> set[str]:
+    """The labs of the classes `user` is a student of: where asking reaches an instructor."""
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    found: set[str] = set()
+    for labs in Classroom.objects.filter(enrollments__student=user).values_list("labs", flat=True):
+        found.update(labs or [])
+    return found
+
+
 def help_ask(*, user: Any, lab: str, exercise: str) -> HelpRequest:
-    """Open a request, or return the one already open (a double click asks once)."""
+    """Open a request, or return the one already open (a double click asks once). Only where
+    some class of the learner has the lab: elsewhere no instructor would ever see it."""
     if not help_may_ask(user=user, lab=lab, exercise=exercise):
         raise HelpNotFound(f"{lab}/{exercise}")
+    if lab not in help_labs_watched(user=user):
+        raise HelpNotFound(f"no class of user {user.pk} has {lab}")
     try:
         with transaction.atomic():
             asked = HelpRequest.objects.create(student=user, lab=lab, exercise=exercise)

@@ -8,13 +8,14 @@ from typing import Any
 
 from django import template
 
-from classes.help import help_open_by_student, help_open_for_user
+from classes.help import help_labs_watched, help_open_by_student, help_open_for_user
 from classes.models import Classroom
 
 register = template.Library()
 
 # Where a request keeps its learner's open requests: one query per page, however many exercises.
 _CACHED = "_kubelab_help_open"
+_WATCHED = "_kubelab_help_labs"
 
 
 @register.simple_tag(takes_context=True)
@@ -30,6 +31,22 @@ def help_asked(context: template.Context, lab: str, exercise: str) -> bool:
         if request is not None:
             setattr(request, _CACHED, keys)
     return f"{lab}/{exercise}" in keys
+
+
+@register.simple_tag(takes_context=True)
+def help_offered(context: template.Context, lab: str) -> bool:
+    """Whether the page's user is a student of a class that has the lab: the only place an
+    "Ask for help" reaches someone (one query per page)."""
+    request = context.get("request")
+    user = getattr(request, "user", None) or context.get("user")
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    labs: set[str] | None = getattr(request, _WATCHED, None)
+    if labs is None:
+        labs = help_labs_watched(user=user)
+        if request is not None:
+            setattr(request, _WATCHED, labs)
+    return lab in labs
 
 
 @register.simple_tag

@@ -6,6 +6,7 @@
   "use strict";
   if (window.kubelabPicture && window.kubelabPicture.render) return;  // the partial, included twice
   const Layout = window.kubelabPictureLayout;
+  const Details = window.kubelabPictureDetails;
   const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
   const DURATION = 300;
   const PING_EVERY = 20000;
@@ -115,7 +116,7 @@
     inst.cy.on("tap", "node", (event) => {
       const id = event.target.id();
       const item = inst.items.get(id);
-      if (item) openDetails(inst, id, item.querySelector("button"));
+      if (item) Details.open(inst, id, item.querySelector("button"));
     });
     const fit = part("fit");
     if (fit) fit.addEventListener("click", () => fitView(inst, true));
@@ -131,9 +132,9 @@
     inst.list.addEventListener("focusout", () => highlight(inst, null));
     inst.list.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-picture-details]");
-      if (button) openDetails(inst, button.closest("[data-picture-object]").dataset.pictureObject, button);
+      if (button) Details.open(inst, button.closest("[data-picture-object]").dataset.pictureObject, button);
     });
-    setupDialog(inst);
+    Details.setup(inst);
     if (!root.dataset.wsPath && inst.status) inst.status.hidden = true;  // drawn by render() only
     new ResizeObserver(() => { inst.cy.resize(); if (!inst.moved) fitView(inst); }).observe(inst.canvas);
     inst.cy.on("viewport", () => { if (!inst.fitting) inst.moved = true; });
@@ -327,72 +328,6 @@
       if (said.length > 3) shown.push(Layout.format(inst.strings.more, { n: said.length - 3 }));
       inst.live.textContent = shown.join(inst.strings.sentenceSeparator || ". ");
     }, ANNOUNCE_AFTER);
-  }
-
-  // Details: the object's YAML and events in a modal dialog; Esc closes, focus goes back.
-  function setupDialog(inst) {
-    const dialog = inst.dialog;
-    if (!dialog) return;
-    dialog.addEventListener("close", () => {
-      if (inst.opener && inst.opener.isConnected) inst.opener.focus();
-      inst.opener = null;
-    });
-    dialog.querySelector("[data-picture-close]").addEventListener("click", () => dialog.close());
-  }
-
-  async function openDetails(inst, id, opener) {
-    const dialog = inst.dialog;
-    const url = inst.root.dataset.objectUrl;
-    if (!dialog || !url || id.startsWith("dangling:")) return;
-    const slash = id.indexOf("/");
-    const kind = id.slice(0, slash);
-    const name = id.slice(slash + 1);
-    const part = (name_) => dialog.querySelector(`[data-picture-dialog-${name_}]`);
-    part("title").textContent = `${kind} ${name}`;
-    part("status").textContent = inst.strings.loading || "";
-    part("events").replaceChildren();
-    part("yaml").textContent = "";
-    part("body").hidden = true;
-    inst.opener = opener || null;
-    if (!dialog.open) dialog.showModal();
-    const token = (inst.detailsToken = {});
-    let answer;
-    try {
-      const response = await fetch(`${url}?${new URLSearchParams({ kind, name })}`, {
-        credentials: "same-origin", headers: { Accept: "application/json" },
-      });
-      if (token !== inst.detailsToken) return;
-      if (response.status === 404) { part("status").textContent = inst.strings.gone || ""; return; }
-      if (!response.ok) throw new Error(String(response.status));
-      answer = await response.json();
-    } catch (error) {
-      if (token === inst.detailsToken) part("status").textContent = inst.strings.detailsFailed || "";
-      return;
-    }
-    if (token !== inst.detailsToken) return;
-    part("status").textContent = "";
-    part("yaml").textContent = answer.yaml || "";
-    const events = answer.events || [];
-    part("events").replaceChildren(...events.map((event) => {
-      const li = document.createElement("li");
-      li.className = "picture-dialog__event";
-      li.dataset.type = event.type || "";
-      const head = document.createElement("strong");
-      head.textContent = `${event.type || ""} ${event.reason || ""}`.trim();
-      const when = event.last_seen ? new Date(event.last_seen) : null;
-      const meta = document.createElement("span");
-      meta.className = "picture-dialog__meta";
-      meta.textContent = Layout.format(inst.strings.eventMeta, {
-        count: event.count || 1,
-        when: when && !isNaN(when) ? when.toLocaleString(document.documentElement.lang || undefined) : "",
-      });
-      const message = document.createElement("span");
-      message.textContent = event.message || "";
-      li.append(head, " ", meta, document.createElement("br"), message);
-      return li;
-    }));
-    part("no-events").hidden = events.length > 0;
-    part("body").hidden = false;
   }
 
   // The socket: a picture whenever the namespace changes, pinged while the picture is seen.

@@ -130,9 +130,22 @@ def test_a_lab_or_exercise_the_learner_cannot_see_is_not_found(student: Any) -> 
     assert not HelpRequest.objects.exists()
 
 
-def test_a_guest_may_ask_like_any_learner(db: None) -> None:
+def test_help_is_offered_only_where_an_instructor_would_see_it(
+    student: Any, make_class: Callable[..., Classroom]
+) -> None:
+    # A guest (in no class) and a student whose classes lack the lab: no button, and asking
+    # anyway is refused; nothing waits in a gradebook nobody has.
     guest = person("guest", role=Role.GUEST)
-    assert client_for(guest).post(ASK, headers=JSON).json()["open"] is True
+    assert "data-labs-help" not in client_for(guest).get("/learn/pods/").content.decode()
+    assert client_for(guest).post(ASK, headers=JSON).status_code == 404
+    elsewhere = person("elsewhere")
+    classroom_join(user=elsewhere, code=make_class(labs=("jobs",)).join_code)
+    assert "data-labs-help" not in client_for(elsewhere).get("/learn/pods/").content.decode()
+    assert "data-labs-help" in client_for(elsewhere).get("/learn/jobs/").content.decode()
+    assert client_for(elsewhere).post(ASK, headers=JSON).status_code == 404
+    assert not HelpRequest.objects.exists()
+    # The class's student sees it.
+    assert "data-labs-help" in client_for(student).get("/learn/pods/").content.decode()
 
 
 def test_asking_needs_the_csrf_token(student: Any) -> None:
