@@ -20,6 +20,7 @@ from tests.fixtures.processes import (  # noqa: F401
     redis_available,
     web_server,
 )
+from tests.fixtures.sockets import worker_thread_connections_closed  # noqa: F401
 
 # The test process serves terminals as the web server does, with the same descriptor limit.
 descriptors_raise()

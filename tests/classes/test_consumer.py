@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connections
 
 from accounts.roles import Role
 from classes.services import class_events_group, classroom_create, classroom_join
@@ -18,13 +16,10 @@ from labs.models import Attempt
 from tests.fixtures.classes import client_for, person
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def close_worker_thread_connections() -> AsyncIterator[None]:
-    yield
-    await sync_to_async(connections.close_all)()
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("worker_thread_connections_closed"),
+]
 
 
 def _cookie(user: Any) -> bytes:

@@ -4,13 +4,11 @@ socket."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connections
 
 from accounts.roles import Role
 from classes.services import classroom_create, classroom_join
@@ -19,13 +17,10 @@ from tests.fixtures.classes import client_for, person
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 JSON = {"Accept": "application/json"}
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def close_worker_thread_connections() -> AsyncIterator[None]:
-    yield
-    await sync_to_async(connections.close_all)()
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("worker_thread_connections_closed"),
+]
 
 
 def _setup() -> dict[str, Any]:

@@ -3,14 +3,12 @@ close the sockets already open, through the real ASGI stack and the Redis channe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
-from django.db import connections
 from django.test import Client
 
 from accounts.roles import Role
@@ -19,13 +17,10 @@ from kubelab.asgi import application
 from tests.fixtures.classes import person
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def close_worker_thread_connections() -> AsyncIterator[None]:
-    yield
-    await sync_to_async(connections.close_all)()
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("worker_thread_connections_closed"),
+]
 
 
 def _logged_in(username: str) -> tuple[Any, Client, bytes]:

@@ -2,7 +2,6 @@
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -10,7 +9,6 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
-from django.db import connections
 from django.test import Client
 
 from kubelab.asgi import OwnSyncThread, application
@@ -18,13 +16,7 @@ from kubelab.events import user_events_group
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 
-
-@pytest.fixture(autouse=True)
-async def close_worker_thread_connections() -> AsyncIterator[None]:
-    """The consumer's auth lookup opens a connection in asgiref's worker thread; close it there,
-    or it would keep the test database from being dropped."""
-    yield
-    await sync_to_async(connections.close_all)()
+pytestmark = pytest.mark.usefixtures("worker_thread_connections_closed")
 
 
 def session_cookie_for(username: str) -> tuple[int, bytes]:

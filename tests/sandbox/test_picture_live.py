@@ -6,23 +6,26 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connections
 
 from accounts.roles import Role
 from classes.models import Classroom
 from classes.services import classroom_create, classroom_join, student_remove
 from kubelab.asgi import application
 from labs import watcher as watcher_module
-from tests.fixtures.classes import client_for, person
+from tests.fixtures.classes import client_for, person, session_cookie
 from tests.fixtures.learners import Learner
 
-pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("worker_thread_connections_closed"),
+]
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 
 REPLICASET = """
@@ -40,12 +43,6 @@ spec:
         image: gcr.io/kuar-demo/kuard-amd64:blue
         resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {cpu: 100m, memory: 64Mi}}
 """
-
-
-@pytest.fixture(autouse=True)
-async def close_worker_thread_connections() -> AsyncIterator[None]:
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture
@@ -74,14 +71,10 @@ def picture_watcher(monkeypatch: pytest.MonkeyPatch) -> Iterator[watcher_module.
         thread.join(timeout=10)
 
 
-def _cookie(user: Any) -> bytes:
-    return f"sessionid={client_for(user).cookies['sessionid'].value}".encode()
-
-
 async def socket(path: str, user: Any | None) -> WebsocketCommunicator:
     headers = [(b"host", b"127.0.0.1"), ORIGIN]
     if user is not None:
-        headers.append((b"cookie", await sync_to_async(_cookie)(user)))
+        headers.append((b"cookie", await sync_to_async(session_cookie)(user)))
     return WebsocketCommunicator(application, path, headers=headers)
 
 

@@ -6,34 +6,27 @@ watch at all."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import websocket
 from asgiref.sync import sync_to_async
-from django.db import connections
 
 from accounts.roles import Role
 from classes.models import Classroom
 from classes.services import classroom_create, classroom_join, student_remove
-from tests.fixtures.classes import client_for, person
+from tests.fixtures.classes import client_for, person, session_cookie
 from tests.fixtures.shells import ShellLearner
 from tests.terminal.helpers import WsTerminal, plain
 from tests.terminal.test_daemon import Screen, daemon_and_two_webs  # noqa: F401 (a fixture)
 
-pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("worker_thread_connections_closed"),
+]
 PROMPT = r"learner@kubelab:~\$ $"
-
-
-@pytest.fixture(autouse=True)
-async def close_worker_thread_connections() -> AsyncIterator[None]:
-    yield
-    await sync_to_async(connections.close_all)()
-
-
-def _cookie(user: Any) -> bytes:
-    return f"sessionid={client_for(user).cookies['sessionid'].value}".encode()
 
 
 def _class(student: Any) -> tuple[Any, Any, Classroom]:
@@ -59,7 +52,7 @@ async def test_an_instructor_sees_the_shell_and_cannot_type_into_it(
     await tab.send("resize", 30, 100)
 
     path = f"/ws/classes/{classroom.pk}/students/{learner.user.pk}/terminal/"
-    watcher = WsTerminal(await sync_to_async(_cookie)(teacher), path=path)
+    watcher = WsTerminal(await sync_to_async(session_cookie)(teacher), path=path)
     assert (await watcher.connect())[0]
     watching = await watcher.wait_message("status")
     assert watching[1] == "watching" and watching[2] == "30x100"
@@ -102,7 +95,7 @@ async def test_nobody_else_may_watch_and_a_class_left_ends_the_watch(
     path = f"/ws/classes/{classroom.pk}/students/{learner.user.pk}/terminal/"
 
     # Before the learner opens a terminal there is nothing to watch, and none is started.
-    early = WsTerminal(await sync_to_async(_cookie)(teacher), path=path)
+    early = WsTerminal(await sync_to_async(session_cookie)(teacher), path=path)
     assert (await early.connect())[0]
     assert (await early.wait_message("status"))[1] == "absent"
     assert (await early.comm.receive_output(timeout=5))["code"] == 4410
@@ -111,11 +104,11 @@ async def test_nobody_else_may_watch_and_a_class_left_ends_the_watch(
     assert (await tab.connect())[0]
     await tab.wait_for(PROMPT)
     for user in (stranger, classmate.user, learner.user):
-        refused = WsTerminal(await sync_to_async(_cookie)(user), path=path)
+        refused = WsTerminal(await sync_to_async(session_cookie)(user), path=path)
         assert await refused.connect() == (False, 4404)
     assert await WsTerminal(None, path=path).connect() == (False, 4401)
 
-    watcher = WsTerminal(await sync_to_async(_cookie)(teacher), path=path)
+    watcher = WsTerminal(await sync_to_async(session_cookie)(teacher), path=path)
     assert (await watcher.connect())[0]
     await watcher.wait_for(PROMPT)
     # The learner leaves the class: the watching socket checks again and closes.
@@ -142,7 +135,7 @@ def test_a_shell_in_the_terminal_daemon_is_watched_through_another_web_process(
     ws.connect(
         web_b.url.replace("http", "ws")
         + f"/ws/classes/{classroom.pk}/students/{learner.user.pk}/terminal/",
-        cookie=_cookie(teacher).decode(), origin=web_b.origin, timeout=30,
+        cookie=session_cookie(teacher).decode(), origin=web_b.origin, timeout=30,
     )  # fmt: skip
     watcher = Screen(ws)
     assert watcher.wait_status("watching")[2] == "30x120"
