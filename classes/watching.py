@@ -9,6 +9,7 @@ student's notice for long; each change sends the student's pages a `watch.change
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -54,36 +55,46 @@ def watchers_recheck(student_id: int) -> None:
     transaction.on_commit(send)
 
 
-def _key(student_id: int) -> str:
-    return f"watching:{student_id}"
+def _hash(student_id: int) -> tuple[Any, str]:
+    """The shared cache's Redis client and the key of the student's watchers: a Redis hash,
+    one field per watching socket, so two sockets closing at once cannot undo each other (a
+    read-modify-write of one cache value did: a closed watcher stayed on the notice)."""
+    key = shared_cache.make_and_validate_key(f"watching:{student_id}")
+    return shared_cache._cache.get_client(key, write=True), key  # type: ignore[attr-defined]
 
 
-def _alive(entries: dict[str, Any], now: float) -> dict[str, Any]:
-    return {k: v for k, v in entries.items() if isinstance(v, dict) and v.get("until", 0) > now}
+def _names(fields: dict[Any, Any], now: float) -> set[str]:
+    names: set[str] = set()
+    for raw in fields.values():
+        try:
+            entry = json.loads(raw)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(entry, dict) and float(entry.get("until", 0)) > now:
+            names.add(str(entry.get("name")))
+    return names
 
 
 def watchers_of(student_id: int) -> list[str]:
     """The names of whoever watches the student now, each once, sorted."""
-    entries = _alive(shared_cache.get(_key(student_id)) or {}, time.time())
-    return sorted({str(entry["name"]) for entry in entries.values()})
+    client, key = _hash(student_id)
+    return sorted(_names(client.hgetall(key), time.time()))
 
 
 def watch_mark(*, student_id: int, socket: str, watcher: Any) -> None:
     """This socket watches the student (again): the student's pages hear of a new watcher."""
+    client, key = _hash(student_id)
     now = time.time()
-    entries = _alive(shared_cache.get(_key(student_id)) or {}, now)
-    before = {str(e["name"]) for e in entries.values()}
     name = watcher.get_full_name() or watcher.get_username()
-    entries[socket] = {"name": name, "until": now + WATCH_SECONDS}
-    shared_cache.set(_key(student_id), entries, timeout=WATCH_SECONDS)
+    before = _names(client.hgetall(key), now)
+    client.hset(key, socket, json.dumps({"name": name, "until": now + WATCH_SECONDS}))
+    client.expire(key, WATCH_SECONDS)
     if name not in before:
         user_event_send_now(user_id=student_id, event={"type": "watch.changed"})
 
 
 def watch_unmark(*, student_id: int, socket: str) -> None:
-    entries = _alive(shared_cache.get(_key(student_id)) or {}, time.time())
-    before = {str(e["name"]) for e in entries.values()}
-    entries.pop(socket, None)
-    shared_cache.set(_key(student_id), entries, timeout=WATCH_SECONDS)
-    if {str(e["name"]) for e in entries.values()} != before:
+    """This socket stopped watching: the student's pages read the watchers again."""
+    client, key = _hash(student_id)
+    if client.hdel(key, socket):
         user_event_send_now(user_id=student_id, event={"type": "watch.changed"})
